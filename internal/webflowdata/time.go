@@ -1,0 +1,49 @@
+package webflowdata
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Time is a Webflow timestamp. On the wire it is ISO-8601 UTC, with or
+// without fractional seconds, or null. The zero Time encodes as null.
+type Time struct{ time.Time }
+
+// wireTimeLayout is what real Webflow payloads carry: milliseconds, UTC.
+const wireTimeLayout = "2006-01-02T15:04:05.000Z"
+
+// NewTime returns t truncated to milliseconds in UTC, as Webflow stores it.
+func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Millisecond)} }
+
+// MarshalJSON encodes the zero Time as null and others with milliseconds.
+func (t Time) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + t.UTC().Format(wireTimeLayout) + `"`), nil
+}
+
+// UnmarshalJSON accepts null, "", and RFC 3339 with optional fractional seconds.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*t = Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("webflow timestamp: %w", err)
+	}
+	if s == "" {
+		*t = Time{}
+		return nil
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("webflow timestamp %q: %w", s, err)
+	}
+	t.Time = v.UTC()
+	return nil
+}

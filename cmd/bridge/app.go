@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webflowscim/bridge/internal/scimserver"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// app is an assembled bridge: its HTTP handler and what must be closed.
+type app struct {
+	handler http.Handler
+	store   state.Store
+	rdb     redis.UniversalClient
+	closers []func()
+}
+
+func (a *app) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// appOptions lets tests and the demo swap pieces.
+type appOptions struct {
+	HTTPClient *http.Client // for Webflow calls
+	Now        func() time.Time
+}
+
+// newApp builds the bridge from cfg. The embedded store is used when no
+// Redis URL is configured, with a warning: nothing survives a restart.
+func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (*app, error) {
+	a := &app{}
+	var err error
+	if cfg.Redis.URL == "" {
+		var stop func()
+		a.rdb, stop, err = state.NewEmbedded()
+		if err != nil {
+			return nil, fmt.Errorf("starting the embedded store: %w", err)
+		}
+		a.closers = append(a.closers, stop)
+		log.Warn("no redis.url configured: using the embedded in-process store; ID mappings do NOT survive a restart and replicas cannot share state")
+	} else {
+		a.rdb, err = state.Open(ctx, cfg.Redis.URL)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to Redis: %w", err)
+		}
+		a.closers = append(a.closers, func() { _ = a.rdb.Close() })
+	}
+	a.store = state.NewRedisStore(a.rdb, state.Options{Now: opts.Now})
+
+	var sites []scimserver.SiteConfig
+	for _, s := range cfg.Sites {
+		wf, err := webflowdata.NewClient(webflowdata.Config{
+			BaseURL:    cfg.Webflow.APIBaseURL,
+			Token:      webflowdata.Token(s.WebflowToken),
+			HTTPClient: opts.HTTPClient,
+		})
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("site %s: %w", s.ID, err)
+		}
+		sites = append(sites, scimserver.SiteConfig{
+			ID: s.ID, SCIMTokens: s.SCIMTokens, Webflow: wf,
+			Deactivation: s.Deactivation, OnExistingUser: s.OnExistingUser, EmailChange: s.EmailChange,
+			RefreshAge: time.Duration(s.RefreshAge), CustomFields: s.CustomFields,
+		})
+	}
+	srv, err := scimserver.New(scimserver.Options{
+		PublicURL: cfg.PublicURL, Sites: sites, Store: a.store, Logger: log, Now: opts.Now,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status, code := "ready", http.StatusOK
+		checks := map[string]string{"store": "ok"}
+		if err := a.store.Ping(ctx); err != nil {
+			status, code = "not ready", http.StatusServiceUnavailable
+			checks["store"] = "unreachable"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "checks": checks})
+	})
+	mux.Handle("/", srv)
+	a.handler = mux
+	return a, nil
+}
+
+// newLogger builds the slog logger from config.
+func newLogger(cfg *Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	var lvl slog.Level
+	switch strings.ToLower(cfg.Log.Level) {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	}
+	ho := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// serveHTTP runs h on addr until ctx ends, then stops accepting and lets
+// requests in flight finish within the shutdown timeout.
+func serveHTTP(ctx context.Context, srv *http.Server, log *slog.Logger, shutdown time.Duration, ready func(addr string)) error {
+	ln, err := listen(srv.Addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: no new connections, finishing requests in flight", "timeout", shutdown.String())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

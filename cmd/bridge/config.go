@@ -1,0 +1,181 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the bridge's YAML configuration. The keys listen, publicURL,
+// redis.url, webflow.*, sites[].{id,webflowToken,scimTokens,deactivation}
+// and workspace.* are a contract with docs and deployments: add keys, never
+// rename these.
+type Config struct {
+	Listen    string        `yaml:"listen"`
+	PublicURL string        `yaml:"publicURL"`
+	Redis     RedisConfig   `yaml:"redis"`
+	Webflow   WebflowConfig `yaml:"webflow"`
+	Sites     []SiteConfig  `yaml:"sites"`
+	Workspace struct {
+		WebflowSCIMToken string   `yaml:"webflowSCIMToken"`
+		SCIMTokens       []string `yaml:"scimTokens"`
+	} `yaml:"workspace"`
+	Log struct {
+		Format string `yaml:"format"` // text (default) | json
+		Level  string `yaml:"level"`  // debug | info (default) | warn | error
+	} `yaml:"log"`
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"` // default 20s
+}
+
+// RedisConfig selects the state store.
+type RedisConfig struct {
+	URL string `yaml:"url"` // absent or empty: embedded in-process store
+}
+
+// WebflowConfig holds upstream settings shared by every site.
+type WebflowConfig struct {
+	APIBaseURL         string `yaml:"apiBaseURL"`
+	SCIMBaseURL        string `yaml:"scimBaseURL"`
+	RateLimitPerMinute int    `yaml:"rateLimitPerMinute"`
+}
+
+// SiteConfig is one Webflow site served at /sites/{id}/scim/v2/.
+type SiteConfig struct {
+	ID             string   `yaml:"id"`
+	WebflowToken   string   `yaml:"webflowToken"`
+	SCIMTokens     []string `yaml:"scimTokens"`
+	Deactivation   string   `yaml:"deactivation"`   // remove-access (default) | delete
+	OnExistingUser string   `yaml:"onExistingUser"` // link (default) | conflict
+	EmailChange    string   `yaml:"emailChange"`    // reject (default) | reinvite
+	RefreshAge     Duration `yaml:"refreshAge"`     // default 5m
+	CustomFields   []string `yaml:"customFields"`
+}
+
+// Duration is a time.Duration written as "5m", "20s".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${VAR} with the environment's value. Only the braced
+// form is expanded, so a literal "$" in a token survives. It returns the
+// names of variables that were unset.
+func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) {
+	var unset []string
+	out := envRef.ReplaceAllStringFunc(s, func(m string) string {
+		name := m[2 : len(m)-1]
+		v, ok := lookup(name)
+		if !ok {
+			unset = append(unset, name)
+		}
+		return v
+	})
+	return out, unset
+}
+
+// LoadConfig reads, expands and validates a config file.
+func LoadConfig(path string) (*Config, []string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config: %w", err)
+	}
+	return ParseConfig(raw, os.LookupEnv)
+}
+
+// ParseConfig parses YAML config text; warnings name unset variables.
+func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, []string, error) {
+	text, unset := expandEnv(string(raw), lookup)
+	var warnings []string
+	for _, u := range unset {
+		warnings = append(warnings, "environment variable "+u+" is not set")
+	}
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, warnings, fmt.Errorf("parsing config: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, warnings, err
+	}
+	return &c, warnings, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.Webflow.APIBaseURL == "" {
+		c.Webflow.APIBaseURL = "https://api.webflow.com/v2"
+	}
+	if c.Webflow.SCIMBaseURL == "" {
+		c.Webflow.SCIMBaseURL = "https://api.webflow.com/scim/v2"
+	}
+	if c.Webflow.RateLimitPerMinute == 0 {
+		c.Webflow.RateLimitPerMinute = 60
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(20 * time.Second)
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if len(c.Sites) == 0 && len(c.Workspace.SCIMTokens) == 0 {
+		errs = append(errs, errors.New("config: no sites and no workspace configured"))
+	}
+	if c.Webflow.RateLimitPerMinute < 0 {
+		errs = append(errs, errors.New("config: webflow.rateLimitPerMinute must be positive"))
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Sites {
+		where := fmt.Sprintf("config: sites[%d]", i)
+		if s.ID == "" {
+			errs = append(errs, errors.New(where+".id is required"))
+		}
+		if seen[s.ID] {
+			errs = append(errs, fmt.Errorf("%s: site %s is listed twice", where, s.ID))
+		}
+		seen[s.ID] = true
+		if strings.TrimSpace(s.WebflowToken) == "" {
+			errs = append(errs, errors.New(where+".webflowToken is empty"))
+		}
+		if len(s.SCIMTokens) == 0 {
+			errs = append(errs, errors.New(where+".scimTokens needs at least one token"))
+		}
+		for j, t := range s.SCIMTokens {
+			if strings.TrimSpace(t) == "" {
+				errs = append(errs, fmt.Errorf("%s.scimTokens[%d] is empty", where, j))
+			}
+		}
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("config: log.format %q must be text or json", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}

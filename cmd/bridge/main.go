@@ -1,0 +1,70 @@
+// Command bridge is the Webflow SCIM bridge: a SCIM 2.0 server that keeps
+// Webflow site Membership users and workspace collaborators in step with an
+// identity provider, plus the Webflow simulator it is tested against.
+//
+// Usage:
+//
+//	bridge serve --config FILE      run the bridge
+//	bridge demo [--listen ADDR]     bridge + embedded store + simulator
+//	bridge webflow-sim [flags]      run the Webflow simulator alone
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// subcommand runs until ctx is cancelled (SIGINT/SIGTERM) or it fails.
+type subcommand func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+func commands() map[string]subcommand {
+	return map[string]subcommand{
+		"serve":       runServe,
+		"demo":        runDemo,
+		"webflow-sim": runWebflowSim,
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, `usage: bridge <command> [flags]
+
+commands:
+  serve         run the bridge (bridge serve --config bridge.yaml)
+  demo          run the bridge on the embedded store in front of the simulator
+  webflow-sim   run the Webflow simulator (Data API v2, removed mode, native SCIM)
+
+Run "bridge <command> -h" for a command's flags.`)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "bridge: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd(ctx, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "bridge %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+func listen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+
+func newHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second, // Okta gives up after 60 s
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// runServe is "bridge serve --config FILE".
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "bridge.yaml", "config file (YAML; ${VAR} is expanded from the environment)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, warnings, err := LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	a, err := newApp(ctx, cfg, log, appOptions{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	srv := newHTTPServer(cfg.Listen, a.handler)
+	return serveHTTP(ctx, srv, log, time.Duration(cfg.ShutdownTimeout), func(addr string) {
+		log.Info("bridge listening", "addr", addr, "public_url", cfg.PublicURL, "sites", len(cfg.Sites))
+		fmt.Fprintf(stdout, "bridge listening on %s\n", addr)
+	})
+}

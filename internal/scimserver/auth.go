@@ -1,0 +1,58 @@
+package scimserver
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// tokenSet holds the SHA-256 digests of the bearer tokens one site accepts.
+// Config may give a token in plain text or as "sha256:<hex>", so secrets
+// need not sit in config files.
+type tokenSet [][sha256.Size]byte
+
+func parseTokens(list []string) (tokenSet, error) {
+	var ts tokenSet
+	for i, t := range list {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			return nil, fmt.Errorf("scim token %d is empty", i+1)
+		}
+		if hexd, ok := strings.CutPrefix(t, "sha256:"); ok {
+			b, err := hex.DecodeString(hexd)
+			if err != nil || len(b) != sha256.Size {
+				return nil, fmt.Errorf("scim token %d: sha256: needs 64 hex digits", i+1)
+			}
+			ts = append(ts, [sha256.Size]byte(b))
+			continue
+		}
+		ts = append(ts, sha256.Sum256([]byte(t)))
+	}
+	if len(ts) == 0 {
+		return nil, errors.New("at least one scim token is required")
+	}
+	return ts, nil
+}
+
+// match compares in constant time against every digest, with no early exit.
+func (ts tokenSet) match(presented string) bool {
+	d := sha256.Sum256([]byte(presented))
+	ok := 0
+	for i := range ts {
+		ok |= subtle.ConstantTimeCompare(d[:], ts[i][:])
+	}
+	return ok == 1
+}
+
+// bearer extracts the token from an Authorization header.
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}

@@ -1,0 +1,290 @@
+package scimserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/elimity-com/scim"
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
+	"github.com/gorilla/mux"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// Site policies.
+const (
+	DeactivateRemoveAccess = "remove-access"
+	DeactivateDelete       = "delete"
+	ExistingUserLink       = "link"
+	ExistingUserConflict   = "conflict"
+	EmailChangeReject      = "reject"
+	EmailChangeReinvite    = "reinvite"
+)
+
+// DefaultMaxBodyBytes is the largest request body accepted (413 above).
+const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultRefreshAge is how old a stored record may be before GET refreshes
+// it from Webflow.
+const DefaultRefreshAge = 5 * time.Minute
+
+// SiteConfig configures one Webflow site's SCIM endpoint.
+type SiteConfig struct {
+	ID             string
+	SCIMTokens     []string // plain, or "sha256:<hex>"
+	Webflow        *webflowdata.Client
+	Deactivation   string // remove-access (default) | delete
+	OnExistingUser string // link (default) | conflict
+	EmailChange    string // reject (default) | reinvite
+	RefreshAge     time.Duration
+	CustomFields   []string // the site's custom user field slugs, exposed under our extension's data
+}
+
+// Options configures a Server.
+type Options struct {
+	PublicURL    string // scheme://host[:port] the IdP uses; for meta.location
+	Sites        []SiteConfig
+	Store        state.Store
+	Logger       *slog.Logger
+	MaxBodyBytes int64
+	Now          func() time.Time
+}
+
+// Server serves /sites/{siteID}/scim/v2/ for every configured site.
+type Server struct {
+	sites   map[string]*site
+	log     *slog.Logger
+	maxBody int64
+	handler http.Handler
+}
+
+var siteIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// site is one configured site: its tokens, policies and SCIM server.
+type site struct {
+	cfg    SiteConfig
+	tokens tokenSet
+	scim   scim.Server
+	users  *usersHandler
+}
+
+// New validates opts and builds the server.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("scimserver: a state store is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	pub := strings.TrimRight(opts.PublicURL, "/")
+	// Accept "true"/"False" for booleans, as Entra sends them. This is a
+	// package global of the library: set once, here, never toggled.
+	schema.SetAllowStringValues(true)
+
+	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	for _, sc := range opts.Sites {
+		if !siteIDPattern.MatchString(sc.ID) {
+			return nil, fmt.Errorf("scimserver: site id %q is not a Webflow site id", sc.ID)
+		}
+		if _, dup := s.sites[sc.ID]; dup {
+			return nil, fmt.Errorf("scimserver: site %s configured twice", sc.ID)
+		}
+		if sc.Webflow == nil {
+			return nil, fmt.Errorf("scimserver: site %s has no Webflow client", sc.ID)
+		}
+		toks, err := parseTokens(sc.SCIMTokens)
+		if err != nil {
+			return nil, fmt.Errorf("scimserver: site %s: %w", sc.ID, err)
+		}
+		if sc.Deactivation == "" {
+			sc.Deactivation = DeactivateRemoveAccess
+		}
+		if sc.OnExistingUser == "" {
+			sc.OnExistingUser = ExistingUserLink
+		}
+		if sc.EmailChange == "" {
+			sc.EmailChange = EmailChangeReject
+		}
+		if sc.RefreshAge <= 0 {
+			sc.RefreshAge = DefaultRefreshAge
+		}
+		switch {
+		case sc.Deactivation != DeactivateRemoveAccess && sc.Deactivation != DeactivateDelete:
+			return nil, fmt.Errorf("scimserver: site %s: deactivation must be %s or %s", sc.ID, DeactivateRemoveAccess, DeactivateDelete)
+		case sc.OnExistingUser != ExistingUserLink && sc.OnExistingUser != ExistingUserConflict:
+			return nil, fmt.Errorf("scimserver: site %s: onExistingUser must be %s or %s", sc.ID, ExistingUserLink, ExistingUserConflict)
+		case sc.EmailChange != EmailChangeReject && sc.EmailChange != EmailChangeReinvite:
+			return nil, fmt.Errorf("scimserver: site %s: emailChange must be %s or %s", sc.ID, EmailChangeReject, EmailChangeReinvite)
+		}
+		st := &site{cfg: sc, tokens: toks}
+		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now}
+		base := pub + "/sites/" + sc.ID + "/scim/v2"
+		srv, err := scim.NewServer(&scim.ServerArgs{
+			ServiceProviderConfig: serviceProviderConfig(),
+			ResourceTypes:         resourceTypes(st, sc.CustomFields),
+		}, scim.WithLogger(scimLogger{opts.Logger}), scim.WithBaseURL(base))
+		if err != nil {
+			return nil, fmt.Errorf("scimserver: site %s: %w", sc.ID, err)
+		}
+		st.scim = srv
+		s.sites[sc.ID] = st
+	}
+
+	r := mux.NewRouter()
+	r.SkipClean(true)
+	r.UseEncodedPath()
+	r.PathPrefix("/sites/{siteID}/scim/v2").HandlerFunc(s.serveSite)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+"; site endpoints live at /sites/{siteID}/scim/v2/")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed here")
+	})
+	s.handler = accessLog(opts.Logger, pathNormaliser(r))
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func serviceProviderConfig() *scim.ServiceProviderConfig {
+	return &scim.ServiceProviderConfig{
+		DocumentationURI: optional.NewString("https://github.com/webflowscim/bridge#readme"),
+		AuthenticationSchemes: []scim.AuthenticationScheme{{
+			Type:        scim.AuthenticationTypeOauthBearerToken,
+			Name:        "Bearer token",
+			Description: "A per-site bearer token from the bridge configuration (sites[].scimTokens).",
+			Primary:     true,
+		}},
+		MaxResults:       100,
+		SupportFiltering: true,
+		SupportPatch:     true,
+	}
+}
+
+func resourceTypes(st *site, customFields []string) []scim.ResourceType {
+	return []scim.ResourceType{{
+		ID:          optional.NewString("User"),
+		Name:        "User",
+		Endpoint:    "/Users",
+		Description: optional.NewString("Webflow site Membership user"),
+		Schema:      schema.CoreUserSchema(),
+		SchemaExtensions: []scim.SchemaExtension{
+			{Schema: schema.ExtensionEnterpriseUser()},
+			{Schema: mapping.UserExtensionSchema(customFields...)},
+		},
+		Handler: st.users,
+	}}
+}
+
+type siteKey struct{}
+
+func siteFrom(ctx context.Context) *site {
+	s, _ := ctx.Value(siteKey{}).(*site)
+	return s
+}
+
+// serveSite authenticates, bounds and normalises the request, then hands
+// it to the site's SCIM server.
+func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["siteID"]
+	st, ok := s.sites[id]
+	if !ok || !siteIDPattern.MatchString(id) {
+		// Same answer whether or not the token would be valid elsewhere:
+		// do not reveal which sites exist to unauthenticated callers.
+		if _, has := bearer(r.Header.Get("Authorization")); !has {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+			writeError(w, http.StatusUnauthorized, "", "missing bearer token")
+			return
+		}
+		writeError(w, http.StatusNotFound, "", "no site "+id+" is configured in this bridge")
+		return
+	}
+	tok, has := bearer(r.Header.Get("Authorization"))
+	if !has || !st.tokens.match(tok) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+		detail := "missing bearer token"
+		if has {
+			detail = "invalid bearer token for this site"
+		}
+		writeError(w, http.StatusUnauthorized, "", detail)
+		return
+	}
+
+	if r.Body != nil && r.Body != http.NoBody {
+		if !acceptedMediaType(r.Header.Get("Content-Type")) {
+			writeError(w, http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body larger than %d bytes", s.maxBody))
+				return
+			}
+			writeError(w, http.StatusBadRequest, "invalidSyntax", "could not read the request body")
+			return
+		}
+		if r.Method == http.MethodPatch {
+			norm, empty, err := mapping.NormalizePatchBody(body)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalidSyntax", err.Error())
+				return
+			}
+			if empty {
+				// Nothing left to apply (e.g. only manager changes): answer
+				// 200 with the current resource, as a GET would.
+				r.Method = http.MethodGet
+				norm = nil
+			}
+			body = norm
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	if f := r.URL.Query().Get("filter"); f != "" {
+		if nf := mapping.RewriteFilter(f); nf != f {
+			q := r.URL.Query()
+			q.Set("filter", nf)
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+
+	ctx, ov := withOverride(context.WithValue(r.Context(), siteKey{}, st))
+	r = r.Clone(ctx) // a deep copy: the access log keeps the original URL
+	r.URL.Path = strings.TrimPrefix(r.URL.Path, "/sites/"+id+"/scim")
+	r.URL.RawPath = ""
+	st.scim.ServeHTTP(&overrideWriter{ResponseWriter: w, ov: ov}, r)
+}
+
+// scimLogger adapts slog to the library's Logger.
+type scimLogger struct{ l *slog.Logger }
+
+func (s scimLogger) Error(args ...any) {
+	if len(args) == 0 {
+		return
+	}
+	if msg, ok := args[0].(string); ok {
+		s.l.Error("scim library: "+msg, args[1:]...)
+		return
+	}
+	s.l.Error("scim library", "args", fmt.Sprint(args...))
+}

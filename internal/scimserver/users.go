@@ -1,0 +1,819 @@
+package scimserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/elimity-com/scim/optional"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// usersHandler is the SCIM Users resource of one site. Every SCIM write
+// becomes the fewest Webflow calls that reach the desired state:
+// create = invite (+ one PATCH for a name or data), a change = one PATCH
+// only when something Webflow stores changes, delete = DELETE.
+type usersHandler struct {
+	site  SiteConfig
+	store state.Store
+	wf    *webflowdata.Client
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+var objectIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
+
+// ---- record helpers ----
+
+func decodeUser(rec *state.UserRecord) mapping.User {
+	var u mapping.User
+	if len(rec.SCIM) > 0 {
+		_ = json.Unmarshal(rec.SCIM, &u)
+	}
+	if u.UserName == "" {
+		u.UserName = rec.UserName
+	}
+	u.Active = rec.Active
+	return u
+}
+
+func decodeWebflow(rec *state.UserRecord) *webflowdata.User {
+	if len(rec.Webflow) == 0 {
+		return nil
+	}
+	var w webflowdata.User
+	if json.Unmarshal(rec.Webflow, &w) != nil {
+		return nil
+	}
+	return &w
+}
+
+// fill writes u and wu into rec, keeping the indexed fields in step.
+func (h *usersHandler) fill(rec *state.UserRecord, u mapping.User, email string, wu *webflowdata.User) {
+	u.Active = rec.Active
+	b, _ := json.Marshal(u)
+	rec.SCIM = b
+	rec.UserName = u.UserName
+	rec.ExternalID = u.ExternalID
+	rec.DisplayName = u.DisplayName
+	rec.Email = email
+	if wu != nil {
+		wb, _ := json.Marshal(wu)
+		rec.Webflow = wb
+		rec.WebflowUserID = wu.ID
+		rec.SyncedAt = h.now()
+	}
+}
+
+func (h *usersHandler) resource(rec *state.UserRecord, r *http.Request) scim.Resource {
+	u := decodeUser(rec)
+	view := mapping.WebflowView{UserID: rec.WebflowUserID}
+	if wu := decodeWebflow(rec); wu != nil && rec.WebflowUserID != "" {
+		view.Status = wu.Status
+		view.AccessGroups = wu.Slugs()
+		view.InvitedOn = wu.InvitedOn.Time
+		view.LastLogin = wu.LastLogin.Time
+	}
+	attrs := mapping.ToAttributes(u, view)
+	if r != nil {
+		q := r.URL.Query()
+		inc, exc := mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
+		if len(inc) > 0 || len(exc) > 0 {
+			attrs = mapping.Project(attrs, inc, exc)
+		}
+	}
+	created, modified := rec.Created, rec.Modified
+	res := scim.Resource{ID: rec.ID, Attributes: attrs, Meta: scim.Meta{Created: &created, LastModified: &modified}}
+	if u.ExternalID != "" {
+		res.ExternalID = optional.NewString(u.ExternalID)
+	}
+	return res
+}
+
+// ---- error translation ----
+
+// fail turns any error into what the client must see: a ScimError for
+// statuses the library accepts, or an override for 429/503. Internal
+// details go to the log, never into detail.
+func (h *usersHandler) fail(ctx context.Context, op string, err error) error {
+	var me *mapping.Error
+	var se scimerrors.ScimError
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.As(err, &me):
+		status := me.Status
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		return scimerrors.ScimError{Status: status, ScimType: scimerrors.ScimType(me.ScimType), Detail: me.Detail}
+	case webflowdata.IsUserAccountsUnavailable(err):
+		h.log.Error("Webflow answered that User Accounts are unavailable on this site: Webflow disabled User Accounts on "+webflowdata.SunsetDate, "op", op, "error", err)
+		return failWith(ctx, http.StatusServiceUnavailable, "", "User Accounts unavailable on this site (Webflow disabled User Accounts on "+webflowdata.SunsetDate+"); the site Membership API no longer exists", 0)
+	case webflowdata.IsRateLimited(err):
+		e, _ := webflowdata.AsAPIError(err)
+		h.log.Warn("Webflow rate limit reached", "op", op)
+		return failWith(ctx, http.StatusTooManyRequests, "", "Webflow rate limit reached for this site's token; retry later", e.RetryAfter)
+	case webflowdata.IsUnauthorized(err):
+		e, _ := webflowdata.AsAPIError(err)
+		h.log.Error("Webflow refused the bridge's token for this site", "op", op, "status", e.Status, "code", e.Code, "message", e.Message)
+		return failWith(ctx, http.StatusServiceUnavailable, "", fmt.Sprintf("Webflow refused the bridge's API token for this site (%d %s: %s); fix sites[].webflowToken", e.Status, e.Code, e.Message), 0)
+	case webflowdata.IsValidation(err):
+		e, _ := webflowdata.AsAPIError(err)
+		return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue, Detail: "Webflow rejected the request: " + e.Message}
+	case webflowdata.IsUserLimit(err):
+		return failWith(ctx, http.StatusConflict, "", "the Webflow site has reached its limit of 20,000 users", 0)
+	case errors.Is(err, state.ErrConflict):
+		return scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: conflictDetail(err)}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		h.log.Warn("request ran out of time", "op", op, "error", err)
+		return failWith(ctx, http.StatusServiceUnavailable, "", "the bridge ran out of time waiting for Webflow; retry later", 30*time.Second)
+	default:
+		var apiErr *webflowdata.APIError
+		if errors.As(err, &apiErr) || isTransport(err) {
+			h.log.Error("Webflow call failed", "op", op, "error", err)
+			return failWith(ctx, http.StatusServiceUnavailable, "", "Webflow is not answering correctly right now; retry later", 30*time.Second)
+		}
+		h.log.Error("state store or internal failure", "op", op, "error", err)
+		return failWith(ctx, http.StatusServiceUnavailable, "", "the bridge's state store is unavailable; retry later", 10*time.Second)
+	}
+}
+
+func isTransport(err error) bool {
+	var te *webflowdata.TransportError
+	return errors.As(err, &te)
+}
+
+func conflictDetail(err error) string {
+	var ce *state.ConflictError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("a user with this %s already exists", ce.Index)
+	}
+	return "a user with this userName or email already exists"
+}
+
+func notFound(id string) error { return scimerrors.ScimErrorResourceNotFound(id) }
+
+// ---- load ----
+
+// load returns the record for id. A record missing from the store while
+// Webflow still has the user (Redis lost, or created before the bridge) is
+// rebuilt from Webflow: the SCIM id is the Webflow user id.
+func (h *usersHandler) load(ctx context.Context, id string) (*state.UserRecord, error) {
+	if strings.TrimSpace(id) == "" {
+		return nil, notFound(id)
+	}
+	rec, err := h.store.GetUser(ctx, h.site.ID, id)
+	if err == nil {
+		return rec, nil
+	}
+	if !errors.Is(err, state.ErrNotFound) && !errors.Is(err, state.ErrInvalid) {
+		return nil, err
+	}
+	if !objectIDPattern.MatchString(id) {
+		return nil, notFound(id)
+	}
+	// Maybe the record was lost but the id is a Webflow user id.
+	if other, ferr := h.store.FindUser(ctx, h.site.ID, state.IndexWebflowID, id); ferr == nil {
+		return other, nil
+	}
+	wu, err := h.wf.GetUser(ctx, h.site.ID, id)
+	if err != nil {
+		if webflowdata.IsNotFound(err) {
+			return nil, notFound(id)
+		}
+		return nil, err
+	}
+	rec = &state.UserRecord{ID: id, SiteID: h.site.ID, Active: true}
+	u := mapping.User{UserName: wu.Email(), DisplayName: wu.Data.Name(), Active: true}
+	h.fill(rec, u, wu.Email(), wu)
+	if err := h.store.CreateUser(ctx, rec); err != nil {
+		if errors.Is(err, state.ErrExists) {
+			return h.store.GetUser(ctx, h.site.ID, id)
+		}
+		return nil, err
+	}
+	h.log.Info("rebuilt a missing record from Webflow", "id", id)
+	return rec, nil
+}
+
+// ---- Create ----
+
+func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	ctx := r.Context()
+	u, err := mapping.FromAttributes(attrs)
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "create", err)
+	}
+	email, err := u.WebflowEmail()
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "create", err)
+	}
+	if _, err := h.store.FindUser(ctx, h.site.ID, state.IndexUserName, u.UserName); err == nil {
+		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: userName " + u.UserName + " is taken"}
+	} else if !errors.Is(err, state.ErrNotFound) {
+		return scim.Resource{}, h.fail(ctx, "create", err)
+	}
+	if _, err := h.store.FindUser(ctx, h.site.ID, state.IndexEmail, email); err == nil {
+		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: another user has the email " + email}
+	} else if !errors.Is(err, state.ErrNotFound) {
+		return scim.Resource{}, h.fail(ctx, "create", err)
+	}
+
+	rec := &state.UserRecord{SiteID: h.site.ID, Active: u.Active}
+	var wu *webflowdata.User
+	if u.Active || h.site.Deactivation != DeactivateDelete {
+		wu, err = h.invite(ctx, email)
+		if err != nil {
+			return scim.Resource{}, h.fail(ctx, "create", err)
+		}
+		if patch, changed := mapping.DataDiff(wu.Data, u.WebflowData(), nil); changed {
+			if nu, err := h.wf.UpdateUser(ctx, h.site.ID, wu.ID, webflowdata.UpdateUserRequest{Data: patch}); err != nil {
+				// The invite went out; keep the user and say so, rather
+				// than lose the link to a real Webflow user.
+				h.log.Warn("invited, but setting the name/data failed; the next update will retry", "webflow_user_id", wu.ID, "error", err)
+			} else {
+				wu = nu
+			}
+		}
+		rec.ID = wu.ID
+	} else {
+		rec.ID = newSCIMID()
+	}
+	h.fill(rec, u, email, wu)
+	if err := h.store.CreateUser(ctx, rec); err != nil {
+		if errors.Is(err, state.ErrExists) || errors.Is(err, state.ErrConflict) {
+			return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: " + conflictDetail(err)}
+		}
+		return scim.Resource{}, h.fail(ctx, "create", err)
+	}
+	h.log.Info("user provisioned", "id", rec.ID, "webflow_user_id", rec.WebflowUserID)
+	return h.resource(rec, nil), nil
+}
+
+// invite sends one invite, or links the Webflow user that already has the
+// email. After an ambiguous failure it looks the email up before giving up,
+// because the invite may have gone through.
+func (h *usersHandler) invite(ctx context.Context, email string) (*webflowdata.User, error) {
+	wu, err := h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email})
+	switch {
+	case err == nil:
+		h.log.Info("Webflow sent an invitation email", "webflow_user_id", wu.ID)
+		return wu, nil
+	case webflowdata.IsDuplicateEmail(err):
+		if h.site.OnExistingUser == ExistingUserConflict {
+			return nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "a Webflow user with this email already exists on the site (onExistingUser: conflict)"}
+		}
+		found, ferr := h.wf.FindUserByEmail(ctx, h.site.ID, email)
+		if ferr != nil {
+			return nil, fmt.Errorf("linking existing Webflow user: %w", ferr)
+		}
+		if _, err := h.store.FindUser(ctx, h.site.ID, state.IndexWebflowID, found.ID); err == nil {
+			return nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "the Webflow user with this email is already linked to another SCIM user"}
+		}
+		h.log.Info("linked an existing Webflow user instead of inviting", "webflow_user_id", found.ID)
+		return found, nil
+	case webflowdata.IsAmbiguous(err):
+		found, ferr := h.wf.FindUserByEmail(ctx, h.site.ID, email)
+		if ferr == nil {
+			h.log.Warn("invite answer was lost but the user exists; linked it", "webflow_user_id", found.ID)
+			return found, nil
+		}
+		return nil, err
+	default:
+		return nil, err
+	}
+}
+
+// ---- Get / GetAll ----
+
+func (h *usersHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+	ctx := r.Context()
+	rec, err := h.load(ctx, id)
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "get", err)
+	}
+	rec = h.refresh(ctx, rec)
+	return h.resource(rec, r), nil
+}
+
+// refresh re-reads a stale record from Webflow. Failures are logged and
+// the stored record is served: a GET must not fail because Webflow is busy.
+func (h *usersHandler) refresh(ctx context.Context, rec *state.UserRecord) *state.UserRecord {
+	if rec.WebflowUserID == "" || h.now().Sub(rec.SyncedAt) < h.site.RefreshAge {
+		return rec
+	}
+	wu, err := h.wf.GetUser(ctx, h.site.ID, rec.WebflowUserID)
+	if err != nil {
+		h.log.Warn("could not refresh user from Webflow; serving the stored record", "id", rec.ID, "error", err)
+		return rec
+	}
+	next := *rec
+	h.fill(&next, decodeUser(rec), rec.Email, wu)
+	if err := h.store.ReplaceUser(ctx, &next); err != nil {
+		h.log.Debug("refresh not stored", "id", rec.ID, "error", err)
+		return &next
+	}
+	return &next
+}
+
+func (h *usersHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
+	ctx := r.Context()
+	start := max(params.StartIndex, 1)
+	count := params.Count
+	if params.FilterValidator == nil {
+		ids, total, err := h.store.ListUserIDs(ctx, h.site.ID, start-1, count)
+		if err != nil {
+			return scim.Page{}, h.fail(ctx, "list", err)
+		}
+		recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
+		if err != nil {
+			return scim.Page{}, h.fail(ctx, "list", err)
+		}
+		return h.page(r, recs, total), nil
+	}
+	q, err := mapping.TranslateUserFilter(params.FilterValidator.GetFilter())
+	if err != nil {
+		return scim.Page{}, h.fail(ctx, "list", err)
+	}
+	matched, err := h.query(ctx, q)
+	if err != nil {
+		return scim.Page{}, h.fail(ctx, "list", err)
+	}
+	total := len(matched)
+	lo := min(start-1, total)
+	hi := min(lo+max(count, 0), total)
+	return h.page(r, matched[lo:hi], total), nil
+}
+
+func (h *usersHandler) page(r *http.Request, recs []*state.UserRecord, total int) scim.Page {
+	out := make([]scim.Resource, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, h.resource(rec, r))
+	}
+	return scim.Page{TotalResults: total, Resources: out}
+}
+
+// scanBatch is how many records a residual filter reads per round trip.
+const scanBatch = 500
+
+// query answers a translated filter: index lookups for the eq conditions,
+// then every condition (and the residual) checked on the records, in
+// creation order so paging is stable.
+func (h *usersHandler) query(ctx context.Context, q mapping.Query) ([]*state.UserRecord, error) {
+	var candidates []*state.UserRecord
+	if len(q.Eq) > 0 {
+		c := q.Eq[0]
+		var ids []string
+		if strings.EqualFold(c.Attr, "id") {
+			ids = []string{c.Value}
+		} else {
+			got, err := h.store.LookupUserIDs(ctx, h.site.ID, indexFor(c.Attr), c.Value)
+			if err != nil && !errors.Is(err, state.ErrNotFound) {
+				return nil, err
+			}
+			ids = got
+		}
+		if len(ids) > 0 {
+			recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
+			if err != nil {
+				return nil, err
+			}
+			candidates = recs
+		}
+	} else {
+		for offset := 0; ; offset += scanBatch {
+			ids, total, err := h.store.ListUserIDs(ctx, h.site.ID, offset, scanBatch)
+			if err != nil {
+				return nil, err
+			}
+			recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
+			if err != nil {
+				return nil, err
+			}
+			candidates = append(candidates, recs...)
+			if len(ids) < scanBatch || offset+len(ids) >= total {
+				break
+			}
+		}
+	}
+	out := candidates[:0]
+	for _, rec := range candidates {
+		ok, err := h.matches(q, rec)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, rec)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+func (h *usersHandler) matches(q mapping.Query, rec *state.UserRecord) (bool, error) {
+	u := decodeUser(rec)
+	for _, c := range q.Eq {
+		ok, err := condHolds(c, rec, u)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if q.Residual != nil {
+		return mapping.Matches(q.Residual, u, rec.ID)
+	}
+	return true, nil
+}
+
+func condHolds(c mapping.Cond, rec *state.UserRecord, u mapping.User) (bool, error) {
+	switch strings.ToLower(c.Attr) {
+	case "id":
+		return rec.ID == c.Value, nil
+	case "username":
+		return strings.EqualFold(rec.UserName, c.Value), nil
+	case "externalid":
+		return rec.ExternalID == c.Value, nil
+	case "displayname":
+		return strings.EqualFold(rec.DisplayName, c.Value), nil
+	case "email":
+		if strings.EqualFold(rec.Email, c.Value) {
+			return true, nil
+		}
+		for _, e := range u.Emails {
+			if strings.EqualFold(e.Value, c.Value) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return false, &mapping.Error{ScimType: "invalidFilter", Detail: "unsupported filter attribute " + c.Attr, Status: http.StatusBadRequest}
+}
+
+func indexFor(attr string) state.Index {
+	switch strings.ToLower(attr) {
+	case "username":
+		return state.IndexUserName
+	case "externalid":
+		return state.IndexExternalID
+	case "email":
+		return state.IndexEmail
+	case "displayname":
+		return state.IndexDisplayName
+	}
+	return state.Index(attr)
+}
+
+// ---- Replace / Patch ----
+
+func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	ctx := r.Context()
+	rec, err := h.load(ctx, id)
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "replace", err)
+	}
+	next, err := mapping.FromAttributes(attrs)
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "replace", err)
+	}
+	// Our extension's data is read-write but optional on PUT: an IdP that
+	// never sends it must not wipe it.
+	if next.Data == nil {
+		next.Data = decodeUser(rec).Data
+	}
+	out, err := h.apply(ctx, rec, next)
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "replace", err)
+	}
+	return h.resource(out, r), nil
+}
+
+func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
+	ctx := r.Context()
+	rec, err := h.load(ctx, id)
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "patch", err)
+	}
+	next, err := mapping.ApplyPatch(decodeUser(rec), ops)
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "patch", err)
+	}
+	out, err := h.apply(ctx, rec, next)
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "patch", err)
+	}
+	return h.resource(out, r), nil
+}
+
+// apply moves the user from rec to next with the fewest Webflow calls,
+// then stores the result.
+func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next mapping.User) (*state.UserRecord, error) {
+	prev := decodeUser(rec)
+	email, err := next.WebflowEmail()
+	if err != nil {
+		return nil, err
+	}
+	userNameChanged := !strings.EqualFold(next.UserName, prev.UserName)
+	emailChanged := !strings.EqualFold(email, rec.Email)
+	if userNameChanged {
+		if other, err := h.store.FindUser(ctx, h.site.ID, state.IndexUserName, next.UserName); err == nil && other.ID != rec.ID {
+			return nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "userName " + next.UserName + " is taken by another user"}
+		}
+	}
+	if (emailChanged || userNameChanged) && h.site.EmailChange == EmailChangeReject {
+		return nil, scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeMutability,
+			Detail: fmt.Sprintf("Webflow cannot change a user's email (stored %q); userName and the primary email are immutable for this site. Set emailChange: reinvite to delete and re-invite instead", rec.Email)}
+	}
+
+	wu := decodeWebflow(rec)
+	out := *rec
+	out.Active = next.Active
+
+	switch {
+	case emailChanged && rec.WebflowUserID != "" && next.Active:
+		// emailChange: reinvite. Delete the old Webflow user, invite the
+		// new address, keep the SCIM id and the access groups.
+		groups := adminSlugs(wu)
+		if len(rec.SuspendedGroups) > 0 {
+			groups = union(groups, rec.SuspendedGroups)
+		}
+		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
+			return nil, err
+		}
+		nu, err := h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email, AccessGroups: groups})
+		if err != nil {
+			return nil, err
+		}
+		h.log.Warn("email changed: deleted the Webflow user and invited the new address; Webflow sent an invitation email", "id", rec.ID, "webflow_user_id", nu.ID)
+		wu = nu
+		out.SuspendedGroups = nil
+		if patch, changed := mapping.DataDiff(wu.Data, next.WebflowData(), nil); changed {
+			if u2, err := h.wf.UpdateUser(ctx, h.site.ID, wu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
+				wu = u2
+			}
+		}
+		out.WebflowUserID = wu.ID
+	case !next.Active && prev.Active:
+		nu, suspended, err := h.deactivate(ctx, rec, wu, next)
+		if err != nil {
+			return nil, err
+		}
+		wu = nu
+		out.SuspendedGroups = suspended
+		if nu == nil {
+			out.WebflowUserID = ""
+			out.Webflow = nil
+		}
+	case next.Active && !prev.Active:
+		nu, err := h.reactivate(ctx, rec, wu, next, email)
+		if err != nil {
+			return nil, err
+		}
+		wu = nu
+		out.SuspendedGroups = nil
+		out.WebflowUserID = nu.ID
+	default:
+		if rec.WebflowUserID != "" && wu != nil {
+			if patch, changed := mapping.DataDiff(wu.Data, next.WebflowData(), managedKeys(prev)); changed {
+				nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, webflowdata.UpdateUserRequest{Data: patch})
+				if err != nil {
+					return nil, err
+				}
+				wu = nu
+			}
+		}
+	}
+	h.fill(&out, next, email, wu)
+	if err := h.save(ctx, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// save stores out, re-reading and overwriting on a concurrent change: the
+// Webflow side already holds what out describes, so out wins.
+func (h *usersHandler) save(ctx context.Context, out *state.UserRecord) error {
+	for range 3 {
+		err := h.store.ReplaceUser(ctx, out)
+		if !errors.Is(err, state.ErrVersionMismatch) {
+			return err
+		}
+		cur, gerr := h.store.GetUser(ctx, out.SiteID, out.ID)
+		if gerr != nil {
+			return gerr
+		}
+		out.Version = cur.Version
+	}
+	return state.ErrVersionMismatch
+}
+
+func managedKeys(u mapping.User) []string {
+	d := u.WebflowData()
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// adminSlugs are the groups the API can assign (and so restore).
+func adminSlugs(wu *webflowdata.User) []string {
+	if wu == nil {
+		return nil
+	}
+	var out []string
+	for _, g := range wu.AccessGroups {
+		if g.Type != webflowdata.AccessGroupEcommerce {
+			out = append(out, g.Slug)
+		}
+	}
+	return out
+}
+
+func ecommerceSlugs(wu *webflowdata.User) []string {
+	if wu == nil {
+		return nil
+	}
+	var out []string
+	for _, g := range wu.AccessGroups {
+		if g.Type == webflowdata.AccessGroupEcommerce {
+			out = append(out, g.Slug)
+		}
+	}
+	return out
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// current returns a fresh enough view of the Webflow user: the snapshot if
+// younger than the refresh age, else one GET. accessGroups is a full-list
+// write, so it must start from what Webflow holds.
+func (h *usersHandler) current(ctx context.Context, rec *state.UserRecord, wu *webflowdata.User) (*webflowdata.User, error) {
+	if wu != nil && h.now().Sub(rec.SyncedAt) < h.site.RefreshAge {
+		return wu, nil
+	}
+	return h.wf.GetUser(ctx, h.site.ID, rec.WebflowUserID)
+}
+
+// deactivate applies the site's deactivation policy. remove-access strips
+// the admin (API-assigned) groups and remembers them; ecommerce groups
+// stay. delete removes the Webflow user and keeps the SCIM record.
+func (h *usersHandler) deactivate(ctx context.Context, rec *state.UserRecord, wu *webflowdata.User, next mapping.User) (*webflowdata.User, []string, error) {
+	if rec.WebflowUserID == "" {
+		return nil, rec.SuspendedGroups, nil
+	}
+	if h.site.Deactivation == DeactivateDelete {
+		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
+			return nil, nil, err
+		}
+		h.log.Info("deactivated: deleted the Webflow user, kept the SCIM record", "id", rec.ID)
+		return nil, nil, nil
+	}
+	cur, err := h.current(ctx, rec, wu)
+	if err != nil {
+		return nil, nil, err
+	}
+	strip := adminSlugs(cur)
+	req := webflowdata.UpdateUserRequest{}
+	if patch, changed := mapping.DataDiff(cur.Data, next.WebflowData(), managedKeys(decodeUser(rec))); changed {
+		req.Data = patch
+	}
+	if len(strip) > 0 {
+		req.AccessGroups = append([]string{}, ecommerceSlugs(cur)...)
+	}
+	if req.Data == nil && req.AccessGroups == nil {
+		return cur, union(rec.SuspendedGroups, nil), nil
+	}
+	nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.log.Info("deactivated: removed managed access groups", "id", rec.ID, "groups", strip)
+	return nu, union(rec.SuspendedGroups, strip), nil
+}
+
+// reactivate undoes deactivate: restore the remembered groups, or invite
+// again (delete policy) and map the same SCIM id to the new Webflow user.
+func (h *usersHandler) reactivate(ctx context.Context, rec *state.UserRecord, wu *webflowdata.User, next mapping.User, email string) (*webflowdata.User, error) {
+	if rec.WebflowUserID == "" {
+		nu, err := h.invite(ctx, email)
+		if err != nil {
+			return nil, err
+		}
+		req := webflowdata.UpdateUserRequest{}
+		if patch, changed := mapping.DataDiff(nu.Data, next.WebflowData(), nil); changed {
+			req.Data = patch
+		}
+		if len(rec.SuspendedGroups) > 0 {
+			req.AccessGroups = union(slicesOrEmpty(nu.Slugs()), rec.SuspendedGroups)
+		}
+		if req.Data != nil || req.AccessGroups != nil {
+			if u2, err := h.wf.UpdateUser(ctx, h.site.ID, nu.ID, req); err == nil {
+				nu = u2
+			} else {
+				h.log.Warn("re-invited, but restoring name/groups failed", "id", rec.ID, "error", err)
+			}
+		}
+		h.log.Info("reactivated: invited again", "id", rec.ID, "webflow_user_id", nu.ID)
+		return nu, nil
+	}
+	cur, err := h.current(ctx, rec, wu)
+	if err != nil {
+		return nil, err
+	}
+	req := webflowdata.UpdateUserRequest{}
+	if patch, changed := mapping.DataDiff(cur.Data, next.WebflowData(), managedKeys(decodeUser(rec))); changed {
+		req.Data = patch
+	}
+	if len(rec.SuspendedGroups) > 0 {
+		req.AccessGroups = union(slicesOrEmpty(cur.Slugs()), rec.SuspendedGroups)
+	}
+	if req.Data == nil && req.AccessGroups == nil {
+		return cur, nil
+	}
+	nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, req)
+	if err != nil {
+		return nil, err
+	}
+	h.log.Info("reactivated: restored access groups", "id", rec.ID, "groups", rec.SuspendedGroups)
+	return nu, nil
+}
+
+func slicesOrEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// deleteUpstream deletes a Webflow user; a 404 means it is already gone.
+func (h *usersHandler) deleteUpstream(ctx context.Context, webflowID string) error {
+	err := h.wf.DeleteUser(ctx, h.site.ID, webflowID)
+	if err != nil && !webflowdata.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// ---- Delete ----
+
+func (h *usersHandler) Delete(r *http.Request, id string) error {
+	ctx := r.Context()
+	rec, err := h.store.GetUser(ctx, h.site.ID, id)
+	if err != nil {
+		if !errors.Is(err, state.ErrNotFound) && !errors.Is(err, state.ErrInvalid) {
+			return h.fail(ctx, "delete", err)
+		}
+		if !objectIDPattern.MatchString(id) {
+			return notFound(id)
+		}
+		// No record, but maybe a Webflow user with that id (Redis lost).
+		if derr := h.wf.DeleteUser(ctx, h.site.ID, id); derr != nil {
+			if webflowdata.IsNotFound(derr) {
+				return notFound(id)
+			}
+			return h.fail(ctx, "delete", derr)
+		}
+		return nil
+	}
+	if rec.WebflowUserID != "" {
+		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
+			return h.fail(ctx, "delete", err)
+		}
+	}
+	if err := h.store.DeleteUser(ctx, h.site.ID, id); err != nil && !errors.Is(err, state.ErrNotFound) {
+		return h.fail(ctx, "delete", err)
+	}
+	h.log.Info("user deprovisioned", "id", id, "webflow_user_id", rec.WebflowUserID)
+	return nil
+}
+
+// newSCIMID makes an id for a record with no Webflow user (created
+// inactive under the delete policy): 24 hex digits, like Webflow's own.
+func newSCIMID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,146 @@
+package state
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultPrefix is the key prefix used when Options.Prefix is empty.
+const DefaultPrefix = "wfb"
+
+const maxSiteIDLen = 64
+
+// ValidateSiteID rejects site ids that could break the key scheme. Only
+// [A-Za-z0-9_-]{1,64} is accepted: no "{" or "}" (which would move the Redis
+// Cluster hash tag), no ":" (the key separator), no glob characters, and a
+// bounded length.
+func ValidateSiteID(siteID string) error {
+	if siteID == "" || len(siteID) > maxSiteIDLen {
+		return fmt.Errorf("%w: site id must be 1-%d characters", ErrInvalid, maxSiteIDLen)
+	}
+	for i := 0; i < len(siteID); i++ {
+		c := siteID[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: site id %q may only contain A-Z a-z 0-9 _ -", ErrInvalid, siteID)
+		}
+	}
+	return nil
+}
+
+// validatePrefix rejects prefixes that would add a hash tag of their own:
+// Redis Cluster hashes only the first {...} of a key, so a "{" in the prefix
+// would put every site into the same slot, or split one site's keys.
+func validatePrefix(p string) error {
+	if strings.ContainsAny(p, "{}") {
+		return fmt.Errorf("%w: key prefix %q must not contain { or }", ErrInvalid, p)
+	}
+	if strings.ContainsAny(p, "*?[]\\ \r\n") {
+		return fmt.Errorf("%w: key prefix %q must not contain glob characters or whitespace", ErrInvalid, p)
+	}
+	return nil
+}
+
+// siteTag is the hash tag shared by every key of a site.
+func siteTag(siteID string) string { return "{s:" + siteID + "}" }
+
+// siteKey builds "<prefix>:{s:<site>}:<parts...>". siteID must be valid.
+func siteKey(prefix, siteID string, parts ...string) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len(siteID) + 8 + 16*len(parts))
+	b.WriteString(prefix)
+	b.WriteByte(':')
+	b.WriteString(siteTag(siteID))
+	for _, p := range parts {
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// siteKeys are all the keys the user scripts touch, in the order the scripts
+// expect them in KEYS.
+type siteKeys struct {
+	users, ixUserName, ixEmail, ixExternalID, ixWebflowID, ixDisplayName, order, seq string
+}
+
+func (s *RedisStore) keysFor(siteID string) siteKeys {
+	return siteKeys{
+		users:         siteKey(s.prefix, siteID, "users"),
+		ixUserName:    siteKey(s.prefix, siteID, "ix", string(IndexUserName)),
+		ixEmail:       siteKey(s.prefix, siteID, "ix", string(IndexEmail)),
+		ixExternalID:  siteKey(s.prefix, siteID, "ix", string(IndexExternalID)),
+		ixWebflowID:   siteKey(s.prefix, siteID, "ix", string(IndexWebflowID)),
+		ixDisplayName: siteKey(s.prefix, siteID, "ix", string(IndexDisplayName)),
+		order:         siteKey(s.prefix, siteID, "order"),
+		seq:           siteKey(s.prefix, siteID, "seq"),
+	}
+}
+
+// list returns the keys in script order: KEYS[1]=users, KEYS[2..5]=unique
+// indexes in uniqueIndexes() order, KEYS[6]=displayName, KEYS[7]=order,
+// KEYS[8]=seq.
+func (k siteKeys) list() []string {
+	return []string{k.users, k.ixUserName, k.ixEmail, k.ixExternalID, k.ixWebflowID, k.ixDisplayName, k.order, k.seq}
+}
+
+func (k siteKeys) index(idx Index) string {
+	switch idx {
+	case IndexUserName:
+		return k.ixUserName
+	case IndexEmail:
+		return k.ixEmail
+	case IndexExternalID:
+		return k.ixExternalID
+	case IndexWebflowID:
+		return k.ixWebflowID
+	case IndexDisplayName:
+		return k.ixDisplayName
+	}
+	return ""
+}
+
+// normalize turns an attribute value into its index form: lower case for the
+// case-insensitive indexes, unchanged for the exact ones. Lowering happens in
+// Go only (Lua's string.lower is ASCII-only), and the result is stored in the
+// record's "_ix" so the scripts never need to recompute it.
+func normalize(idx Index, value string) string {
+	switch idx {
+	case IndexUserName, IndexEmail, IndexDisplayName:
+		return strings.ToLower(value)
+	}
+	return value
+}
+
+// dnHash is the fixed-length (40 hex chars) prefix of a displayName index
+// member. Hashing bounds the member length and makes the prefix unambiguous
+// whatever the display name or the id contain.
+func dnHash(displayName string) string {
+	return sha1Hex(normalize(IndexDisplayName, displayName))
+}
+
+func sha1Hex(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// dnRange returns the ZRANGEBYLEX bounds that select exactly the members
+// starting with h (a 40-char lower-case hex string): [h, h') where h' is h
+// with its last character incremented ('9'+1 is ':', 'f'+1 is 'g', both sort
+// after every hex digit that could follow).
+func dnRange(h string) (min, max string) {
+	last := h[len(h)-1] + 1
+	return "[" + h, "(" + h[:len(h)-1] + string(rune(last))
+}
+
+// validText rejects strings that JSON cannot carry byte for byte: json.Marshal
+// would silently replace invalid UTF-8, and the stored record (and its "_ix")
+// would then no longer match the index entries written from the raw value.
+func validText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, what)
+	}
+	return nil
+}

@@ -1,0 +1,462 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configures a RedisStore.
+type Options struct {
+	// Prefix starts every key (default DefaultPrefix). Give each deployment
+	// (or test run) sharing one Redis its own prefix. It must not contain
+	// "{", "}", glob characters or whitespace.
+	Prefix string
+	// Now is the clock for Created/Modified (default time.Now); tests
+	// inject a fixed clock.
+	Now func() time.Time
+}
+
+// Validate reports whether the options can be used, so that a prefix coming
+// from configuration can be rejected at start-up instead of in NewRedisStore.
+func (o Options) Validate() error {
+	if o.Prefix == "" {
+		return nil
+	}
+	return validatePrefix(o.Prefix)
+}
+
+// RedisStore is the Redis implementation of Store. It works with a single
+// Redis, Redis Cluster (every key of a site shares one hash tag) and the
+// embedded miniredis of NewEmbedded.
+type RedisStore struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	now     func() time.Time
+	scripts scripts
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// NewRedisStore wraps a client. It panics if opts.Validate fails, because a
+// bad prefix is a programming or configuration error that must stop start-up
+// rather than corrupt the key scheme; call opts.Validate first to report it.
+func NewRedisStore(rdb redis.UniversalClient, opts Options) *RedisStore {
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
+	s := &RedisStore{rdb: rdb, prefix: opts.Prefix, now: opts.Now, scripts: newScripts()}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Client returns the underlying client, so other packages can keep their own
+// shared state (e.g. group records, webhook dedup) in the same Redis.
+func (s *RedisStore) Client() redis.UniversalClient { return s.rdb }
+
+// Key builds "<prefix>:{s:<siteID>}:<parts joined by ':'>", a key in the
+// site's hash-tag slot, for other packages' per-site state. Scripts and
+// transactions may combine any keys built for the same site, also with the
+// store's own keys. The parts "users", "ix", "order" and "seq" are used by
+// this package and must not be the first part.
+//
+// Key cannot fail; a site id that ValidateSiteID rejects is replaced by
+// "!<sha1hex(siteID)>", which cannot collide with a valid id and cannot break
+// the hash tag. Callers should still validate site ids at the edge.
+func (s *RedisStore) Key(siteID string, parts ...string) string {
+	if ValidateSiteID(siteID) != nil {
+		siteID = "!" + sha1Hex(siteID)
+	}
+	return siteKey(s.prefix, siteID, parts...)
+}
+
+// storedIx is the normalised index values of a stored record. It is kept in
+// the record JSON so that the Lua scripts can remove exactly the entries a
+// record owns without lower-casing anything themselves.
+type storedIx struct {
+	UserName    string `json:"userName,omitempty"`
+	Email       string `json:"email,omitempty"`
+	ExternalID  string `json:"externalId,omitempty"`
+	WebflowID   string `json:"webflowId,omitempty"`
+	DisplayName string `json:"displayName,omitempty"` // dnHash, not the name
+}
+
+// storedUser is the JSON stored per record: the UserRecord fields plus _ix.
+// Decoding it into a plain UserRecord simply ignores _ix.
+type storedUser struct {
+	*UserRecord
+	Ix storedIx `json:"_ix"`
+}
+
+func indexValues(rec *UserRecord) storedIx {
+	ix := storedIx{
+		UserName:   normalize(IndexUserName, rec.UserName),
+		Email:      normalize(IndexEmail, rec.Email),
+		ExternalID: rec.ExternalID,
+		WebflowID:  rec.WebflowUserID,
+	}
+	if rec.DisplayName != "" {
+		ix.DisplayName = dnHash(rec.DisplayName)
+	}
+	return ix
+}
+
+// value returns the original (not normalised) value of a unique index, for
+// ConflictError.
+func originalValue(rec *UserRecord, idx Index) string {
+	switch idx {
+	case IndexUserName:
+		return rec.UserName
+	case IndexEmail:
+		return rec.Email
+	case IndexExternalID:
+		return rec.ExternalID
+	case IndexWebflowID:
+		return rec.WebflowUserID
+	case IndexDisplayName:
+		return rec.DisplayName
+	}
+	return ""
+}
+
+func validateRecord(rec *UserRecord) error {
+	if rec == nil {
+		return fmt.Errorf("%w: nil record", ErrInvalid)
+	}
+	if err := ValidateSiteID(rec.SiteID); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{
+		{"id", rec.ID}, {"userName", rec.UserName}, {"email", rec.Email},
+		{"externalId", rec.ExternalID}, {"webflowUserId", rec.WebflowUserID}, {"displayName", rec.DisplayName},
+	} {
+		if err := validText(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateIDs(siteID, id string) error {
+	if err := ValidateSiteID(siteID); err != nil {
+		return err
+	}
+	if id == "" {
+		return fmt.Errorf("%w: empty user id", ErrInvalid)
+	}
+	return nil
+}
+
+// writeArgs returns the ARGV shared by the create and replace scripts.
+func writeArgs(rec *UserRecord) ([]any, error) {
+	ix := indexValues(rec)
+	doc, err := json.Marshal(storedUser{UserRecord: rec, Ix: ix})
+	if err != nil {
+		return nil, fmt.Errorf("state: encode user %q: %w", rec.ID, err)
+	}
+	return []any{rec.ID, doc, ix.UserName, ix.Email, ix.ExternalID, ix.WebflowID, ix.DisplayName}, nil
+}
+
+// scriptResult interprets the status reply of a write script.
+func scriptResult(res any, rec *UserRecord) error {
+	arr, ok := res.([]any)
+	if !ok || len(arr) == 0 {
+		return fmt.Errorf("state: unexpected script reply %T %v", res, res)
+	}
+	status, _ := arr[0].(string)
+	switch status {
+	case "OK":
+		return nil
+	case "EXISTS":
+		return fmt.Errorf("%w: user %q in site %q", ErrExists, rec.ID, rec.SiteID)
+	case "NOTFOUND":
+		return fmt.Errorf("%w: user %q in site %q", ErrNotFound, rec.ID, rec.SiteID)
+	case "MISMATCH":
+		stored := ""
+		if len(arr) > 1 {
+			stored, _ = arr[1].(string)
+		}
+		return fmt.Errorf("%w: user %q in site %q is at version %s, caller had %d",
+			ErrVersionMismatch, rec.ID, rec.SiteID, stored, rec.Version)
+	case "CONFLICT":
+		if len(arr) == 3 {
+			n, _ := strconv.Atoi(fmt.Sprint(arr[1]))
+			holder, _ := arr[2].(string)
+			if n >= 1 && n <= 4 {
+				idx := uniqueIndexes()[n-1]
+				return &ConflictError{Index: idx, Value: originalValue(rec, idx), ID: holder}
+			}
+		}
+	}
+	return fmt.Errorf("state: unexpected script reply %v", arr)
+}
+
+// newID returns a random RFC 4122 version 4 UUID.
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("state: generate id: %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+// CreateUser implements Store.
+func (s *RedisStore) CreateUser(ctx context.Context, rec *UserRecord) error {
+	if err := validateRecord(rec); err != nil {
+		return err
+	}
+	next := *rec
+	if next.ID == "" {
+		id, err := newID()
+		if err != nil {
+			return err
+		}
+		next.ID = id
+	}
+	now := s.now().UTC()
+	next.Version = 1
+	if next.Created.IsZero() {
+		next.Created = now
+	}
+	if next.Modified.IsZero() {
+		next.Modified = now
+	}
+	args, err := writeArgs(&next)
+	if err != nil {
+		return err
+	}
+	res, err := s.scripts.create.Run(ctx, s.rdb, s.keysFor(next.SiteID).list(), args...).Result()
+	if err != nil {
+		return fmt.Errorf("state: create user %q in site %q: %w", next.ID, next.SiteID, err)
+	}
+	if err := scriptResult(res, &next); err != nil {
+		return err
+	}
+	*rec = next
+	return nil
+}
+
+// ReplaceUser implements Store.
+func (s *RedisStore) ReplaceUser(ctx context.Context, rec *UserRecord) error {
+	if err := validateRecord(rec); err != nil {
+		return err
+	}
+	if err := validateIDs(rec.SiteID, rec.ID); err != nil {
+		return err
+	}
+	next := *rec
+	next.Version = rec.Version + 1
+	next.Modified = s.now().UTC()
+	args, err := writeArgs(&next)
+	if err != nil {
+		return err
+	}
+	args = append(args, rec.Version)
+	res, err := s.scripts.replace.Run(ctx, s.rdb, s.keysFor(next.SiteID).list(), args...).Result()
+	if err != nil {
+		return fmt.Errorf("state: replace user %q in site %q: %w", next.ID, next.SiteID, err)
+	}
+	if err := scriptResult(res, rec); err != nil { // rec: report the caller's version
+		return err
+	}
+	*rec = next
+	return nil
+}
+
+// DeleteUser implements Store.
+//
+// If go-redis re-sends the script after a lost reply, the second run finds
+// nothing and the caller sees ErrNotFound although the delete succeeded;
+// SCIM clients treat a 404 on DELETE as done, so this is left as is.
+func (s *RedisStore) DeleteUser(ctx context.Context, siteID, id string) error {
+	if err := validateIDs(siteID, id); err != nil {
+		return err
+	}
+	res, err := s.scripts.delete.Run(ctx, s.rdb, s.keysFor(siteID).list(), id).Result()
+	if err != nil {
+		return fmt.Errorf("state: delete user %q in site %q: %w", id, siteID, err)
+	}
+	return scriptResult(res, &UserRecord{ID: id, SiteID: siteID})
+}
+
+// GetUser implements Store.
+func (s *RedisStore) GetUser(ctx context.Context, siteID, id string) (*UserRecord, error) {
+	if err := validateIDs(siteID, id); err != nil {
+		return nil, err
+	}
+	doc, err := s.rdb.HGet(ctx, s.keysFor(siteID).users, id).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w: user %q in site %q", ErrNotFound, id, siteID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: get user %q in site %q: %w", id, siteID, err)
+	}
+	return decodeUser(doc)
+}
+
+func decodeUser(doc string) (*UserRecord, error) {
+	var rec UserRecord
+	if err := json.Unmarshal([]byte(doc), &rec); err != nil {
+		return nil, fmt.Errorf("state: decode stored user: %w", err)
+	}
+	return &rec, nil
+}
+
+func checkIndex(idx Index) error {
+	if !idx.Valid() {
+		return fmt.Errorf("%w: unknown index %q", ErrInvalid, idx)
+	}
+	return nil
+}
+
+// FindUser implements Store.
+func (s *RedisStore) FindUser(ctx context.Context, siteID string, idx Index, value string) (*UserRecord, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	if err := checkIndex(idx); err != nil {
+		return nil, err
+	}
+	if !idx.Unique() {
+		return nil, fmt.Errorf("%w: FindUser needs a unique index, not %q; use LookupUserIDs", ErrInvalid, idx)
+	}
+	if value == "" {
+		return nil, fmt.Errorf("%w: %s %q in site %q", ErrNotFound, idx, value, siteID)
+	}
+	k := s.keysFor(siteID)
+	doc, err := s.scripts.find.RunRO(ctx, s.rdb, []string{k.index(idx), k.users}, normalize(idx, value)).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w: %s %q in site %q", ErrNotFound, idx, value, siteID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: find user by %s in site %q: %w", idx, siteID, err)
+	}
+	return decodeUser(doc)
+}
+
+// LookupUserIDs implements Store.
+func (s *RedisStore) LookupUserIDs(ctx context.Context, siteID string, idx Index, value string) ([]string, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	if err := checkIndex(idx); err != nil {
+		return nil, err
+	}
+	if value == "" {
+		return []string{}, nil
+	}
+	k := s.keysFor(siteID)
+	if idx.Unique() {
+		id, err := s.rdb.HGet(ctx, k.index(idx), normalize(idx, value)).Result()
+		if errors.Is(err, redis.Nil) {
+			return []string{}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("state: lookup %s in site %q: %w", idx, siteID, err)
+		}
+		return []string{id}, nil
+	}
+	h := dnHash(value)
+	min, max := dnRange(h)
+	members, err := s.rdb.ZRangeByLex(ctx, k.ixDisplayName, &redis.ZRangeBy{Min: min, Max: max}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("state: lookup %s in site %q: %w", idx, siteID, err)
+	}
+	ids := make([]string, 0, len(members))
+	for _, m := range members {
+		if strings.HasPrefix(m, h) {
+			ids = append(ids, m[len(h):])
+		}
+	}
+	return ids, nil
+}
+
+// ListUserIDs implements Store. The page and the total are read in one
+// MULTI/EXEC so they describe the same moment.
+func (s *RedisStore) ListUserIDs(ctx context.Context, siteID string, offset, count int) ([]string, int, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, 0, err
+	}
+	if offset < 0 || count < 0 {
+		return nil, 0, fmt.Errorf("%w: offset %d and count %d must not be negative", ErrInvalid, offset, count)
+	}
+	k := s.keysFor(siteID)
+	var card *redis.IntCmd
+	var page *redis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		card = p.ZCard(ctx, k.order)
+		if count > 0 {
+			page = p.ZRange(ctx, k.order, int64(offset), int64(offset)+int64(count)-1)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("state: list users of site %q: %w", siteID, err)
+	}
+	ids := []string{}
+	if page != nil {
+		ids = page.Val()
+	}
+	return ids, int(card.Val()), nil
+}
+
+// GetUsers implements Store. A single HMGET keeps it to one round trip.
+func (s *RedisStore) GetUsers(ctx context.Context, siteID string, ids []string) ([]*UserRecord, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	out := make([]*UserRecord, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, s.keysFor(siteID).users, ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("state: get %d users of site %q: %w", len(ids), siteID, err)
+	}
+	for _, v := range vals {
+		doc, ok := v.(string)
+		if !ok {
+			continue // missing (nil)
+		}
+		rec, err := decodeUser(doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// CountUsers implements Store.
+func (s *RedisStore) CountUsers(ctx context.Context, siteID string) (int, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return 0, err
+	}
+	n, err := s.rdb.HLen(ctx, s.keysFor(siteID).users).Result()
+	if err != nil {
+		return 0, fmt.Errorf("state: count users of site %q: %w", siteID, err)
+	}
+	return int(n), nil
+}
+
+// Ping implements Store.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("state: ping redis: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package state
+
+import "github.com/redis/go-redis/v9"
+
+// The write scripts share one KEYS layout (siteKeys.list):
+//
+//	KEYS[1] users HASH, KEYS[2..5] userName/email/externalId/webflowId HASHes,
+//	KEYS[6] displayName ZSET, KEYS[7] order ZSET, KEYS[8] seq STRING
+//
+// and reply with a table whose first element is a status word:
+//
+//	{"OK"} | {"EXISTS"} | {"NOTFOUND"} | {"MISMATCH", storedVersion}
+//	| {"CONFLICT", indexNumber(1-4), holderID}
+//
+// They never lower-case anything themselves (Lua's string.lower is ASCII-only
+// and would disagree with Go's strings.ToLower); the normalised index values
+// of the new record come in ARGV and those of the stored record are read from
+// its "_ix" object with cjson.
+
+// luaHelpers is prepended to the write scripts.
+const luaHelpers = `
+local function str(v)
+  if type(v) == 'string' and v ~= '' then return v end
+  return nil
+end
+
+-- conflicts returns a CONFLICT reply if a unique value in new (index 1-4)
+-- belongs to a record other than id.
+local function conflicts(id, new)
+  for i = 1, 4 do
+    if new[i] then
+      local holder = redis.call('HGET', KEYS[1 + i], new[i])
+      if holder and holder ~= id then
+        return {'CONFLICT', tostring(i), holder}
+      end
+    end
+  end
+  return nil
+end
+
+-- unindex removes the stored record's entries (described by its _ix) that
+-- still point at id. Entries owned by someone else are left alone.
+local function unindex(id, ix)
+  if type(ix) ~= 'table' then return end
+  local old = {str(ix.userName), str(ix.email), str(ix.externalId), str(ix.webflowId)}
+  for i = 1, 4 do
+    if old[i] and redis.call('HGET', KEYS[1 + i], old[i]) == id then
+      redis.call('HDEL', KEYS[1 + i], old[i])
+    end
+  end
+  local dn = str(ix.displayName)
+  if dn then redis.call('ZREM', KEYS[6], dn .. id) end
+end
+
+local function index(id, new, dn)
+  for i = 1, 4 do
+    if new[i] then redis.call('HSET', KEYS[1 + i], new[i], id) end
+  end
+  if dn then redis.call('ZADD', KEYS[6], 0, dn .. id) end
+end
+`
+
+// createScript: ARGV = id, json, userName, email, externalId, webflowId, dnHash.
+// A record byte-identical to ARGV[2] means this is go-redis re-sending our own
+// successful create after a lost reply, so it reports OK instead of EXISTS.
+const createScript = luaHelpers + `
+local id = ARGV[1]
+local cur = redis.call('HGET', KEYS[1], id)
+if cur then
+  if cur == ARGV[2] then return {'OK'} end
+  return {'EXISTS'}
+end
+local new = {str(ARGV[3]), str(ARGV[4]), str(ARGV[5]), str(ARGV[6])}
+local c = conflicts(id, new)
+if c then return c end
+index(id, new, str(ARGV[7]))
+if not redis.call('ZSCORE', KEYS[7], id) then
+  local seq = redis.call('INCR', KEYS[8])
+  redis.call('ZADD', KEYS[7], seq, id)
+end
+redis.call('HSET', KEYS[1], id, ARGV[2])
+return {'OK'}
+`
+
+// replaceScript: ARGV = id, json, userName, email, externalId, webflowId,
+// dnHash, expectedVersion. The old index values come from the stored
+// document, never from the caller, so a stale caller cannot leave orphans.
+const replaceScript = luaHelpers + `
+local id = ARGV[1]
+local cur = redis.call('HGET', KEYS[1], id)
+if not cur then return {'NOTFOUND'} end
+if cur == ARGV[2] then return {'OK'} end
+local doc = cjson.decode(cur)
+if tonumber(doc.version) ~= tonumber(ARGV[8]) then
+  return {'MISMATCH', tostring(doc.version)}
+end
+local new = {str(ARGV[3]), str(ARGV[4]), str(ARGV[5]), str(ARGV[6])}
+local c = conflicts(id, new)
+if c then return c end
+unindex(id, doc._ix)
+index(id, new, str(ARGV[7]))
+redis.call('HSET', KEYS[1], id, ARGV[2])
+return {'OK'}
+`
+
+// deleteScript: ARGV = id.
+const deleteScript = luaHelpers + `
+local id = ARGV[1]
+local cur = redis.call('HGET', KEYS[1], id)
+if not cur then return {'NOTFOUND'} end
+local doc = cjson.decode(cur)
+unindex(id, doc._ix)
+redis.call('ZREM', KEYS[7], id)
+redis.call('HDEL', KEYS[1], id)
+return {'OK'}
+`
+
+// findScript resolves a unique index value to the record JSON in one round
+// trip. KEYS[1] = index HASH, KEYS[2] = users HASH, ARGV[1] = normalised value.
+// Replies nil (redis.Nil) when nothing matches.
+const findScript = `
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+return redis.call('HGET', KEYS[2], id)
+`
+
+// scripts holds the compiled scripts per store; redis.Script only caches the
+// SHA1 of its source, so sharing them across stores would be safe too, but
+// keeping them per store avoids package-level state.
+type scripts struct {
+	create, replace, delete, find *redis.Script
+}
+
+func newScripts() scripts {
+	return scripts{
+		create:  redis.NewScript(createScript),
+		replace: redis.NewScript(replaceScript),
+		delete:  redis.NewScript(deleteScript),
+		find:    redis.NewScript(findScript),
+	}
+}

@@ -145,3 +145,5 @@ func mustJSON(t testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

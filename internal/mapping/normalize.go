@@ -268,13 +268,10 @@ func (n normalizer) normalizePathless(vm map[string]any, prefix string) (map[str
 		if !parsed || !known {
 			continue
 		}
-		full := cpath
-		outKey := cpath
+		full, outKey := cpath, cpath
 		if prefix == ExtensionSchemaURN {
-			full = prefix + ":" + cpath
-		}
-		if prefix == CoreUserSchemaURN {
-			full, outKey = cpath, cpath
+			// inside the extension container keys are relative
+			outKey = strings.TrimPrefix(cpath, ExtensionSchemaURN+":")
 		}
 		if v == nil {
 			removes = append(removes, full)
@@ -446,13 +443,16 @@ func (n normalizer) resolve(p, prefix string) (cpath string, t target, known, pa
 	}
 	// Our extension (prefixed or bare; elimity tries extensions for bare
 	// names that are not core attributes).
+	// elimity validates a bare extension path but then looks the attribute
+	// up in the core schema and fails (invalidValue), so extension paths
+	// are always emitted fully qualified, with the data key canonicalised.
 	if strings.EqualFold(attr, ExtAttrData) && !t.filtered {
 		t.attr = ExtAttrData
 		if sub == "" {
-			return cpath, t, true, true
+			return ExtensionSchemaURN + ":" + ExtAttrData, t, true, true
 		}
 		t.sub, known = n.dataSub(sub)
-		return cpath, t, known, true
+		return ExtensionSchemaURN + ":" + ExtAttrData + "." + t.sub, t, known, true
 	}
 	return cpath, t, false, true
 }
@@ -669,12 +669,12 @@ func rewriteAt(raw string, open, close int) (int, string, bool) {
 	if k == j || k+2 > len(raw) {
 		return 0, "", false
 	}
-	op := strings.ToLower(raw[k : k+2])
+	op := raw[k : k+2]
 	if !containsFold(filterOps, op) {
 		return 0, "", false
 	}
 	k += 2
-	if op == "pr" {
+	if strings.EqualFold(op, "pr") {
 		if k < len(raw) && raw[k] != ' ' && raw[k] != ')' {
 			return 0, "", false
 		}
@@ -742,4 +742,3 @@ func ParseAttrList(s string) []string {
 	}
 	return out
 }
-

@@ -45,6 +45,9 @@ func ApplyPatch(u User, ops []scim.PatchOperation) (User, error) {
 	if len(out.Data) == 0 {
 		out.Data = nil
 	}
+	if len(out.Emails) == 0 {
+		out.Emails = nil
+	}
 	return out, nil
 }
 

@@ -244,7 +244,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if r.Method == http.MethodPatch {
-			norm, empty, err := mapping.NormalizePatchBody(body)
+			norm, empty, err := mapping.NormalizePatchBody(body, st.cfg.CustomFields...)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, "invalidSyntax", err.Error())
 				return

@@ -113,8 +113,8 @@ func indexValues(rec *UserRecord) storedIx {
 	return ix
 }
 
-// value returns the original (not normalised) value of a unique index, for
-// ConflictError.
+// originalValue returns the value of an index as the record holds it (not
+// normalised), for ConflictError and tests.
 func originalValue(rec *UserRecord, idx Index) string {
 	switch idx {
 	case IndexUserName:
@@ -338,7 +338,9 @@ func (s *RedisStore) FindUser(ctx context.Context, siteID string, idx Index, val
 		return nil, fmt.Errorf("%w: %s %q in site %q", ErrNotFound, idx, value, siteID)
 	}
 	k := s.keysFor(siteID)
-	doc, err := s.scripts.find.RunRO(ctx, s.rdb, []string{k.index(idx), k.users}, normalize(idx, value)).Text()
+	// Run, not RunRO: EVALSHA_RO needs Redis 7, and go-redis' cluster
+	// client cannot route it against servers whose COMMAND table lacks it.
+	doc, err := s.scripts.find.Run(ctx, s.rdb, []string{k.index(idx), k.users}, normalize(idx, value)).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("%w: %s %q in site %q", ErrNotFound, idx, value, siteID)
 	}

@@ -113,8 +113,9 @@ type Store interface {
 	GetUser(ctx context.Context, siteID, id string) (*UserRecord, error)
 	// ReplaceUser overwrites the record if its stored version still equals
 	// rec.Version (the version the caller read). On success rec.Version is
-	// incremented and Modified set to now. Errors: ErrVersionMismatch,
-	// *ConflictError, ErrNotFound.
+	// incremented and Modified set to now. Every other field, Created
+	// included, is stored as given: pass the record you read, modified.
+	// Errors: ErrVersionMismatch, *ConflictError, ErrNotFound.
 	ReplaceUser(ctx context.Context, rec *UserRecord) error
 	// DeleteUser removes the record and all of its index entries; ErrNotFound.
 	DeleteUser(ctx context.Context, siteID, id string) error

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -178,6 +179,7 @@ func (s *Simulator) State() StateSnapshot {
 	for _, t := range s.tokens {
 		out.Tokens = append(out.Tokens, t.label)
 	}
+	sort.Strings(out.Tokens)
 	for _, id := range s.siteOrder {
 		st := s.sites[id]
 		ss := StateSite{Site: st.site, AccessGroups: []webflowdata.AccessGroup{}, Users: make([]webflowdata.User, 0, len(st.order)), Webhooks: []webflowdata.Webhook{}}

@@ -83,12 +83,11 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		a.Close()
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	health := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	}
+	ready := func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		status, code := "ready", http.StatusOK
@@ -100,9 +99,19 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "checks": checks})
+	}
+	// Not http.ServeMux: it cleans paths with a redirect, and IdPs drop
+	// the body of a POST or PATCH they are redirected with.
+	a.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			health(w, r)
+		case r.URL.Path == "/readyz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			ready(w, r)
+		default:
+			srv.ServeHTTP(w, r)
+		}
 	})
-	mux.Handle("/", srv)
-	a.handler = mux
 	return a, nil
 }
 

@@ -391,7 +391,10 @@ func TestSimFaults(t *testing.T) {
 			}, wf.IsAmbiguous, 1},
 		{"429 surfaces as rate limited", webflowsim.Fault{Path: "/v2/sites", Status: 429, RetryAfter: "7"},
 			func(c *wf.Client) error { _, err := c.ListSites(ctx); return err },
-			func(err error) bool { e, _ := wf.AsAPIError(err); return wf.IsRateLimited(err) && e.RetryAfter == 7*time.Second }, 1},
+			func(err error) bool {
+				e, _ := wf.AsAPIError(err)
+				return wf.IsRateLimited(err) && e.RetryAfter == 7*time.Second
+			}, 1},
 		// Go's transport may itself resend an idempotent request whose
 		// reused connection was dropped, so 1 or 2 attempts are both right.
 		{"dropped connection on GET is retried", webflowsim.Fault{Method: "GET", Path: "/v2/sites", Drop: true},
@@ -484,8 +487,8 @@ type countingObserver struct {
 }
 
 func (c *countingObserver) ObserveCall(wf.CallInfo) { c.mu.Lock(); c.n++; c.mu.Unlock() }
-func (c *countingObserver) count() int             { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
-func (c *countingObserver) reset()                 { c.mu.Lock(); c.n = 0; c.mu.Unlock() }
+func (c *countingObserver) count() int              { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+func (c *countingObserver) reset()                  { c.mu.Lock(); c.n = 0; c.mu.Unlock() }
 
 func mikeID(t *testing.T, c *wf.Client) string {
 	t.Helper()
@@ -517,7 +520,10 @@ func TestSimRemovedModeIsUserAccountsUnavailable(t *testing.T) {
 			calls := []func() error{
 				func() error { _, err := c.ListUsers(ctx, site, wf.ListOptions{}); return err },
 				func() error { _, err := c.GetUser(ctx, site, "6287ec36a841b25637c663df"); return err },
-				func() error { _, err := c.InviteUser(ctx, site, wf.InviteUserRequest{Email: "a@example.com"}); return err },
+				func() error {
+					_, err := c.InviteUser(ctx, site, wf.InviteUserRequest{Email: "a@example.com"})
+					return err
+				},
 				func() error {
 					_, err := c.UpdateUser(ctx, site, "6287ec36a841b25637c663df", wf.UpdateUserRequest{AccessGroups: []string{}})
 					return err

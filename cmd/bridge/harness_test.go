@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/webflowscim/bridge/internal/webflowdata"
+	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
+)
+
+const (
+	testSite  = webflowsim.DemoSiteID
+	testToken = "test-scim-token"
+)
+
+// bridgeHarness is a bridge assembled as `bridge demo` assembles it: the
+// embedded store in front of the simulator in legacy mode.
+type bridgeHarness struct {
+	t     *testing.T
+	sim   *webflowsim.Simulator
+	simTS *httptest.Server
+	ts    *httptest.Server
+	app   *app
+	base  string
+}
+
+type harnessOpt func(*Config)
+
+func withSite(f func(*SiteConfig)) harnessOpt {
+	return func(c *Config) { f(&c.Sites[0]) }
+}
+
+func newBridge(t *testing.T, opts ...harnessOpt) *bridgeHarness {
+	t.Helper()
+	sim := webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy})
+	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
+		t.Fatal(err)
+	}
+	sim.SetRateLimit(0)
+	simTS := httptest.NewServer(sim)
+	cfg := &Config{Listen: "127.0.0.1:0"}
+	cfg.Webflow.APIBaseURL = simTS.URL + "/v2"
+	cfg.Sites = []SiteConfig{{ID: testSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{testToken}}}
+	for _, o := range opts {
+		o(cfg)
+	}
+	cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	var logw io.Writer = io.Discard
+	if os.Getenv("BRIDGE_TEST_LOG") != "" {
+		logw = os.Stderr
+	}
+	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(logw, nil)), appOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(a.handler)
+	h := &bridgeHarness{t: t, sim: sim, simTS: simTS, ts: ts, app: a, base: ts.URL + "/sites/" + testSite + "/scim/v2"}
+	t.Cleanup(func() { ts.Close(); a.Close(); simTS.Close(); sim.Close() })
+	return h
+}
+
+// resp is a decoded SCIM answer.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+// do sends a SCIM request with the site token; body may be a string or a value to encode.
+func (h *bridgeHarness) do(method, path string, body any, hdr ...string) resp {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = h.base + path
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := resp{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			h.t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, res.StatusCode, raw)
+		}
+	}
+	if res.StatusCode >= 400 {
+		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/scim+json") {
+			h.t.Errorf("%s %s: error Content-Type %q", method, path, ct)
+		}
+		if !hasSchema(r.Body, "urn:ietf:params:scim:api:messages:2.0:Error") || str(r.Body, "detail") == "" || str(r.Body, "status") == "" {
+			h.t.Errorf("%s %s: %d without a SCIM Error body: %s", method, path, res.StatusCode, raw)
+		}
+	}
+	return r
+}
+
+func (h *bridgeHarness) must(want int, r resp) resp {
+	h.t.Helper()
+	if r.Status != want {
+		h.t.Fatalf("status %d, want %d: %s", r.Status, want, r.Raw)
+	}
+	return r
+}
+
+// webflowUser returns the simulator's user with this email.
+func (h *bridgeHarness) webflowUser(email string) (webflowdata.User, bool) {
+	for _, u := range h.sim.Users(testSite) {
+		if strings.EqualFold(u.Email(), email) {
+			return u, true
+		}
+	}
+	return webflowdata.User{}, false
+}
+
+// calls counts Webflow requests (excluding the simulator's admin API).
+func (h *bridgeHarness) calls() int { return len(h.sim.Requests()) }
+
+func hasSchema(m map[string]any, urn string) bool {
+	s, _ := m["schemas"].([]any)
+	for _, v := range s {
+		if v == urn {
+			return true
+		}
+	}
+	return false
+}
+
+// str walks a dotted path through maps and lists ("emails.0.value").
+func str(m map[string]any, path string) string {
+	v := walk(m, path)
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+func walk(m map[string]any, path string) any {
+	var cur any = m
+	for _, p := range strings.Split(path, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			if v, ok := c[p]; ok {
+				cur = v
+				continue
+			}
+			// extension URNs contain dots: try the longest key prefix
+			return nil
+		case []any:
+			i := 0
+			for _, ch := range p {
+				i = i*10 + int(ch-'0')
+			}
+			if i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+const extURN = "urn:ietf:params:scim:schemas:extension:webflow:2.0:User"
+
+func ext(m map[string]any) map[string]any {
+	e, _ := m[extURN].(map[string]any)
+	return e
+}
+
+// wfClient is a Webflow client on the simulator, for arranging state as a
+// Webflow admin would.
+func (h *bridgeHarness) wfClient(t *testing.T) *webflowdata.Client {
+	c, err := webflowdata.NewClient(webflowdata.Config{BaseURL: h.simTS.URL + "/v2", Token: webflowsim.DemoSiteToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// refreshSnapshot makes the bridge forget how fresh its copy of a user is,
+// so the next write reads Webflow first (as after refreshAge).
+func (h *bridgeHarness) refreshSnapshot(id string) {
+	h.t.Helper()
+	rec, err := h.app.store.GetUser(context.Background(), testSite, id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rec.SyncedAt = rec.SyncedAt.AddDate(-1, 0, 0)
+	if err := h.app.store.ReplaceUser(context.Background(), rec); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

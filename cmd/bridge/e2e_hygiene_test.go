@@ -237,3 +237,24 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
+
+// GET /Users/{id} is served from the store, and re-reads Webflow once the
+// record is older than refreshAge.
+func TestGetRefreshesStaleRecords(t *testing.T) {
+	h := newBridge(t)
+	id := str(h.must(201, h.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"fresh@example.com","active":true}`)).Body, "id")
+	if err := h.sim.VerifyUser(testSite, id); err != nil {
+		t.Fatal(err)
+	}
+	h.sim.ResetRequests()
+	if r := h.must(200, h.do("GET", "/Users/"+id, nil)); str(ext(r.Body), "status") != "invited" || h.calls() != 0 {
+		t.Errorf("fresh record: %d calls, %s", h.calls(), r.Raw)
+	}
+	h.refreshSnapshot(id)
+	if r := h.must(200, h.do("GET", "/Users/"+id, nil)); str(ext(r.Body), "status") != "verified" || h.calls() != 1 {
+		t.Errorf("stale record: %d calls, %s", h.calls(), r.Raw)
+	}
+	if r := h.must(200, h.do("GET", "/Users/"+id, nil)); str(ext(r.Body), "status") != "verified" || h.calls() != 1 {
+		t.Errorf("refreshed record is stored: %d calls, %s", h.calls(), r.Raw)
+	}
+}

@@ -24,7 +24,7 @@ const (
 // bridgeHarness is a bridge assembled as `bridge demo` assembles it: the
 // embedded store in front of the simulator in legacy mode.
 type bridgeHarness struct {
-	t     *testing.T
+	t     testing.TB
 	sim   *webflowsim.Simulator
 	simTS *httptest.Server
 	ts    *httptest.Server
@@ -38,7 +38,9 @@ func withSite(f func(*SiteConfig)) harnessOpt {
 	return func(c *Config) { f(&c.Sites[0]) }
 }
 
-func newBridge(t *testing.T, opts ...harnessOpt) *bridgeHarness {
+func newBridge(t *testing.T, opts ...harnessOpt) *bridgeHarness { return newBridgeTB(t, opts...) }
+
+func newBridgeTB(t testing.TB, opts ...harnessOpt) *bridgeHarness {
 	t.Helper()
 	sim := webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy})
 	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {

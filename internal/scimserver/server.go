@@ -74,6 +74,7 @@ var siteIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // site is one configured site: its tokens, policies and SCIM server.
 type site struct {
 	cfg    SiteConfig
+	base   string // absolute SCIM base URL, for meta.location
 	tokens tokenSet
 	scim   scim.Server
 	users  *usersHandler
@@ -133,13 +134,12 @@ func New(opts Options) (*Server, error) {
 		case sc.EmailChange != EmailChangeReject && sc.EmailChange != EmailChangeReinvite:
 			return nil, fmt.Errorf("scimserver: site %s: emailChange must be %s or %s", sc.ID, EmailChangeReject, EmailChangeReinvite)
 		}
-		st := &site{cfg: sc, tokens: toks}
+		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2"}
 		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now}
-		base := pub + "/sites/" + sc.ID + "/scim/v2"
 		srv, err := scim.NewServer(&scim.ServerArgs{
 			ServiceProviderConfig: serviceProviderConfig(),
 			ResourceTypes:         resourceTypes(st, sc.CustomFields),
-		}, scim.WithLogger(scimLogger{opts.Logger}), scim.WithBaseURL(base))
+		}, scim.WithLogger(scimLogger{opts.Logger}), scim.WithBaseURL(st.base))
 		if err != nil {
 			return nil, fmt.Errorf("scimserver: site %s: %w", sc.ID, err)
 		}
@@ -272,6 +272,10 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	r = r.Clone(ctx) // a deep copy: the access log keeps the original URL
 	r.URL.Path = strings.TrimPrefix(r.URL.Path, "/sites/"+id+"/scim")
 	r.URL.RawPath = ""
+	if r.Method == http.MethodGet && r.URL.Path == "/v2/Users" {
+		st.users.serveList(w, r, st.base)
+		return
+	}
 	st.scim.ServeHTTP(&overrideWriter{ResponseWriter: w, ov: ov}, r)
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/optional"
+	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/state"
@@ -103,6 +105,35 @@ func (h *usersHandler) resource(rec *state.UserRecord, r *http.Request) scim.Res
 		res.ExternalID = optional.NewString(u.ExternalID)
 	}
 	return res
+}
+
+// userSchemas is what every User resource lists in schemas, as the
+// library does: the core schema and every extension.
+var userSchemas = []string{
+	"urn:ietf:params:scim:schemas:core:2.0:User",
+	"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+	mapping.ExtensionSchemaURN,
+}
+
+// render builds a User resource as the library would for GET /Users/{id}.
+func (h *usersHandler) render(rec *state.UserRecord, r *http.Request, base string) map[string]any {
+	res := h.resource(rec, r)
+	out := make(map[string]any, len(res.Attributes)+4)
+	for k, v := range res.Attributes {
+		out[k] = v
+	}
+	out["id"] = res.ID
+	if res.ExternalID.Present() {
+		out["externalId"] = res.ExternalID.Value()
+	}
+	out["schemas"] = userSchemas
+	out["meta"] = map[string]any{
+		"resourceType": "User",
+		"created":      rec.Created.UTC().Format(time.RFC3339),
+		"lastModified": rec.Modified.UTC().Format(time.RFC3339),
+		"location":     base + "/Users/" + url.PathEscape(rec.ID),
+	}
+	return out
 }
 
 // ---- error translation ----
@@ -332,41 +363,24 @@ func (h *usersHandler) refresh(ctx context.Context, rec *state.UserRecord) *stat
 	return &next
 }
 
+// GetAll implements scim.ResourceHandler. The server answers GET /Users
+// itself (serveList); this serves any caller that still goes through the
+// library, with the same semantics.
 func (h *usersHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
 	ctx := r.Context()
-	start := max(params.StartIndex, 1)
-	count := params.Count
-	if params.FilterValidator == nil {
-		ids, total, err := h.store.ListUserIDs(ctx, h.site.ID, start-1, count)
-		if err != nil {
-			return scim.Page{}, h.fail(ctx, "list", err)
-		}
-		recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
-		if err != nil {
-			return scim.Page{}, h.fail(ctx, "list", err)
-		}
-		return h.page(r, recs, total), nil
+	var expr filter.Expression
+	if params.FilterValidator != nil {
+		expr = params.FilterValidator.GetFilter()
 	}
-	q, err := mapping.TranslateUserFilter(params.FilterValidator.GetFilter())
+	recs, total, err := h.find(ctx, expr, max(params.StartIndex, 1), params.Count)
 	if err != nil {
 		return scim.Page{}, h.fail(ctx, "list", err)
 	}
-	matched, err := h.query(ctx, q)
-	if err != nil {
-		return scim.Page{}, h.fail(ctx, "list", err)
-	}
-	total := len(matched)
-	lo := min(start-1, total)
-	hi := min(lo+max(count, 0), total)
-	return h.page(r, matched[lo:hi], total), nil
-}
-
-func (h *usersHandler) page(r *http.Request, recs []*state.UserRecord, total int) scim.Page {
 	out := make([]scim.Resource, 0, len(recs))
 	for _, rec := range recs {
 		out = append(out, h.resource(rec, r))
 	}
-	return scim.Page{TotalResults: total, Resources: out}
+	return scim.Page{TotalResults: total, Resources: out}, nil
 }
 
 // scanBatch is how many records a residual filter reads per round trip.

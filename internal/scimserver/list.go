@@ -1,0 +1,159 @@
+package scimserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	scimerrors "github.com/elimity-com/scim/errors"
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+)
+
+// The list endpoint (GET /Users) is served here rather than by the library,
+// for two reasons: the library reports itemsPerPage as the requested count
+// instead of the number returned (Okta checks it), and its filter
+// validation costs more than everything else in a lookup. IdPs send one
+// lookup per user per sync, so this is the bridge's hottest path.
+
+const listResponseSchema = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+// maxResults is the page size cap (and the default count).
+const maxResults = 100
+
+type listResponse struct {
+	Schemas      []string         `json:"schemas"`
+	TotalResults int              `json:"totalResults"`
+	ItemsPerPage int              `json:"itemsPerPage"`
+	StartIndex   int              `json:"startIndex"`
+	Resources    []map[string]any `json:"Resources"`
+}
+
+// simpleEq matches the one-condition filters IdPs send on every lookup,
+// e.g. userName eq "a@b.c", without escapes. Anything else goes to the
+// full parser.
+var simpleEq = regexp.MustCompile(`^\s*(userName|externalId|id|displayName|emails\.value)\s+(?i:eq)\s+"([^"\\]*)"\s*$`)
+
+func parseUserFilter(raw string) (filter.Expression, error) {
+	if m := simpleEq.FindStringSubmatch(raw); m != nil {
+		p := filter.AttributePath{AttributeName: m[1]}
+		if name, sub, ok := strings.Cut(m[1], "."); ok {
+			p = filter.AttributePath{AttributeName: name, SubAttribute: &sub}
+		}
+		return &filter.AttributeExpression{AttributePath: p, Operator: filter.EQ, CompareValue: m[2]}, nil
+	}
+	return filter.ParseFilter([]byte(raw))
+}
+
+func queryInt(q map[string][]string, key string, def int) (int, error) {
+	v := ""
+	if vs := q[key]; len(vs) > 0 {
+		v = strings.TrimSpace(vs[0])
+	}
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue, Detail: key + " must be an integer"}
+	}
+	return n, nil
+}
+
+// serveList answers GET /Users.
+func (h *usersHandler) serveList(w http.ResponseWriter, r *http.Request, base string) {
+	ctx, ov := withOverride(r.Context())
+	q := r.URL.Query()
+	start, err := queryInt(q, "startIndex", 1)
+	if err == nil {
+		var count int
+		count, err = queryInt(q, "count", maxResults)
+		if err == nil {
+			start = max(start, 1)
+			count = min(max(count, 0), maxResults)
+			var expr filter.Expression
+			if raw := strings.TrimSpace(q.Get("filter")); raw != "" {
+				if expr, err = parseUserFilter(raw); err != nil {
+					err = scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidFilter, Detail: "the filter could not be parsed: check quotes, operators and attribute names"}
+				}
+			}
+			if err == nil {
+				var page listResponse
+				if page, err = h.list(ctx, r, expr, start, count, base); err == nil {
+					b, merr := json.Marshal(page)
+					if merr != nil {
+						writeError(w, http.StatusInternalServerError, "", "internal error in the bridge; the bridge log has the cause")
+						return
+					}
+					w.Header().Set("Content-Type", scimContentType)
+					_, _ = w.Write(b)
+					return
+				}
+			}
+		}
+	}
+	writeHandlerError(w, ov, err)
+}
+
+// writeHandlerError writes what a handler error means for the client.
+func writeHandlerError(w http.ResponseWriter, ov *override, err error) {
+	var se scimerrors.ScimError
+	switch {
+	case ov.status != 0:
+		ow := &overrideWriter{ResponseWriter: w, ov: ov}
+		ow.WriteHeader(http.StatusInternalServerError)
+	case errors.As(err, &se):
+		writeError(w, se.Status, string(se.ScimType), se.Detail)
+	default:
+		writeError(w, http.StatusInternalServerError, "", "internal error in the bridge; the bridge log has the cause")
+	}
+}
+
+// list returns one page of users matching expr (nil = all), rendered.
+func (h *usersHandler) list(ctx context.Context, r *http.Request, expr filter.Expression, start, count int, base string) (listResponse, error) {
+	page := listResponse{Schemas: []string{listResponseSchema}, StartIndex: start, Resources: []map[string]any{}}
+	recs, total, err := h.find(ctx, expr, start, count)
+	if err != nil {
+		return page, h.fail(ctx, "list", err)
+	}
+	page.TotalResults = total
+	for _, rec := range recs {
+		page.Resources = append(page.Resources, h.render(rec, r, base))
+	}
+	page.ItemsPerPage = len(page.Resources)
+	return page, nil
+}
+
+// find returns one page of records matching expr (nil = all), in creation
+// order, 1-based, and the total number of matches.
+func (h *usersHandler) find(ctx context.Context, expr filter.Expression, start, count int) ([]*state.UserRecord, int, error) {
+	if expr == nil {
+		if count == 0 {
+			total, err := h.store.CountUsers(ctx, h.site.ID)
+			return nil, total, err
+		}
+		ids, total, err := h.store.ListUserIDs(ctx, h.site.ID, start-1, count)
+		if err != nil {
+			return nil, 0, err
+		}
+		recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
+		return recs, total, err
+	}
+	qy, err := mapping.TranslateUserFilter(expr)
+	if err != nil {
+		return nil, 0, err
+	}
+	matched, err := h.query(ctx, qy)
+	if err != nil {
+		return nil, 0, err
+	}
+	lo := min(start-1, len(matched))
+	hi := min(lo+count, len(matched))
+	return matched[lo:hi], len(matched), nil
+}

@@ -1,0 +1,80 @@
+package scimserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNormalisePath(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"/sites/s/scim/v2/Users", "/sites/s/scim/v2/Users", true},
+		{"/sites/s/scim/v2/Users/", "/sites/s/scim/v2/Users", true},
+		{"/sites/s/scim/v2//Users", "/sites/s/scim/v2/Users", true},
+		{"//sites/s/scim/v2/./users/abc", "/sites/s/scim/v2/Users/abc", true},
+		{"/sites/s/scim/V2/serviceproviderconfig", "/sites/s/scim/v2/ServiceProviderConfig", true},
+		{"/sites/s/scim/v2/RESOURCETYPES", "/sites/s/scim/v2/ResourceTypes", true},
+		{"/sites/s/scim/v2/users/UsErS", "/sites/s/scim/v2/Users/UsErS", true}, // ids keep their case
+		{"/sites/s/scim/v2/Users/../x", "", false},
+		{"", "/", true},
+	}
+	for _, tc := range tests {
+		got, ok := normalisePath(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%q: got %q %v, want %q %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestTokenSet(t *testing.T) {
+	d := sha256.Sum256([]byte("secret-b"))
+	ts, err := parseTokens([]string{"secret-a", "sha256:" + hex.EncodeToString(d[:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]bool{"secret-a": true, "secret-b": true, "secret-c": false, "": false, "sha256:" + hex.EncodeToString(d[:]): false} {
+		if ts.match(tok) != want {
+			t.Errorf("%q: %v", tok, !want)
+		}
+	}
+	for _, bad := range [][]string{nil, {""}, {"sha256:zz"}, {"sha256:abcd"}} {
+		if _, err := parseTokens(bad); err == nil {
+			t.Errorf("%q must be refused", bad)
+		}
+	}
+	for h, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc", "Basic abc": "", "Bearer": "", "": ""} {
+		if got, _ := bearer(h); got != want {
+			t.Errorf("%q: %q", h, got)
+		}
+	}
+}
+
+// The override writer turns the library's forced 500 into the status the
+// handler meant, and never lets a library 500 leak its detail.
+func TestOverrideWriter(t *testing.T) {
+	ctx, ov := withOverride(context.Background())
+	_ = failWith(ctx, http.StatusTooManyRequests, "", "slow down", 1500*time.Millisecond)
+	rec := httptest.NewRecorder()
+	w := &overrideWriter{ResponseWriter: rec, ov: ov}
+	w.WriteHeader(500)
+	w.Write([]byte(`{"detail":"The HTTP status code 429 is not applicable"}`))
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" || !strings.Contains(rec.Body.String(), `"detail":"slow down"`) || !strings.Contains(rec.Body.String(), `"status":"429"`) {
+		t.Errorf("%d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	_, ov2 := withOverride(context.Background())
+	rec2 := httptest.NewRecorder()
+	w2 := &overrideWriter{ResponseWriter: rec2, ov: ov2}
+	w2.WriteHeader(500)
+	w2.Write([]byte(`{"detail":"dial tcp 10.1.2.3:6379: connection refused"}`))
+	if rec2.Code != 500 || strings.Contains(rec2.Body.String(), "10.1.2.3") {
+		t.Errorf("library 500 leaked: %s", rec2.Body)
+	}
+}

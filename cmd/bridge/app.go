@@ -20,7 +20,8 @@ import (
 // app is an assembled bridge: its HTTP handler and what must be closed.
 type app struct {
 	handler http.Handler
-	store   state.Store
+	scim    *scimserver.Server
+	store   state.Backend
 	rdb     redis.UniversalClient
 	closers []func()
 }
@@ -74,6 +75,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 			ID: s.ID, SCIMTokens: s.SCIMTokens, Webflow: wf,
 			Deactivation: s.Deactivation, OnExistingUser: s.OnExistingUser, EmailChange: s.EmailChange,
 			RefreshAge: time.Duration(s.RefreshAge), CustomFields: s.CustomFields,
+			GroupMappings: s.GroupMappings, OnGroupDelete: s.OnGroupDelete, AccessGroupsRefresh: time.Duration(s.AccessGroupsRefresh),
 		})
 	}
 	srv, err := scimserver.New(scimserver.Options{
@@ -83,6 +85,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		a.Close()
 		return nil, err
 	}
+	a.scim = srv
 	health := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -113,6 +116,11 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		}
 	})
 	return a, nil
+}
+
+// startWorkers runs this replica's membership worker until ctx ends.
+func (a *app) startWorkers(ctx context.Context) {
+	go a.scim.Worker(ctx, 0)
 }
 
 // newLogger builds the slog logger from config.

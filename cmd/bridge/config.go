@@ -54,6 +54,10 @@ type SiteConfig struct {
 	EmailChange    string   `yaml:"emailChange"`    // reject (default) | reinvite
 	RefreshAge     Duration `yaml:"refreshAge"`     // default 5m
 	CustomFields   []string `yaml:"customFields"`
+	// GroupMappings maps an IdP group name to an existing access-group slug.
+	GroupMappings       map[string]string `yaml:"groupMappings"`
+	OnGroupDelete       string            `yaml:"onGroupDelete"`       // unlink (default) | remove-members
+	AccessGroupsRefresh Duration          `yaml:"accessGroupsRefresh"` // default 10m
 }
 
 // Duration is a time.Duration written as "5m", "20s".

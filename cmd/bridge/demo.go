@@ -60,6 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer a.Close()
+	a.startWorkers(ctx)
 
 	srv := newHTTPServer(cfg.Listen, a.handler)
 	return serveHTTP(ctx, srv, log, 5*time.Second, func(addr string) {

@@ -96,24 +96,32 @@ func TestOktaOINSequence(t *testing.T) {
 		t.Errorf("no-op PUT cost %d calls", h.calls())
 	}
 
-	// Deactivate and reactivate (path-less replace), with groups in Webflow.
+	// Deactivate and reactivate (path-less replace). The user is in two
+	// linked groups and holds one unmanaged group assigned in Webflow.
 	wu, _ = h.webflowUser(email)
-	if _, err := h.wfClient(t).UpdateUser(t.Context(), testSite, wu.ID, webflowdata.UpdateUserRequest{AccessGroups: []string{"members", "premium"}}); err != nil {
+	if _, err := h.wfClient(t).UpdateUser(t.Context(), testSite, wu.ID, webflowdata.UpdateUserRequest{AccessGroups: []string{"staff"}}); err != nil {
 		t.Fatal(err)
 	}
 	h.refreshSnapshot(id)
+	for _, g := range []string{"Members", "Premium"} {
+		h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": g, "members": []map[string]any{{"value": id}}}))
+	}
+	h.drain()
+	if wu, _ := h.webflowUser(email); slugsOf(wu) != "members,premium,staff" {
+		t.Fatalf("after group push: %v", wu.Slugs())
+	}
 	r = h.must(200, h.do("PATCH", "/Users/"+id, patch(op("replace", "", map[string]any{"active": false}))))
 	if r.Body["active"] != false {
 		t.Errorf("deactivate answer: %s", r.Raw)
 	}
-	if wu, _ := h.webflowUser(email); len(wu.AccessGroups) != 0 {
-		t.Errorf("deactivated user still holds %v", wu.Slugs())
+	if wu, _ := h.webflowUser(email); slugsOf(wu) != "staff" {
+		t.Errorf("deactivation must remove the managed groups and keep the unmanaged one: %v", wu.Slugs())
 	}
 	if r := h.must(200, h.do("GET", "/Users/"+id, nil)); r.Body["active"] != false {
 		t.Errorf("a deactivated user is still returned, with active false: %s", r.Raw)
 	}
 	h.must(200, h.do("PATCH", "/Users/"+id, patch(op("replace", "", map[string]any{"active": true}))))
-	if wu, _ := h.webflowUser(email); slugsOf(wu) != "members,premium" {
+	if wu, _ := h.webflowUser(email); slugsOf(wu) != "members,premium,staff" {
 		t.Errorf("reactivation must restore the groups, got %v", wu.Slugs())
 	}
 	// Password sync (path-less replace) is accepted and ignored.
@@ -136,10 +144,8 @@ func TestOktaAIWSequencePUTOnly(t *testing.T) {
 			userSchema, email, given, email, active)
 	}
 	id := str(h.must(201, h.do("POST", "/Users", body("Aiw", true))).Body, "id")
-	wu, _ := h.webflowUser(email)
-	h.wfClient(t).UpdateUser(t.Context(), testSite, wu.ID, webflowdata.UpdateUserRequest{AccessGroups: []string{"staff"}})
-	h.refreshSnapshot(id)
-
+	h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "staff", "members": []map[string]any{{"value": id}}}))
+	h.drain()
 	h.must(200, h.do("PUT", "/Users/"+id, body("Renamed", true)))
 	if wu, _ := h.webflowUser(email); wu.Data.Name() != "Renamed User" {
 		t.Errorf("name after PUT: %q", wu.Data.Name())

@@ -235,3 +235,11 @@ func (h *bridgeHarness) refreshSnapshot(id string) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// drain applies every pending membership write now.
+func (h *bridgeHarness) drain() {
+	h.t.Helper()
+	if err := h.app.scim.Drain(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}

@@ -123,8 +123,13 @@ func (h *usersHandler) list(ctx context.Context, r *http.Request, expr filter.Ex
 		return page, h.fail(ctx, "list", err)
 	}
 	page.TotalResults = total
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.ID
+	}
+	refs := h.groupRefs(ctx, ids)
 	for _, rec := range recs {
-		page.Resources = append(page.Resources, h.render(rec, r, base))
+		page.Resources = append(page.Resources, h.render(rec, r, base, refs[rec.ID]))
 	}
 	page.ItemsPerPage = len(page.Resources)
 	return page, nil

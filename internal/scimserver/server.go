@@ -3,6 +3,7 @@ package scimserver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,13 +50,17 @@ type SiteConfig struct {
 	EmailChange    string // reject (default) | reinvite
 	RefreshAge     time.Duration
 	CustomFields   []string // the site's custom user field slugs, exposed under our extension's data
+	// GroupMappings maps an IdP group's displayName to an access-group slug.
+	GroupMappings       map[string]string
+	OnGroupDelete       string        // unlink (default) | remove-members
+	AccessGroupsRefresh time.Duration // default 10m
 }
 
 // Options configures a Server.
 type Options struct {
 	PublicURL    string // scheme://host[:port] the IdP uses; for meta.location
 	Sites        []SiteConfig
-	Store        state.Store
+	Store        state.Backend
 	Logger       *slog.Logger
 	MaxBodyBytes int64
 	Now          func() time.Time
@@ -64,6 +69,7 @@ type Options struct {
 // Server serves /sites/{siteID}/scim/v2/ for every configured site.
 type Server struct {
 	sites   map[string]*site
+	wake    chan struct{}
 	log     *slog.Logger
 	maxBody int64
 	handler http.Handler
@@ -78,6 +84,7 @@ type site struct {
 	tokens tokenSet
 	scim   scim.Server
 	users  *usersHandler
+	groups *groupsHandler
 }
 
 // New validates opts and builds the server.
@@ -99,7 +106,13 @@ func New(opts Options) (*Server, error) {
 	// package global of the library: set once, here, never toggled.
 	schema.SetAllowStringValues(true)
 
-	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes, wake: make(chan struct{}, 1)}
+	wake := func() {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 	for _, sc := range opts.Sites {
 		if !siteIDPattern.MatchString(sc.ID) {
 			return nil, fmt.Errorf("scimserver: site id %q is not a Webflow site id", sc.ID)
@@ -126,6 +139,15 @@ func New(opts Options) (*Server, error) {
 		if sc.RefreshAge <= 0 {
 			sc.RefreshAge = DefaultRefreshAge
 		}
+		if sc.AccessGroupsRefresh <= 0 {
+			sc.AccessGroupsRefresh = DefaultAccessGroupsRefresh
+		}
+		if sc.OnGroupDelete == "" {
+			sc.OnGroupDelete = GroupDeleteUnlink
+		}
+		if sc.OnGroupDelete != GroupDeleteUnlink && sc.OnGroupDelete != GroupDeleteRemoveMembers {
+			return nil, fmt.Errorf("scimserver: site %s: onGroupDelete must be %s or %s", sc.ID, GroupDeleteUnlink, GroupDeleteRemoveMembers)
+		}
 		switch {
 		case sc.Deactivation != DeactivateRemoveAccess && sc.Deactivation != DeactivateDelete:
 			return nil, fmt.Errorf("scimserver: site %s: deactivation must be %s or %s", sc.ID, DeactivateRemoveAccess, DeactivateDelete)
@@ -135,7 +157,8 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("scimserver: site %s: emailChange must be %s or %s", sc.ID, EmailChangeReject, EmailChangeReinvite)
 		}
 		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2"}
-		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now}
+		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake}
+		st.groups = &groupsHandler{users: st.users, site: sc, store: opts.Store, wf: sc.Webflow, log: st.users.log, wake: wake}
 		srv, err := scim.NewServer(&scim.ServerArgs{
 			ServiceProviderConfig: serviceProviderConfig(),
 			ResourceTypes:         resourceTypes(st, sc.CustomFields),
@@ -151,6 +174,7 @@ func New(opts Options) (*Server, error) {
 	r.SkipClean(true)
 	r.UseEncodedPath()
 	r.PathPrefix("/sites/{siteID}/scim/v2").HandlerFunc(s.serveSite)
+	r.Path("/sites/{siteID}/admin/memberships").Methods(http.MethodGet).HandlerFunc(s.serveQueue)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+"; site endpoints live at /sites/{siteID}/scim/v2/")
 	})
@@ -181,6 +205,14 @@ func serviceProviderConfig() *scim.ServiceProviderConfig {
 
 func resourceTypes(st *site, customFields []string) []scim.ResourceType {
 	return []scim.ResourceType{{
+		ID:               optional.NewString("Group"),
+		Name:             "Group",
+		Endpoint:         "/Groups",
+		Description:      optional.NewString("A Webflow access group, linked to an IdP group"),
+		Schema:           schema.CoreGroupSchema(),
+		SchemaExtensions: []scim.SchemaExtension{{Schema: groupExtensionSchema()}},
+		Handler:          st.groups,
+	}, {
 		ID:          optional.NewString("User"),
 		Name:        "User",
 		Endpoint:    "/Users",
@@ -244,7 +276,11 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if r.Method == http.MethodPatch {
-			norm, empty, err := mapping.NormalizePatchBody(body, st.cfg.CustomFields...)
+			normalise := func(b []byte) ([]byte, bool, error) { return mapping.NormalizePatchBody(b, st.cfg.CustomFields...) }
+			if isGroupsPath(r.URL.Path) {
+				normalise = mapping.NormalizeGroupPatchBody
+			}
+			norm, empty, err := normalise(body)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, "invalidSyntax", err.Error())
 				return
@@ -276,6 +312,10 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		st.users.serveList(w, r, st.base)
 		return
 	}
+	if r.Method == http.MethodGet && r.URL.Path == "/v2/Groups" {
+		st.groups.serveList(w, r, st.base)
+		return
+	}
 	st.scim.ServeHTTP(&overrideWriter{ResponseWriter: w, ov: ov}, r)
 }
 
@@ -291,4 +331,44 @@ func (s scimLogger) Error(args ...any) {
 		return
 	}
 	s.l.Error("scim library", "args", fmt.Sprint(args...))
+}
+
+func isGroupsPath(p string) bool {
+	return strings.Contains(p, "/scim/v2/Groups")
+}
+
+// authenticate checks the site's bearer token and writes the 401 itself.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*site, bool) {
+	id := mux.Vars(r)["siteID"]
+	st, ok := s.sites[id]
+	tok, has := bearer(r.Header.Get("Authorization"))
+	if !ok || !has || !st.tokens.match(tok) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+		writeError(w, http.StatusUnauthorized, "", "missing or invalid bearer token for this site")
+		return nil, false
+	}
+	return st, true
+}
+
+// serveQueue is the authenticated admin view of a site's membership
+// queue: pending writes, the oldest one's age, and permanent failures.
+func (s *Server) serveQueue(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	qs, err := st.users.store.QueueStats(r.Context(), st.cfg.ID)
+	if err != nil {
+		s.log.Error("queue stats", "site", st.cfg.ID, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "", "the bridge's state store is unavailable")
+		return
+	}
+	age := 0.0
+	if !qs.OldestPending.IsZero() {
+		age = time.Since(qs.OldestPending).Seconds()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"site": st.cfg.ID, "pending": qs.Pending, "oldestPendingAgeSeconds": age, "failures": qs.Failures,
+	})
 }

@@ -32,10 +32,12 @@ import (
 // only when something Webflow stores changes, delete = DELETE.
 type usersHandler struct {
 	site  SiteConfig
-	store state.Store
+	store state.Backend
 	wf    *webflowdata.Client
 	log   *slog.Logger
 	now   func() time.Time
+	base  string // absolute SCIM base URL of the site
+	wake  func() // wakes this replica's membership worker
 }
 
 var objectIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
@@ -82,7 +84,38 @@ func (h *usersHandler) fill(rec *state.UserRecord, u mapping.User, email string,
 	}
 }
 
-func (h *usersHandler) resource(rec *state.UserRecord, r *http.Request) scim.Resource {
+// groupRefs returns each user's groups attribute (the linked groups the IdP
+// put them in, as recorded: reads show the desired state at once).
+func (h *usersHandler) groupRefs(ctx context.Context, ids []string) map[string][]any {
+	links, err := h.store.ListGroups(ctx, h.site.ID)
+	if err != nil || len(links) == 0 {
+		return nil
+	}
+	bySlug := make(map[string]*state.GroupRecord, len(links))
+	for _, l := range links {
+		bySlug[l.Slug] = l
+	}
+	ug, err := h.store.UserGroups(ctx, h.site.ID, ids)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string][]any, len(ug))
+	for id, slugs := range ug {
+		for _, sl := range slugs {
+			if l, ok := bySlug[sl]; ok {
+				out[id] = append(out[id], map[string]any{"value": l.ID, "display": l.DisplayName, "$ref": h.base + "/Groups/" + url.PathEscape(l.ID), "type": "direct"})
+			}
+		}
+	}
+	return out
+}
+
+// resourceFor renders one user, with its groups.
+func (h *usersHandler) resourceFor(ctx context.Context, rec *state.UserRecord, r *http.Request) scim.Resource {
+	return h.resource(rec, r, h.groupRefs(ctx, []string{rec.ID})[rec.ID])
+}
+
+func (h *usersHandler) resource(rec *state.UserRecord, r *http.Request, groups []any) scim.Resource {
 	u := decodeUser(rec)
 	view := mapping.WebflowView{UserID: rec.WebflowUserID}
 	if wu := decodeWebflow(rec); wu != nil && rec.WebflowUserID != "" {
@@ -92,6 +125,9 @@ func (h *usersHandler) resource(rec *state.UserRecord, r *http.Request) scim.Res
 		view.LastLogin = wu.LastLogin.Time
 	}
 	attrs := mapping.ToAttributes(u, view)
+	if len(groups) > 0 {
+		attrs["groups"] = groups
+	}
 	if r != nil {
 		q := r.URL.Query()
 		inc, exc := mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
@@ -116,8 +152,8 @@ var userSchemas = []string{
 }
 
 // render builds a User resource as the library would for GET /Users/{id}.
-func (h *usersHandler) render(rec *state.UserRecord, r *http.Request, base string) map[string]any {
-	res := h.resource(rec, r)
+func (h *usersHandler) render(rec *state.UserRecord, r *http.Request, base string, groups []any) map[string]any {
+	res := h.resource(rec, r, groups)
 	out := make(map[string]any, len(res.Attributes)+4)
 	for k, v := range res.Attributes {
 		out[k] = v
@@ -294,14 +330,19 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
 	h.log.Info("user provisioned", "id", rec.ID, "webflow_user_id", rec.WebflowUserID)
-	return h.resource(rec, nil), nil
+	return h.resourceFor(ctx, rec, nil), nil
 }
 
 // invite sends one invite, or links the Webflow user that already has the
 // email. After an ambiguous failure it looks the email up before giving up,
 // because the invite may have gone through.
 func (h *usersHandler) invite(ctx context.Context, email string) (*webflowdata.User, error) {
-	wu, err := h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email})
+	return h.inviteWith(ctx, email, nil)
+}
+
+// inviteWith invites with initial access groups (slugs).
+func (h *usersHandler) inviteWith(ctx context.Context, email string, groups []string) (*webflowdata.User, error) {
+	wu, err := h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email, AccessGroups: groups})
 	switch {
 	case err == nil:
 		h.log.Info("Webflow sent an invitation email", "webflow_user_id", wu.ID)
@@ -340,7 +381,7 @@ func (h *usersHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 		return scim.Resource{}, h.fail(ctx, "get", err)
 	}
 	rec = h.refresh(ctx, rec)
-	return h.resource(rec, r), nil
+	return h.resourceFor(ctx, rec, r), nil
 }
 
 // refresh re-reads a stale record from Webflow. Failures are logged and
@@ -378,7 +419,7 @@ func (h *usersHandler) GetAll(r *http.Request, params scim.ListRequestParams) (s
 	}
 	out := make([]scim.Resource, 0, len(recs))
 	for _, rec := range recs {
-		out = append(out, h.resource(rec, r))
+		out = append(out, h.resource(rec, r, nil))
 	}
 	return scim.Page{TotalResults: total, Resources: out}, nil
 }
@@ -513,7 +554,7 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "replace", err)
 	}
-	return h.resource(out, r), nil
+	return h.resourceFor(ctx, out, r), nil
 }
 
 func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
@@ -530,7 +571,7 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
-	return h.resource(out, r), nil
+	return h.resourceFor(ctx, out, r), nil
 }
 
 // apply moves the user from rec to next with the fewest Webflow calls,
@@ -561,10 +602,17 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 	case emailChanged && rec.WebflowUserID != "" && next.Active:
 		// emailChange: reinvite. Delete the old Webflow user, invite the
 		// new address, keep the SCIM id and the access groups.
-		groups := adminSlugs(wu)
-		if len(rec.SuspendedGroups) > 0 {
-			groups = union(groups, rec.SuspendedGroups)
+		managed, desired, err := h.desiredSlugs(ctx, &out)
+		if err != nil {
+			return nil, err
 		}
+		var groups []string
+		for _, s := range adminSlugs(wu) {
+			if !managed[s] {
+				groups = append(groups, s) // unmanaged groups move with the user
+			}
+		}
+		groups = union(groups, desired)
 		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
 			return nil, err
 		}
@@ -574,7 +622,6 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 		}
 		h.log.Warn("email changed: deleted the Webflow user and invited the new address; Webflow sent an invitation email", "id", rec.ID, "webflow_user_id", nu.ID)
 		wu = nu
-		out.SuspendedGroups = nil
 		if patch, changed := mapping.DataDiff(wu.Data, next.WebflowData(), nil); changed {
 			if u2, err := h.wf.UpdateUser(ctx, h.site.ID, wu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
 				wu = u2
@@ -582,23 +629,22 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 		}
 		out.WebflowUserID = wu.ID
 	case !next.Active && prev.Active:
-		nu, suspended, err := h.deactivate(ctx, rec, wu, next)
+		patch, _ := mapping.DataDiff(h.snapshotData(rec), next.WebflowData(), managedKeys(prev))
+		nu, err := h.deactivate(ctx, &out, patch)
 		if err != nil {
 			return nil, err
 		}
 		wu = nu
-		out.SuspendedGroups = suspended
 		if nu == nil {
 			out.WebflowUserID = ""
 			out.Webflow = nil
 		}
 	case next.Active && !prev.Active:
-		nu, err := h.reactivate(ctx, rec, wu, next, email)
+		nu, err := h.reactivate(ctx, &out, next, email)
 		if err != nil {
 			return nil, err
 		}
 		wu = nu
-		out.SuspendedGroups = nil
 		out.WebflowUserID = nu.ID
 	default:
 		if rec.WebflowUserID != "" && wu != nil {
@@ -658,18 +704,6 @@ func adminSlugs(wu *webflowdata.User) []string {
 	return out
 }
 
-func ecommerceSlugs(wu *webflowdata.User) []string {
-	if wu == nil {
-		return nil
-	}
-	var out []string
-	for _, g := range wu.AccessGroups {
-		if g.Type == webflowdata.AccessGroupEcommerce {
-			out = append(out, g.Slug)
-		}
-	}
-	return out
-}
 
 func union(a, b []string) []string {
 	out := slices.Clone(a)
@@ -691,96 +725,69 @@ func (h *usersHandler) current(ctx context.Context, rec *state.UserRecord, wu *w
 	return h.wf.GetUser(ctx, h.site.ID, rec.WebflowUserID)
 }
 
-// deactivate applies the site's deactivation policy. remove-access strips
-// the admin (API-assigned) groups and remembers them; ecommerce groups
-// stay. delete removes the Webflow user and keeps the SCIM record.
-func (h *usersHandler) deactivate(ctx context.Context, rec *state.UserRecord, wu *webflowdata.User, next mapping.User) (*webflowdata.User, []string, error) {
+// deactivate applies the site's deactivation policy to rec (already
+// marked inactive). remove-access takes the managed groups away (the IdP's
+// wishes stay recorded, so reactivation restores them); ecommerce and
+// unmanaged groups stay. delete removes the Webflow user and keeps the
+// SCIM record.
+func (h *usersHandler) deactivate(ctx context.Context, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, error) {
 	if rec.WebflowUserID == "" {
-		return nil, rec.SuspendedGroups, nil
+		return nil, nil
 	}
 	if h.site.Deactivation == DeactivateDelete {
 		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
-			return nil, nil, err
-		}
-		h.log.Info("deactivated: deleted the Webflow user, kept the SCIM record", "id", rec.ID)
-		return nil, nil, nil
-	}
-	cur, err := h.current(ctx, rec, wu)
-	if err != nil {
-		return nil, nil, err
-	}
-	strip := adminSlugs(cur)
-	req := webflowdata.UpdateUserRequest{}
-	if patch, changed := mapping.DataDiff(cur.Data, next.WebflowData(), managedKeys(decodeUser(rec))); changed {
-		req.Data = patch
-	}
-	if len(strip) > 0 {
-		req.AccessGroups = append([]string{}, ecommerceSlugs(cur)...)
-	}
-	if req.Data == nil && req.AccessGroups == nil {
-		return cur, union(rec.SuspendedGroups, nil), nil
-	}
-	nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, req)
-	if err != nil {
-		return nil, nil, err
-	}
-	h.log.Info("deactivated: removed managed access groups", "id", rec.ID, "groups", strip)
-	return nu, union(rec.SuspendedGroups, strip), nil
-}
-
-// reactivate undoes deactivate: restore the remembered groups, or invite
-// again (delete policy) and map the same SCIM id to the new Webflow user.
-func (h *usersHandler) reactivate(ctx context.Context, rec *state.UserRecord, wu *webflowdata.User, next mapping.User, email string) (*webflowdata.User, error) {
-	if rec.WebflowUserID == "" {
-		nu, err := h.invite(ctx, email)
-		if err != nil {
 			return nil, err
 		}
-		req := webflowdata.UpdateUserRequest{}
-		if patch, changed := mapping.DataDiff(nu.Data, next.WebflowData(), nil); changed {
-			req.Data = patch
-		}
-		if len(rec.SuspendedGroups) > 0 {
-			req.AccessGroups = union(slicesOrEmpty(nu.Slugs()), rec.SuspendedGroups)
-		}
-		if req.Data != nil || req.AccessGroups != nil {
-			if u2, err := h.wf.UpdateUser(ctx, h.site.ID, nu.ID, req); err == nil {
-				nu = u2
-			} else {
-				h.log.Warn("re-invited, but restoring name/groups failed", "id", rec.ID, "error", err)
-			}
-		}
-		h.log.Info("reactivated: invited again", "id", rec.ID, "webflow_user_id", nu.ID)
-		return nu, nil
+		h.log.Info("deactivated: deleted the Webflow user, kept the SCIM record", "id", rec.ID)
+		return nil, nil
 	}
-	cur, err := h.current(ctx, rec, wu)
+	nu, err := h.writeUser(ctx, rec, dataPatch)
 	if err != nil {
 		return nil, err
 	}
-	req := webflowdata.UpdateUserRequest{}
-	if patch, changed := mapping.DataDiff(cur.Data, next.WebflowData(), managedKeys(decodeUser(rec))); changed {
-		req.Data = patch
-	}
-	if len(rec.SuspendedGroups) > 0 {
-		req.AccessGroups = union(slicesOrEmpty(cur.Slugs()), rec.SuspendedGroups)
-	}
-	if req.Data == nil && req.AccessGroups == nil {
-		return cur, nil
-	}
-	nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, req)
-	if err != nil {
-		return nil, err
-	}
-	h.log.Info("reactivated: restored access groups", "id", rec.ID, "groups", rec.SuspendedGroups)
+	h.log.Info("deactivated: removed the managed access groups", "id", rec.ID)
 	return nu, nil
 }
 
-func slicesOrEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
+// reactivate undoes deactivate: restore the managed groups the IdP wants,
+// or (delete policy) invite again and map the same SCIM id to the new
+// Webflow user.
+func (h *usersHandler) reactivate(ctx context.Context, rec *state.UserRecord, next mapping.User, email string) (*webflowdata.User, error) {
+	if rec.WebflowUserID != "" {
+		patch, _ := mapping.DataDiff(h.snapshotData(rec), next.WebflowData(), managedKeys(decodeUser(rec)))
+		nu, err := h.writeUser(ctx, rec, patch)
+		if err != nil {
+			return nil, err
+		}
+		h.log.Info("reactivated: restored the managed access groups", "id", rec.ID)
+		return nu, nil
 	}
-	return s
+	_, desired, err := h.desiredSlugs(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	nu, err := h.inviteWith(ctx, email, desired)
+	if err != nil {
+		return nil, err
+	}
+	if patch, changed := mapping.DataDiff(nu.Data, next.WebflowData(), nil); changed {
+		if u2, err := h.wf.UpdateUser(ctx, h.site.ID, nu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
+			nu = u2
+		} else {
+			h.log.Warn("re-invited, but setting the name/data failed; the next update will retry", "id", rec.ID, "error", err)
+		}
+	}
+	h.log.Info("reactivated: invited again", "id", rec.ID, "webflow_user_id", nu.ID)
+	return nu, nil
 }
+
+func (h *usersHandler) snapshotData(rec *state.UserRecord) webflowdata.UserData {
+	if wu := decodeWebflow(rec); wu != nil {
+		return wu.Data
+	}
+	return nil
+}
+
 
 // deleteUpstream deletes a Webflow user; a 404 means it is already gone.
 func (h *usersHandler) deleteUpstream(ctx context.Context, webflowID string) error {
@@ -819,6 +826,9 @@ func (h *usersHandler) Delete(r *http.Request, id string) error {
 	}
 	if err := h.store.DeleteUser(ctx, h.site.ID, id); err != nil && !errors.Is(err, state.ErrNotFound) {
 		return h.fail(ctx, "delete", err)
+	}
+	if err := h.store.ForgetUser(ctx, h.site.ID, id); err != nil {
+		h.log.Warn("user deleted, but its group memberships could not be cleared", "id", id, "error", err)
 	}
 	h.log.Info("user deprovisioned", "id", id, "webflow_user_id", rec.WebflowUserID)
 	return nil

@@ -37,10 +37,11 @@ func (o Options) Validate() error {
 // Redis, Redis Cluster (every key of a site shares one hash tag) and the
 // embedded miniredis of NewEmbedded.
 type RedisStore struct {
-	rdb     redis.UniversalClient
-	prefix  string
-	now     func() time.Time
-	scripts scripts
+	rdb        redis.UniversalClient
+	prefix     string
+	now        func() time.Time
+	scripts    scripts
+	memScripts memScripts
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -52,7 +53,7 @@ func NewRedisStore(rdb redis.UniversalClient, opts Options) *RedisStore {
 	if err := opts.Validate(); err != nil {
 		panic(err)
 	}
-	s := &RedisStore{rdb: rdb, prefix: opts.Prefix, now: opts.Now, scripts: newScripts()}
+	s := &RedisStore{rdb: rdb, prefix: opts.Prefix, now: opts.Now, scripts: newScripts(), memScripts: newMemScripts()}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}

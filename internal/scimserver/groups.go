@@ -1,0 +1,772 @@
+package scimserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// GroupExtensionURN is our extension of the SCIM Group: the Webflow
+// access group behind it.
+const GroupExtensionURN = "urn:ietf:params:scim:schemas:extension:webflow:2.0:Group"
+
+const groupSchemaURN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+// Group deletion policies.
+const (
+	GroupDeleteUnlink        = "unlink"
+	GroupDeleteRemoveMembers = "remove-members"
+)
+
+// DefaultAccessGroupsRefresh is how long the access-group list fetched from
+// Webflow is served from the cache.
+const DefaultAccessGroupsRefresh = 10 * time.Minute
+
+// retireFor is how long a deleted group's slug stays managed under
+// remove-members, for the queue to remove it from every member.
+const retireFor = 24 * time.Hour
+
+func groupExtensionSchema() schema.Schema {
+	return schema.Schema{
+		ID:          GroupExtensionURN,
+		Name:        optional.NewString("WebflowAccessGroup"),
+		Description: optional.NewString("The Webflow access group behind this SCIM Group"),
+		Attributes: []schema.CoreAttribute{
+			schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+				Name: "slug", Mutability: schema.AttributeMutabilityReadOnly(), Description: optional.NewString("The access group's slug, as Webflow's API uses it"),
+			})),
+			schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+				Name: "accessGroupName", Mutability: schema.AttributeMutabilityReadOnly(), Description: optional.NewString("The access group's name in Webflow (renames are not sent to Webflow)"),
+			})),
+			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{
+				Name: "linked", Mutability: schema.AttributeMutabilityReadOnly(), Description: optional.NewString("Whether an IdP group manages this access group"),
+			})),
+		},
+	}
+}
+
+// groupsHandler is the SCIM Groups resource of one site: Webflow access
+// groups, linked to IdP groups. Membership changes are recorded and queued,
+// never written inline.
+type groupsHandler struct {
+	users *usersHandler
+	site  SiteConfig
+	store state.Backend
+	wf    *webflowdata.Client
+	log   *slog.Logger
+	wake  func()
+}
+
+// groupView is one access group as SCIM shows it.
+type groupView struct {
+	ID, Slug, Name string // Webflow's
+	Linked         bool
+	DisplayName    string // the IdP's name when linked, else Webflow's
+	ExternalID     string
+	Created        time.Time
+	Modified       time.Time
+}
+
+// accessGroups returns the site's access groups, from the shared cache
+// when younger than the refresh age. When Webflow cannot answer, a stale
+// cache is better than nothing.
+func (g *groupsHandler) accessGroups(ctx context.Context, maxAge time.Duration) ([]webflowdata.AccessGroup, error) {
+	raw, at, err := g.store.CachedBlob(ctx, g.site.ID, "accessgroups")
+	var cached []webflowdata.AccessGroup
+	if err == nil {
+		_ = json.Unmarshal(raw, &cached)
+		if time.Since(at) < maxAge {
+			return cached, nil
+		}
+	} else if !errors.Is(err, state.ErrNotFound) {
+		return nil, err
+	}
+	fresh, ferr := g.wf.ListAccessGroups(ctx, g.site.ID)
+	if ferr != nil {
+		if cached != nil && !webflowdata.IsUserAccountsUnavailable(ferr) {
+			g.log.Warn("could not refresh access groups from Webflow; serving the cached list", "error", ferr)
+			return cached, nil
+		}
+		return nil, ferr
+	}
+	b, _ := json.Marshal(fresh)
+	if err := g.store.StoreBlob(ctx, g.site.ID, "accessgroups", b); err != nil {
+		g.log.Warn("could not cache access groups", "error", err)
+	}
+	return fresh, nil
+}
+
+// views returns every access group as a SCIM Group, in a stable order.
+// Linked groups whose access group vanished from Webflow are still shown.
+func (g *groupsHandler) views(ctx context.Context) ([]groupView, error) {
+	ags, err := g.accessGroups(ctx, g.site.AccessGroupsRefresh)
+	if err != nil {
+		return nil, err
+	}
+	links, err := g.store.ListGroups(ctx, g.site.ID)
+	if err != nil {
+		return nil, err
+	}
+	bySlug := map[string]*state.GroupRecord{}
+	for _, l := range links {
+		bySlug[l.Slug] = l
+	}
+	out := make([]groupView, 0, len(ags))
+	for _, ag := range ags {
+		v := groupView{ID: ag.ID, Slug: ag.Slug, Name: ag.Name, DisplayName: ag.Name, Created: ag.CreatedOn.Time, Modified: ag.CreatedOn.Time}
+		if l, ok := bySlug[ag.Slug]; ok {
+			v.Linked, v.DisplayName, v.ExternalID, v.ID, v.Modified = true, l.DisplayName, l.ExternalID, l.ID, l.Modified
+			delete(bySlug, ag.Slug)
+		}
+		out = append(out, v)
+	}
+	for _, l := range bySlug {
+		out = append(out, groupView{ID: l.ID, Slug: l.Slug, Name: l.Slug, Linked: true, DisplayName: l.DisplayName, ExternalID: l.ExternalID, Created: l.Created, Modified: l.Modified})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (g *groupsHandler) view(ctx context.Context, id string) (groupView, error) {
+	vs, err := g.views(ctx)
+	if err != nil {
+		return groupView{}, err
+	}
+	for _, v := range vs {
+		if v.ID == id {
+			return v, nil
+		}
+	}
+	return groupView{}, scimerrors.ScimErrorResourceNotFound(id)
+}
+
+// members renders a group's members: SCIM user ids from the reverse index
+// (no Webflow call), with the userName as display.
+func (g *groupsHandler) members(ctx context.Context, v groupView, base string) ([]map[string]any, error) {
+	out := []map[string]any{}
+	if !v.Linked {
+		return out, nil
+	}
+	ids, err := g.store.GroupMembers(ctx, g.site.ID, v.Slug)
+	if err != nil || len(ids) == 0 {
+		return out, err
+	}
+	recs, err := g.store.GetUsers(ctx, g.site.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		out = append(out, map[string]any{"value": r.ID, "display": r.UserName, "$ref": base + "/Users/" + url.PathEscape(r.ID), "type": "User"})
+	}
+	return out, nil
+}
+
+func (g *groupsHandler) attributes(ctx context.Context, v groupView, r *http.Request, base string) (scim.ResourceAttributes, error) {
+	attrs := scim.ResourceAttributes{
+		"displayName": v.DisplayName,
+		GroupExtensionURN: map[string]any{
+			"slug": v.Slug, "accessGroupName": v.Name, "linked": v.Linked,
+		},
+	}
+	var inc, exc []string
+	if r != nil {
+		q := r.URL.Query()
+		inc, exc = mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
+	}
+	if wantsMembers(inc, exc) {
+		m, err := g.members(ctx, v, base)
+		if err != nil {
+			return nil, err
+		}
+		attrs["members"] = m
+	}
+	if v.ExternalID != "" {
+		attrs["externalId"] = v.ExternalID
+	}
+	if len(inc) > 0 || len(exc) > 0 {
+		attrs = mapping.Project(attrs, inc, exc)
+	}
+	return attrs, nil
+}
+
+func wantsMembers(inc, exc []string) bool {
+	for _, e := range exc {
+		if strings.EqualFold(e, "members") || strings.EqualFold(e, groupSchemaURN+":members") {
+			return false
+		}
+	}
+	if len(inc) == 0 {
+		return true
+	}
+	for _, i := range inc {
+		if strings.EqualFold(strings.SplitN(i, ".", 2)[0], "members") {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *groupsHandler) resource(ctx context.Context, v groupView, r *http.Request) (scim.Resource, error) {
+	attrs, err := g.attributes(ctx, v, r, g.users.base)
+	if err != nil {
+		return scim.Resource{}, err
+	}
+	created, modified := v.Created, v.Modified
+	res := scim.Resource{ID: v.ID, Attributes: attrs, Meta: scim.Meta{Created: &created, LastModified: &modified}}
+	if v.ExternalID != "" {
+		res.ExternalID = optional.NewString(v.ExternalID)
+	}
+	return res, nil
+}
+
+// ---- membership input ----
+
+// memberIDs reads a members value (a list of {value,…}, or one such map).
+func memberIDs(v any) []string {
+	var ids []string
+	add := func(m any) {
+		switch x := m.(type) {
+		case map[string]any:
+			for k, val := range x {
+				if strings.EqualFold(k, "value") {
+					if s, ok := val.(string); ok && s != "" {
+						ids = append(ids, s)
+					}
+				}
+			}
+		case string:
+			if x != "" {
+				ids = append(ids, x)
+			}
+		}
+	}
+	switch x := v.(type) {
+	case []any:
+		for _, m := range x {
+			add(m)
+		}
+	case []map[string]any:
+		for _, m := range x {
+			add(m)
+		}
+	default:
+		add(x)
+	}
+	return ids
+}
+
+// checkMembers answers 400 for ids that are not users of this site.
+func (g *groupsHandler) checkMembers(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	uniq := make([]string, 0, len(ids))
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	recs, err := g.store.GetUsers(ctx, g.site.ID, uniq)
+	if err != nil {
+		return err
+	}
+	found := map[string]bool{}
+	for _, r := range recs {
+		found[r.ID] = true
+	}
+	var missing []string
+	for _, id := range uniq {
+		if !found[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		if len(missing) > 5 {
+			missing = append(missing[:5], fmt.Sprintf("and %d more", len(missing)-5))
+		}
+		return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue,
+			Detail: "members are not SCIM users of this site: " + strings.Join(missing, ", ")}
+	}
+	return nil
+}
+
+// change records membership ops for a linked group and wakes the workers.
+func (g *groupsHandler) change(ctx context.Context, slug string, ops []state.MemberOp) error {
+	var ids []string
+	for _, op := range ops {
+		ids = append(ids, op.IDs...)
+	}
+	if err := g.checkMembers(ctx, ids); err != nil {
+		return err
+	}
+	n, err := g.store.ChangeMembers(ctx, g.site.ID, slug, ops, true)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		g.log.Info("membership change queued", "slug", slug, "users", n)
+		g.wake()
+	}
+	return nil
+}
+
+// ---- link ----
+
+// findAccessGroup resolves an IdP group name to an access group: config
+// mapping first, then a case-insensitive match on name or slug. A miss
+// re-reads Webflow once, in case the group was just created there.
+func (g *groupsHandler) findAccessGroup(ctx context.Context, displayName string) (webflowdata.AccessGroup, error) {
+	want := ""
+	for k, v := range g.site.GroupMappings {
+		if strings.EqualFold(k, displayName) {
+			want = v
+		}
+	}
+	match := func(ags []webflowdata.AccessGroup) (webflowdata.AccessGroup, bool) {
+		for _, ag := range ags {
+			if want != "" && strings.EqualFold(ag.Slug, want) {
+				return ag, true
+			}
+		}
+		if want != "" {
+			return webflowdata.AccessGroup{}, false
+		}
+		for _, ag := range ags {
+			if strings.EqualFold(ag.Name, displayName) || strings.EqualFold(ag.Slug, displayName) {
+				return ag, true
+			}
+		}
+		return webflowdata.AccessGroup{}, false
+	}
+	ags, err := g.accessGroups(ctx, g.site.AccessGroupsRefresh)
+	if err != nil {
+		return webflowdata.AccessGroup{}, err
+	}
+	if ag, ok := match(ags); ok {
+		return ag, nil
+	}
+	if ags, err = g.accessGroups(ctx, 30*time.Second); err != nil {
+		return webflowdata.AccessGroup{}, err
+	}
+	if ag, ok := match(ags); ok {
+		return ag, nil
+	}
+	detail := fmt.Sprintf("no Webflow access group matches the group %q. Access groups cannot be created through Webflow's API: create it in Webflow (Site settings > Users > Access groups), or map this group to an existing slug with sites[].groupMappings in the bridge config", displayName)
+	if want != "" {
+		detail = fmt.Sprintf("groupMappings maps %q to the slug %q, but the site has no access group with that slug; create it in Webflow or fix the mapping", displayName, want)
+	}
+	return webflowdata.AccessGroup{}, scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue, Detail: detail}
+}
+
+func (g *groupsHandler) link(ctx context.Context, ag webflowdata.AccessGroup, displayName, externalID string) (*state.GroupRecord, error) {
+	rec := &state.GroupRecord{ID: ag.ID, SiteID: g.site.ID, Slug: ag.Slug, DisplayName: displayName, ExternalID: externalID}
+	if err := g.store.LinkGroup(ctx, rec); err != nil {
+		if errors.Is(err, state.ErrExists) || errors.Is(err, state.ErrConflict) {
+			return nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness,
+				Detail: fmt.Sprintf("the access group %q is already linked to an IdP group", ag.Slug)}
+		}
+		return nil, err
+	}
+	// A newly managed slug may already be held by members: re-check them.
+	g.log.Info("linked an IdP group to a Webflow access group", "slug", ag.Slug, "display_name", displayName)
+	return rec, nil
+}
+
+// linked returns the group's link, linking an existing access group on
+// first use (an IdP may PUT or PATCH a group it found by listing).
+func (g *groupsHandler) linked(ctx context.Context, id string) (*state.GroupRecord, error) {
+	rec, err := g.store.GetGroup(ctx, g.site.ID, id)
+	if err == nil || !errors.Is(err, state.ErrNotFound) {
+		return rec, err
+	}
+	ags, err := g.accessGroups(ctx, g.site.AccessGroupsRefresh)
+	if err != nil {
+		return nil, err
+	}
+	for _, ag := range ags {
+		if ag.ID == id {
+			return g.link(ctx, ag, ag.Name, "")
+		}
+	}
+	return nil, scimerrors.ScimErrorResourceNotFound(id)
+}
+
+// ---- scim.ResourceHandler ----
+
+func (g *groupsHandler) fail(ctx context.Context, op string, err error) error {
+	return g.users.fail(ctx, "groups."+op, err)
+}
+
+func str(attrs scim.ResourceAttributes, key string) string {
+	for k, v := range attrs {
+		if strings.EqualFold(k, key) {
+			s, _ := v.(string)
+			return s
+		}
+	}
+	return ""
+}
+
+func (g *groupsHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	ctx := r.Context()
+	name := strings.TrimSpace(str(attrs, "displayName"))
+	if name == "" {
+		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue, Detail: "displayName is required"}
+	}
+	ag, err := g.findAccessGroup(ctx, name)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "create", err)
+	}
+	ids := memberIDs(attrs["members"])
+	if err := g.checkMembers(ctx, ids); err != nil {
+		return scim.Resource{}, g.fail(ctx, "create", err)
+	}
+	rec, err := g.link(ctx, ag, name, str(attrs, "externalId"))
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "create", err)
+	}
+	if err := g.change(ctx, rec.Slug, []state.MemberOp{{Op: "replace", IDs: ids}}); err != nil {
+		return scim.Resource{}, g.fail(ctx, "create", err)
+	}
+	v, err := g.view(ctx, rec.ID)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "create", err)
+	}
+	res, err := g.resource(ctx, v, nil)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "create", err)
+	}
+	return res, nil
+}
+
+func (g *groupsHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+	ctx := r.Context()
+	v, err := g.view(ctx, id)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "get", err)
+	}
+	res, err := g.resource(ctx, v, r)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "get", err)
+	}
+	return res, nil
+}
+
+func (g *groupsHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
+	ctx := r.Context()
+	var expr filter.Expression
+	if params.FilterValidator != nil {
+		expr = params.FilterValidator.GetFilter()
+	}
+	vs, total, err := g.find(ctx, expr, max(params.StartIndex, 1), params.Count)
+	if err != nil {
+		return scim.Page{}, g.fail(ctx, "list", err)
+	}
+	out := make([]scim.Resource, 0, len(vs))
+	for _, v := range vs {
+		res, err := g.resource(ctx, v, r)
+		if err != nil {
+			return scim.Page{}, g.fail(ctx, "list", err)
+		}
+		out = append(out, res)
+	}
+	return scim.Page{TotalResults: total, Resources: out}, nil
+}
+
+func (g *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	ctx := r.Context()
+	rec, err := g.linked(ctx, id)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "replace", err)
+	}
+	ids := memberIDs(attrs["members"])
+	if err := g.change(ctx, rec.Slug, []state.MemberOp{{Op: "replace", IDs: ids}}); err != nil {
+		return scim.Resource{}, g.fail(ctx, "replace", err)
+	}
+	if name := strings.TrimSpace(str(attrs, "displayName")); name != "" && (name != rec.DisplayName || str(attrs, "externalId") != rec.ExternalID) {
+		rec.DisplayName, rec.ExternalID = name, str(attrs, "externalId")
+		if err := g.store.UpdateGroup(ctx, rec); err != nil {
+			return scim.Resource{}, g.fail(ctx, "replace", err)
+		}
+	}
+	return g.Get(r, id)
+}
+
+func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
+	ctx := r.Context()
+	rec, err := g.linked(ctx, id)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "patch", err)
+	}
+	var mops []state.MemberOp
+	name, ext := rec.DisplayName, rec.ExternalID
+	for _, op := range ops {
+		if op.Path == nil {
+			m, _ := op.Value.(map[string]any)
+			for k, v := range m {
+				switch strings.ToLower(k) {
+				case "displayname":
+					if s, ok := v.(string); ok && s != "" {
+						name = s
+					}
+				case "externalid":
+					ext, _ = v.(string)
+				case "members":
+					mops = append(mops, memberOp(op.Op, memberIDs(v), v == nil))
+				}
+			}
+			continue
+		}
+		attr := op.Path.AttributePath.AttributeName
+		switch strings.ToLower(attr) {
+		case "displayname":
+			if s, ok := op.Value.(string); ok && s != "" {
+				name = s
+			}
+		case "externalid":
+			ext, _ = op.Value.(string)
+		case "members":
+			if op.Path.ValueExpression != nil {
+				ids, err := valuePathIDs(op.Path.ValueExpression)
+				if err != nil {
+					return scim.Resource{}, g.fail(ctx, "patch", err)
+				}
+				if op.Op == scim.PatchOperationRemove {
+					mops = append(mops, state.MemberOp{Op: "remove", IDs: ids})
+				}
+				continue
+			}
+			mops = append(mops, memberOp(op.Op, memberIDs(op.Value), op.Value == nil))
+		}
+	}
+	if len(mops) > 0 {
+		if err := g.change(ctx, rec.Slug, mops); err != nil {
+			return scim.Resource{}, g.fail(ctx, "patch", err)
+		}
+	}
+	if name != rec.DisplayName || ext != rec.ExternalID {
+		// Stored on our side only: Webflow's group name is not changed.
+		rec.DisplayName, rec.ExternalID = name, ext
+		if err := g.store.UpdateGroup(ctx, rec); err != nil {
+			return scim.Resource{}, g.fail(ctx, "patch", err)
+		}
+	}
+	return g.Get(r, id)
+}
+
+// memberOp maps a PATCH op on members to a membership step. A remove with
+// no value removes everyone; with values, only those (Entra without the
+// flag). A replace with [] empties the group.
+func memberOp(op string, ids []string, noValue bool) state.MemberOp {
+	switch op {
+	case scim.PatchOperationAdd:
+		return state.MemberOp{Op: "add", IDs: ids}
+	case scim.PatchOperationRemove:
+		if noValue {
+			return state.MemberOp{Op: "removeAll"}
+		}
+		return state.MemberOp{Op: "remove", IDs: ids}
+	default:
+		return state.MemberOp{Op: "replace", IDs: ids}
+	}
+}
+
+// valuePathIDs reads members[value eq "x"] (or several eq joined by or).
+func valuePathIDs(e filter.Expression) ([]string, error) {
+	switch x := e.(type) {
+	case *filter.AttributeExpression:
+		if strings.EqualFold(x.AttributePath.AttributeName, "value") && x.Operator == filter.EQ {
+			if s, ok := x.CompareValue.(string); ok {
+				return []string{strings.ReplaceAll(s, `\"`, `"`)}, nil
+			}
+		}
+	case *filter.LogicalExpression:
+		if x.Operator == filter.OR {
+			a, err := valuePathIDs(x.Left)
+			if err != nil {
+				return nil, err
+			}
+			b, err := valuePathIDs(x.Right)
+			return append(a, b...), err
+		}
+	}
+	return nil, scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidFilter, Detail: `only members[value eq "<id>"] is supported in a members path`}
+}
+
+func (g *groupsHandler) Delete(r *http.Request, id string) error {
+	ctx := r.Context()
+	rec, err := g.store.GetGroup(ctx, g.site.ID, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return scimerrors.ScimErrorResourceNotFound(id)
+	}
+	if err != nil {
+		return g.fail(ctx, "delete", err)
+	}
+	remove := g.site.OnGroupDelete == GroupDeleteRemoveMembers
+	if err := g.store.UnlinkGroup(ctx, g.site.ID, id, remove, retireFor); err != nil {
+		return g.fail(ctx, "delete", err)
+	}
+	g.log.Info("unlinked group", "slug", rec.Slug, "remove_members", remove)
+	if remove {
+		g.wake()
+	}
+	return nil
+}
+
+// ---- list ----
+
+// find filters the groups: displayName eq (case-insensitive), id eq,
+// externalId eq, members[value eq] (Entra's membership check), with and.
+func (g *groupsHandler) find(ctx context.Context, expr filter.Expression, start, count int) ([]groupView, int, error) {
+	vs, err := g.views(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []groupView
+	for _, v := range vs {
+		ok, err := g.matches(ctx, expr, v)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	lo := min(start-1, len(out))
+	hi := min(lo+count, len(out))
+	return out[lo:hi], len(out), nil
+}
+
+func (g *groupsHandler) matches(ctx context.Context, e filter.Expression, v groupView) (bool, error) {
+	invalid := scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidFilter,
+		Detail: `Groups support filters with eq on displayName, id, externalId and members[value eq "<id>"], joined by and`}
+	switch x := e.(type) {
+	case nil:
+		return true, nil
+	case *filter.LogicalExpression:
+		if x.Operator != filter.AND {
+			return false, invalid
+		}
+		a, err := g.matches(ctx, x.Left, v)
+		if err != nil || !a {
+			return false, err
+		}
+		return g.matches(ctx, x.Right, v)
+	case *filter.AttributeExpression:
+		if x.Operator != filter.EQ || x.AttributePath.SubAttribute != nil {
+			return false, invalid
+		}
+		want, ok := x.CompareValue.(string)
+		if !ok {
+			return false, invalid
+		}
+		want = strings.ReplaceAll(want, `\"`, `"`)
+		switch strings.ToLower(x.AttributePath.AttributeName) {
+		case "displayname":
+			return strings.EqualFold(v.DisplayName, want), nil
+		case "id":
+			return v.ID == want, nil
+		case "externalid":
+			return v.ExternalID == want, nil
+		}
+	case *filter.ValuePath:
+		if strings.EqualFold(x.AttributePath.AttributeName, "members") {
+			ids, err := valuePathIDs(x.ValueFilter)
+			if err != nil || !v.Linked {
+				return false, err
+			}
+			members, err := g.store.GroupMembers(ctx, g.site.ID, v.Slug)
+			if err != nil {
+				return false, err
+			}
+			for _, id := range ids {
+				for _, m := range members {
+					if m == id {
+						return true, nil
+					}
+				}
+			}
+			return false, nil
+		}
+	}
+	return false, invalid
+}
+
+type groupListResponse struct {
+	Schemas      []string         `json:"schemas"`
+	TotalResults int              `json:"totalResults"`
+	ItemsPerPage int              `json:"itemsPerPage"`
+	StartIndex   int              `json:"startIndex"`
+	Resources    []map[string]any `json:"Resources"`
+}
+
+var groupSchemas = []string{groupSchemaURN, GroupExtensionURN}
+
+// serveList answers GET /Groups (itemsPerPage = the number returned).
+func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base string) {
+	ctx, ov := withOverride(r.Context())
+	q := r.URL.Query()
+	err := func() error {
+		start, err := queryInt(q, "startIndex", 1)
+		if err != nil {
+			return err
+		}
+		count, err := queryInt(q, "count", maxResults)
+		if err != nil {
+			return err
+		}
+		start, count = max(start, 1), min(max(count, 0), maxResults)
+		var expr filter.Expression
+		if raw := strings.TrimSpace(q.Get("filter")); raw != "" {
+			if expr, err = filter.ParseFilter([]byte(raw)); err != nil {
+				return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidFilter, Detail: "the filter could not be parsed"}
+			}
+		}
+		vs, total, err := g.find(ctx, expr, start, count)
+		if err != nil {
+			return g.fail(ctx, "list", err)
+		}
+		page := groupListResponse{Schemas: []string{listResponseSchema}, TotalResults: total, StartIndex: start, Resources: []map[string]any{}}
+		for _, v := range vs {
+			attrs, err := g.attributes(ctx, v, r, base)
+			if err != nil {
+				return g.fail(ctx, "list", err)
+			}
+			attrs["id"] = v.ID
+			attrs["schemas"] = groupSchemas
+			attrs["meta"] = map[string]any{"resourceType": "Group", "location": base + "/Groups/" + url.PathEscape(v.ID),
+				"created": v.Created.UTC().Format(time.RFC3339), "lastModified": v.Modified.UTC().Format(time.RFC3339)}
+			page.Resources = append(page.Resources, attrs)
+		}
+		page.ItemsPerPage = len(page.Resources)
+		b, err := json.Marshal(page)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", scimContentType)
+		_, _ = w.Write(b)
+		return nil
+	}()
+	if err != nil {
+		writeHandlerError(w, ov, err)
+	}
+}

@@ -1,0 +1,324 @@
+package scimserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// Webflow replaces a user's whole accessGroups list on every PATCH. The
+// bridge owns only the slugs of linked groups (managed slugs), so every
+// write is: what Webflow holds minus the managed slugs, plus the managed
+// slugs the IdP wants, with ecommerce groups always kept. Writes for one
+// user are serialised across replicas by a Redis lock.
+
+// lockTTL bounds how long a crashed holder can block a user's writes.
+const lockTTL = 30 * time.Second
+
+// fullList computes the accessGroups list to send, and whether it differs
+// from what the user holds.
+func fullList(cur *webflowdata.User, managed map[string]bool, desired []string) ([]string, bool) {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, g := range cur.AccessGroups {
+		if seen[g.Slug] {
+			continue
+		}
+		if !managed[g.Slug] || g.Type == webflowdata.AccessGroupEcommerce {
+			out = append(out, g.Slug)
+			seen[g.Slug] = true
+		}
+	}
+	for _, s := range desired {
+		if managed[s] && !seen[s] {
+			out = append(out, s)
+			seen[s] = true
+		}
+	}
+	return out, !sameSet(out, cur.Slugs())
+}
+
+func sameSet(a, b []string) bool {
+	as, bs := slices.Clone(a), slices.Clone(b)
+	slices.Sort(as)
+	slices.Sort(bs)
+	return slices.Equal(slices.Compact(as), slices.Compact(bs))
+}
+
+// desiredSlugs is what the IdP wants the user to hold among the managed
+// slugs: nothing while the user is deactivated (remove-access).
+func (h *usersHandler) desiredSlugs(ctx context.Context, rec *state.UserRecord) (map[string]bool, []string, error) {
+	managed, err := h.store.ManagedSlugs(ctx, h.site.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !rec.Active {
+		return managed, nil, nil
+	}
+	ug, err := h.store.UserGroups(ctx, h.site.ID, []string{rec.ID})
+	if err != nil {
+		return nil, nil, err
+	}
+	return managed, ug[rec.ID], nil
+}
+
+// writeUser brings the Webflow user in line with rec (its active flag and
+// the desired managed groups) and with dataPatch, in at most one PATCH,
+// under the user's lock. It stores the snapshot into rec (not saved).
+// It returns errBusy when another writer holds the lock.
+func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, error) {
+	if rec.WebflowUserID == "" {
+		return nil, nil
+	}
+	unlock, err := h.lockUser(ctx, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	cur, err := h.current(ctx, rec, decodeWebflow(rec))
+	if err != nil {
+		return nil, err
+	}
+	managed, desired, err := h.desiredSlugs(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	req := webflowdata.UpdateUserRequest{Data: dataPatch}
+	groups, changed := fullList(cur, managed, desired)
+	if changed {
+		req.AccessGroups = groups
+	}
+	if req.Data == nil && req.AccessGroups == nil {
+		return cur, nil
+	}
+	nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, req)
+	if err != nil {
+		return nil, err
+	}
+	if changed && !sameSet(nu.Slugs(), groups) {
+		h.log.Warn("access-group drift: Webflow holds a different list than the bridge wrote", "id", rec.ID, "sent", groups, "holds", nu.Slugs())
+	}
+	return nu, nil
+}
+
+var errBusy = errors.New("another writer holds this user's lock")
+
+// lockUser waits briefly for the user's lock: a SCIM request should not
+// fail because a background write is in flight.
+func (h *usersHandler) lockUser(ctx context.Context, id string) (func(), error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		unlock, ok, err := h.store.LockUser(ctx, h.site.ID, id, lockTTL)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return unlock, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errBusy
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// drain applies every due pending write of the site once. It returns how
+// many users it handled.
+func (h *usersHandler) drain(ctx context.Context, batch int) (int, error) {
+	due, err := h.store.DuePending(ctx, h.site.ID, batch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range due {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		if h.applyPending(ctx, p) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// applyPending writes one pending user. It reports false when another
+// replica holds the user's lock (that replica will do it).
+func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
+	ctx = webflowdata.WithPriority(ctx, webflowdata.PriorityBackground)
+	unlock, ok, err := h.store.LockUser(ctx, h.site.ID, p.UserID, lockTTL)
+	if err != nil || !ok {
+		return false
+	}
+	err = h.applyLocked(ctx, p.UserID)
+	unlock()
+	log := h.log.With("id", p.UserID)
+	switch {
+	case err == nil:
+		if _, cerr := h.store.CompletePending(ctx, h.site.ID, p, ""); cerr != nil {
+			log.Warn("could not mark a membership write done; it will be re-checked", "error", cerr)
+		}
+	case permanent(err):
+		log.Error("membership write failed for good; recorded, not retried", "error", err)
+		_, _ = h.store.CompletePending(ctx, h.site.ID, p, failureText(err))
+	default:
+		wait := backoff(err, p)
+		attempts, _ := h.store.RetryPending(ctx, h.site.ID, p.UserID, wait, failureText(err))
+		if attempts >= maxAttempts {
+			log.Error("membership write kept failing; recorded, not retried", "attempts", attempts, "error", err)
+			_, _ = h.store.CompletePending(ctx, h.site.ID, p, failureText(err))
+		} else {
+			log.Warn("membership write failed; will retry", "attempt", attempts, "retry_in", wait.String(), "error", err)
+		}
+	}
+	return true
+}
+
+const maxAttempts = 20
+
+// applyLocked writes the user's groups (the caller holds the lock).
+func (h *usersHandler) applyLocked(ctx context.Context, id string) error {
+	rec, err := h.store.GetUser(ctx, h.site.ID, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil // deleted meanwhile: nothing to write
+	}
+	if err != nil {
+		return err
+	}
+	if rec.WebflowUserID == "" {
+		return nil
+	}
+	cur, err := h.current(ctx, rec, decodeWebflow(rec))
+	if err != nil {
+		return err
+	}
+	managed, desired, err := h.desiredSlugs(ctx, rec)
+	if err != nil {
+		return err
+	}
+	groups, changed := fullList(cur, managed, desired)
+	nu := cur
+	if changed {
+		if nu, err = h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, webflowdata.UpdateUserRequest{AccessGroups: groups}); err != nil {
+			return err
+		}
+		if !sameSet(nu.Slugs(), groups) {
+			h.log.Warn("access-group drift: Webflow holds a different list than the bridge wrote", "id", id, "sent", groups, "holds", nu.Slugs())
+		}
+	}
+	out := *rec
+	h.fill(&out, decodeUser(rec), rec.Email, nu)
+	return h.save(ctx, &out)
+}
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+func permanent(err error) bool {
+	var pe permanentError
+	return errors.As(err, &pe) || webflowdata.IsNotFound(err) || webflowdata.IsValidation(err) || webflowdata.IsUserAccountsUnavailable(err)
+}
+
+func failureText(err error) string {
+	switch {
+	case webflowdata.IsNotFound(err):
+		return "the Webflow user no longer exists"
+	case webflowdata.IsUserAccountsUnavailable(err):
+		return webflowdata.ErrUserAccountsUnavailable.Error()
+	}
+	return err.Error()
+}
+
+func backoff(err error, _ state.Pending) time.Duration {
+	if e, ok := webflowdata.AsAPIError(err); ok && e.RetryAfter > 0 {
+		return e.RetryAfter
+	}
+	if errors.Is(err, errBusy) {
+		return time.Second
+	}
+	return 0 // exponential, by attempt count
+}
+
+// Worker drains every site's membership queue until ctx ends. Each replica
+// runs one; the per-user lock makes them share the work safely.
+func (s *Server) Worker(ctx context.Context, poll time.Duration) {
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		busy := false
+		for _, st := range s.sites {
+			n, err := st.users.drain(ctx, 50)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("membership queue unavailable", "site", st.cfg.ID, "error", err)
+			}
+			busy = busy || n > 0
+		}
+		if busy {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// Drain applies every pending write now (tests, shutdown). It loops until
+// no site has due work or ctx ends.
+func (s *Server) Drain(ctx context.Context) error {
+	for {
+		total := 0
+		for _, st := range s.sites {
+			n, err := st.users.drain(ctx, 100)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		if total == 0 {
+			return nil
+		}
+	}
+}
+
+// QueueStats reports a site's membership queue.
+func (s *Server) QueueStats(ctx context.Context, siteID string) (state.QueueStats, error) {
+	st, ok := s.sites[siteID]
+	if !ok {
+		return state.QueueStats{}, fmt.Errorf("no site %s", siteID)
+	}
+	return st.users.store.QueueStats(ctx, siteID)
+}
+
+// logQueue logs each site's queue when it has work, so operators see it.
+func (s *Server) logQueue(ctx context.Context, log *slog.Logger) {
+	for id, st := range s.sites {
+		qs, err := st.users.store.QueueStats(ctx, id)
+		if err != nil || (qs.Pending == 0 && len(qs.Failures) == 0) {
+			continue
+		}
+		age := time.Duration(0)
+		if !qs.OldestPending.IsZero() {
+			age = time.Since(qs.OldestPending).Round(time.Second)
+		}
+		log.Info("membership queue", "site", id, "pending", qs.Pending, "oldest_age", age.String(), "failures", len(qs.Failures))
+	}
+}
+
+var _ = mapping.ExtensionSchemaURN

@@ -1,0 +1,584 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Group memberships, and the durable queue that applies them to Webflow.
+//
+// A SCIM Group is linked to one Webflow access group (by slug). The bridge
+// owns only the slugs of linked groups: for each user it records the
+// managed slugs the IdP wants (the desired state), and marks the user
+// pending. Background workers on any replica then write each pending user's
+// full accessGroups list once, however many changes arrived meanwhile.
+//
+// Keys (all under the site's hash tag):
+//
+//	grp              HASH  group id → GroupRecord JSON (linked groups)
+//	grp:slug         HASH  slug → group id
+//	mem:<sha1(slug)> SET   user ids the IdP wants in that group
+//	umem             HASH  user id → JSON array of desired managed slugs
+//	retiring         HASH  slug → unix ms until which it stays managed
+//	pending          ZSET  user id → unix ms when it may next be applied
+//	pseq             HASH  user id → change counter (so a change that lands
+//	                       while a worker writes is never dropped)
+//	pinfo            HASH  user id → {"attempts":n,"error":"…"}
+//	failed           HASH  user id → {"error":"…","at":ms}
+//	lock:u:<id>      STRING per-user write lock (SET NX PX)
+
+// GroupRecord is a SCIM Group linked to a Webflow access group.
+type GroupRecord struct {
+	ID          string    `json:"id"` // the Webflow access group id
+	SiteID      string    `json:"siteId"`
+	Slug        string    `json:"slug"`
+	DisplayName string    `json:"displayName"` // the IdP's name for the group
+	ExternalID  string    `json:"externalId,omitempty"`
+	Created     time.Time `json:"created"`
+	Modified    time.Time `json:"modified"`
+}
+
+// MemberOp is one step of a membership change, applied in order.
+type MemberOp struct {
+	Op  string   `json:"op"` // "add", "remove", "removeAll", "replace"
+	IDs []string `json:"ids,omitempty"`
+}
+
+// Pending is a user whose memberships wait to be written.
+type Pending struct {
+	UserID string
+	Seq    int64
+	Due    time.Time
+}
+
+// MembershipFailure is a write that will not be retried.
+type MembershipFailure struct {
+	UserID string    `json:"userId"`
+	Error  string    `json:"error"`
+	At     time.Time `json:"at"`
+}
+
+// QueueStats describes a site's membership queue.
+type QueueStats struct {
+	Pending       int                 `json:"pending"`
+	OldestPending time.Time           `json:"oldestPending,omitzero"`
+	Failures      []MembershipFailure `json:"failures"`
+}
+
+type memKeys struct{ grp, grpSlug, umem, retiring, pending, pseq, pinfo, failed string }
+
+func (s *RedisStore) memKeys(siteID string) memKeys {
+	k := func(p ...string) string { return siteKey(s.prefix, siteID, p...) }
+	return memKeys{k("grp"), k("grp", "slug"), k("umem"), k("retiring"), k("pending"), k("pseq"), k("pinfo"), k("failed")}
+}
+
+func (s *RedisStore) memberSetKey(siteID, slug string) string {
+	return siteKey(s.prefix, siteID, "mem", sha1Hex(slug))
+}
+
+// changeMembersScript applies ops to one group's member set and enqueues
+// every user whose membership actually flipped.
+// KEYS: mem set, umem, pending, pseq. ARGV: slug, now ms, ops JSON, enqueue (1/0).
+const changeMembersScript = `
+local slug, now, ops, enqueue = ARGV[1], tonumber(ARGV[2]), cjson.decode(ARGV[3]), ARGV[4] == '1'
+local touched = {}
+local function flip(id, want)
+  local has = redis.call('SISMEMBER', KEYS[1], id) == 1
+  if has == want then return end
+  if want then redis.call('SADD', KEYS[1], id) else redis.call('SREM', KEYS[1], id) end
+  touched[id] = want
+end
+for _, op in ipairs(ops) do
+  local ids = op.ids or {}
+  if op.op == 'add' then
+    for _, id in ipairs(ids) do flip(id, true) end
+  elseif op.op == 'remove' then
+    for _, id in ipairs(ids) do flip(id, false) end
+  elseif op.op == 'removeAll' or op.op == 'replace' then
+    local keep = {}
+    if op.op == 'replace' then for _, id in ipairs(ids) do keep[id] = true end end
+    for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+      if not keep[id] then flip(id, false) end
+    end
+    for id in pairs(keep) do flip(id, true) end
+  end
+end
+local n = 0
+for id, want in pairs(touched) do
+  n = n + 1
+  local cur = redis.call('HGET', KEYS[2], id)
+  local list = {}
+  if cur then list = cjson.decode(cur) end
+  local out = {}
+  for _, s in ipairs(list) do if s ~= slug then table.insert(out, s) end end
+  if want then table.insert(out, slug) end
+  if #out == 0 then redis.call('HDEL', KEYS[2], id) else redis.call('HSET', KEYS[2], id, cjson.encode(out)) end
+  if enqueue then
+    redis.call('ZADD', KEYS[3], 'NX', now, id)
+    redis.call('HINCRBY', KEYS[4], id, 1)
+  end
+end
+return n
+`
+
+// completeScript removes a user from the queue unless it changed since the
+// worker read it. KEYS: pending, pseq, pinfo, failed. ARGV: id, seq, failure JSON or "".
+const completeScript = `
+local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) else redis.call('HDEL', KEYS[4], ARGV[1]) end
+if cur ~= tonumber(ARGV[2]) then
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  return 0
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+`
+
+// unlockScript deletes a lock only if we still hold it.
+const unlockScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
+type memScripts struct{ change, complete, unlock *redis.Script }
+
+func newMemScripts() memScripts {
+	return memScripts{redis.NewScript(changeMembersScript), redis.NewScript(completeScript), redis.NewScript(unlockScript)}
+}
+
+// LinkGroup stores a new linked group. ErrExists if the id is linked;
+// *ConflictError (Index "slug") if another group holds the slug.
+func (s *RedisStore) LinkGroup(ctx context.Context, g *GroupRecord) error {
+	if err := ValidateSiteID(g.SiteID); err != nil {
+		return err
+	}
+	if g.ID == "" || g.Slug == "" {
+		return fmt.Errorf("%w: group id and slug are required", ErrInvalid)
+	}
+	k := s.memKeys(g.SiteID)
+	now := s.now().UTC()
+	rec := *g
+	if rec.Created.IsZero() {
+		rec.Created = now
+	}
+	rec.Modified = now
+	doc, _ := json.Marshal(rec)
+	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		if exists, err := tx.HExists(ctx, k.grp, g.ID).Result(); err != nil {
+			return err
+		} else if exists {
+			return ErrExists
+		}
+		if other, err := tx.HGet(ctx, k.grpSlug, g.Slug).Result(); err == nil && other != g.ID {
+			return &ConflictError{Index: "slug", Value: g.Slug, ID: other}
+		} else if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, k.grp, g.ID, doc)
+			p.HSet(ctx, k.grpSlug, g.Slug, g.ID)
+			p.HDel(ctx, k.retiring, g.Slug)
+			return nil
+		})
+		return err
+	}, k.grp, k.grpSlug)
+	if err != nil {
+		return err
+	}
+	*g = rec
+	return nil
+}
+
+// GetGroup returns a linked group, or ErrNotFound.
+func (s *RedisStore) GetGroup(ctx context.Context, siteID, id string) (*GroupRecord, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	doc, err := s.rdb.HGet(ctx, s.memKeys(siteID).grp, id).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var g GroupRecord
+	if err := json.Unmarshal([]byte(doc), &g); err != nil {
+		return nil, fmt.Errorf("decoding group %s: %w", id, err)
+	}
+	return &g, nil
+}
+
+// ListGroups returns every linked group of a site, ordered by id.
+func (s *RedisStore) ListGroups(ctx context.Context, siteID string) ([]*GroupRecord, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	all, err := s.rdb.HGetAll(ctx, s.memKeys(siteID).grp).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*GroupRecord, 0, len(all))
+	for _, doc := range all {
+		var g GroupRecord
+		if json.Unmarshal([]byte(doc), &g) == nil {
+			out = append(out, &g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// UpdateGroup stores a renamed group (displayName, externalId). The slug of
+// a linked group never changes.
+func (s *RedisStore) UpdateGroup(ctx context.Context, g *GroupRecord) error {
+	cur, err := s.GetGroup(ctx, g.SiteID, g.ID)
+	if err != nil {
+		return err
+	}
+	cur.DisplayName, cur.ExternalID, cur.Modified = g.DisplayName, g.ExternalID, s.now().UTC()
+	doc, _ := json.Marshal(cur)
+	if err := s.rdb.HSet(ctx, s.memKeys(g.SiteID).grp, g.ID, doc).Err(); err != nil {
+		return err
+	}
+	*g = *cur
+	return nil
+}
+
+// UnlinkGroup forgets a linked group. With removeMembers, every member is
+// queued to lose the slug in Webflow, and the slug stays managed for
+// retireFor so the workers can remove it; without, memberships in Webflow
+// are left as they are.
+func (s *RedisStore) UnlinkGroup(ctx context.Context, siteID, id string, removeMembers bool, retireFor time.Duration) error {
+	g, err := s.GetGroup(ctx, siteID, id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.ChangeMembers(ctx, siteID, g.Slug, []MemberOp{{Op: "removeAll"}}, removeMembers); err != nil {
+		return err
+	}
+	k := s.memKeys(siteID)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HDel(ctx, k.grp, id)
+		p.HDel(ctx, k.grpSlug, g.Slug)
+		if removeMembers {
+			p.HSet(ctx, k.retiring, g.Slug, s.now().Add(retireFor).UnixMilli())
+		}
+		return nil
+	})
+	return err
+}
+
+// ChangeMembers applies ops to the members of slug atomically, updates
+// each affected user's desired slugs, and (when enqueue) queues them. It
+// returns how many users' membership changed. Callers check that the ids
+// are users of the site.
+func (s *RedisStore) ChangeMembers(ctx context.Context, siteID, slug string, ops []MemberOp, enqueue bool) (int, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return 0, err
+	}
+	k := s.memKeys(siteID)
+	raw, _ := json.Marshal(ops)
+	flag := "0"
+	if enqueue {
+		flag = "1"
+	}
+	n, err := s.memScripts.change.Run(ctx, s.rdb, []string{s.memberSetKey(siteID, slug), k.umem, k.pending, k.pseq},
+		slug, s.now().UnixMilli(), string(raw), flag).Int()
+	if err != nil {
+		return 0, fmt.Errorf("changing members of %s: %w", slug, err)
+	}
+	return n, nil
+}
+
+// GroupMembers returns the user ids the IdP wants in slug.
+func (s *RedisStore) GroupMembers(ctx context.Context, siteID, slug string) ([]string, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	ids, err := s.rdb.SMembers(ctx, s.memberSetKey(siteID, slug)).Result()
+	sort.Strings(ids)
+	return ids, err
+}
+
+// UserGroups returns the managed slugs the IdP wants each user to hold.
+func (s *RedisStore) UserGroups(ctx context.Context, siteID string, userIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	vals, err := s.rdb.HMGet(ctx, s.memKeys(siteID).umem, userIDs...).Result()
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		if str, ok := v.(string); ok {
+			var slugs []string
+			if json.Unmarshal([]byte(str), &slugs) == nil {
+				out[userIDs[i]] = slugs
+			}
+		}
+	}
+	return out, nil
+}
+
+// ForgetUser removes a deleted user from every group and from the queue.
+func (s *RedisStore) ForgetUser(ctx context.Context, siteID, userID string) error {
+	groups, err := s.UserGroups(ctx, siteID, []string{userID})
+	if err != nil {
+		return err
+	}
+	for _, slug := range groups[userID] {
+		if _, err := s.ChangeMembers(ctx, siteID, slug, []MemberOp{{Op: "remove", IDs: []string{userID}}}, false); err != nil {
+			return err
+		}
+	}
+	k := s.memKeys(siteID)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HDel(ctx, k.umem, userID)
+		p.ZRem(ctx, k.pending, userID)
+		p.HDel(ctx, k.pseq, userID)
+		p.HDel(ctx, k.pinfo, userID)
+		p.HDel(ctx, k.failed, userID)
+		return nil
+	})
+	return err
+}
+
+// ManagedSlugs returns the slugs the bridge owns on a site: those of linked
+// groups, plus retiring ones still being removed.
+func (s *RedisStore) ManagedSlugs(ctx context.Context, siteID string) (map[string]bool, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	k := s.memKeys(siteID)
+	slugs, err := s.rdb.HKeys(ctx, k.grpSlug).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(slugs))
+	for _, sl := range slugs {
+		out[sl] = true
+	}
+	ret, err := s.rdb.HGetAll(ctx, k.retiring).Result()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UnixMilli()
+	for sl, until := range ret {
+		if ms, _ := strconv.ParseInt(until, 10, 64); ms > now {
+			out[sl] = true
+		} else {
+			s.rdb.HDel(ctx, k.retiring, sl)
+		}
+	}
+	return out, nil
+}
+
+// Enqueue marks a user pending (e.g. after an activation change).
+func (s *RedisStore) Enqueue(ctx context.Context, siteID, userID string) error {
+	if err := ValidateSiteID(siteID); err != nil {
+		return err
+	}
+	k := s.memKeys(siteID)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddNX(ctx, k.pending, redis.Z{Score: float64(s.now().UnixMilli()), Member: userID})
+		p.HIncrBy(ctx, k.pseq, userID, 1)
+		return nil
+	})
+	return err
+}
+
+// DuePending returns up to limit users whose writes are due.
+func (s *RedisStore) DuePending(ctx context.Context, siteID string, limit int) ([]Pending, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	k := s.memKeys(siteID)
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, k.pending, &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(s.now().UnixMilli(), 10), Count: int64(limit),
+	}).Result()
+	if err != nil || len(zs) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(zs))
+	for i, z := range zs {
+		ids[i] = z.Member.(string)
+	}
+	seqs, err := s.rdb.HMGet(ctx, k.pseq, ids...).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pending, len(zs))
+	for i, z := range zs {
+		var seq int64
+		if v, ok := seqs[i].(string); ok {
+			seq, _ = strconv.ParseInt(v, 10, 64)
+		}
+		out[i] = Pending{UserID: ids[i], Seq: seq, Due: time.UnixMilli(int64(z.Score))}
+	}
+	return out, nil
+}
+
+// CompletePending takes a user off the queue after a successful write,
+// unless another change arrived meanwhile (then it stays, due now). A
+// non-empty failure records a permanent failure instead of retrying.
+func (s *RedisStore) CompletePending(ctx context.Context, siteID string, p Pending, failure string) (bool, error) {
+	k := s.memKeys(siteID)
+	f := ""
+	if failure != "" {
+		b, _ := json.Marshal(MembershipFailure{UserID: p.UserID, Error: failure, At: s.now().UTC()})
+		f = string(b)
+	}
+	n, err := s.memScripts.complete.Run(ctx, s.rdb, []string{k.pending, k.pseq, k.pinfo, k.failed}, p.UserID, p.Seq, f).Int()
+	return n == 1, err
+}
+
+// RetryPending reschedules a failed write after the given wait (or, when
+// after <= 0, an exponential backoff) and returns the attempt count so far.
+func (s *RedisStore) RetryPending(ctx context.Context, siteID, userID string, after time.Duration, cause string) (int, error) {
+	k := s.memKeys(siteID)
+	var info struct {
+		Attempts int    `json:"attempts"`
+		Error    string `json:"error"`
+	}
+	if raw, err := s.rdb.HGet(ctx, k.pinfo, userID).Result(); err == nil {
+		_ = json.Unmarshal([]byte(raw), &info)
+	}
+	info.Attempts++
+	info.Error = cause
+	if after <= 0 {
+		// Exponential backoff: 1s, 2s, 4s … capped at 5 minutes.
+		after = min(time.Second<<min(info.Attempts-1, 9), 5*time.Minute)
+	}
+	b, _ := json.Marshal(info)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddXX(ctx, k.pending, redis.Z{Score: float64(s.now().Add(after).UnixMilli()), Member: userID})
+		p.HSet(ctx, k.pinfo, userID, b)
+		return nil
+	})
+	return info.Attempts, err
+}
+
+// QueueStats reports the pending count, the oldest pending write and the
+// recorded permanent failures.
+func (s *RedisStore) QueueStats(ctx context.Context, siteID string) (QueueStats, error) {
+	var st QueueStats
+	if err := ValidateSiteID(siteID); err != nil {
+		return st, err
+	}
+	k := s.memKeys(siteID)
+	n, err := s.rdb.ZCard(ctx, k.pending).Result()
+	if err != nil {
+		return st, err
+	}
+	st.Pending = int(n)
+	if oldest, err := s.rdb.ZRangeWithScores(ctx, k.pending, 0, 0).Result(); err == nil && len(oldest) == 1 {
+		st.OldestPending = time.UnixMilli(int64(oldest[0].Score)).UTC()
+	}
+	fails, err := s.rdb.HGetAll(ctx, k.failed).Result()
+	if err != nil {
+		return st, err
+	}
+	st.Failures = []MembershipFailure{}
+	for _, raw := range fails {
+		var f MembershipFailure
+		if json.Unmarshal([]byte(raw), &f) == nil {
+			st.Failures = append(st.Failures, f)
+		}
+	}
+	sort.Slice(st.Failures, func(i, j int) bool { return st.Failures[i].At.After(st.Failures[j].At) })
+	return st, nil
+}
+
+// LockUser takes the per-user write lock that serialises full-list
+// accessGroups writes across replicas. It returns ok=false if another
+// holder has it. unlock releases it only if still ours.
+func (s *RedisStore) LockUser(ctx context.Context, siteID, userID string, ttl time.Duration) (unlock func(), ok bool, err error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, false, err
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	key := siteKey(s.prefix, siteID, "lock", "u", sha1Hex(userID))
+	ok, err = s.rdb.SetNX(ctx, key, tok, ttl).Result()
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = s.memScripts.unlock.Run(c, s.rdb, []string{key}, tok).Err()
+	}, true, nil
+}
+
+// MembershipStore is the group and membership half of the state.
+type MembershipStore interface {
+	LinkGroup(ctx context.Context, g *GroupRecord) error
+	GetGroup(ctx context.Context, siteID, id string) (*GroupRecord, error)
+	ListGroups(ctx context.Context, siteID string) ([]*GroupRecord, error)
+	UpdateGroup(ctx context.Context, g *GroupRecord) error
+	UnlinkGroup(ctx context.Context, siteID, id string, removeMembers bool, retireFor time.Duration) error
+	ChangeMembers(ctx context.Context, siteID, slug string, ops []MemberOp, enqueue bool) (int, error)
+	GroupMembers(ctx context.Context, siteID, slug string) ([]string, error)
+	UserGroups(ctx context.Context, siteID string, userIDs []string) (map[string][]string, error)
+	ForgetUser(ctx context.Context, siteID, userID string) error
+	ManagedSlugs(ctx context.Context, siteID string) (map[string]bool, error)
+	Enqueue(ctx context.Context, siteID, userID string) error
+	DuePending(ctx context.Context, siteID string, limit int) ([]Pending, error)
+	CompletePending(ctx context.Context, siteID string, p Pending, failure string) (bool, error)
+	RetryPending(ctx context.Context, siteID, userID string, after time.Duration, cause string) (int, error)
+	QueueStats(ctx context.Context, siteID string) (QueueStats, error)
+	LockUser(ctx context.Context, siteID, userID string, ttl time.Duration) (unlock func(), ok bool, err error)
+	CachedBlob(ctx context.Context, siteID, name string) ([]byte, time.Time, error)
+	StoreBlob(ctx context.Context, siteID, name string, raw []byte) error
+}
+
+// Backend is everything the bridge keeps in Redis.
+type Backend interface {
+	Store
+	MembershipStore
+}
+
+var _ Backend = (*RedisStore)(nil)
+
+// CachedBlob returns a cached document shared by every replica (e.g. a
+// site's access-group list) and when it was stored; ErrNotFound if absent.
+func (s *RedisStore) CachedBlob(ctx context.Context, siteID, name string) ([]byte, time.Time, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, time.Time{}, err
+	}
+	vals, err := s.rdb.HMGet(ctx, siteKey(s.prefix, siteID, "cache"), name, name+":at").Result()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	doc, ok := vals[0].(string)
+	if !ok {
+		return nil, time.Time{}, ErrNotFound
+	}
+	var at time.Time
+	if v, ok := vals[1].(string); ok {
+		ms, _ := strconv.ParseInt(v, 10, 64)
+		at = time.UnixMilli(ms)
+	}
+	return []byte(doc), at, nil
+}
+
+// StoreBlob stores a cached document with the current time.
+func (s *RedisStore) StoreBlob(ctx context.Context, siteID, name string, raw []byte) error {
+	if err := ValidateSiteID(siteID); err != nil {
+		return err
+	}
+	return s.rdb.HSet(ctx, siteKey(s.prefix, siteID, "cache"), name, raw, name+":at", s.now().UnixMilli()).Err()
+}

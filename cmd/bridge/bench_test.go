@@ -96,3 +96,51 @@ func newBenchBridge(b *testing.B) *bridgeHarness {
 	}
 	return h
 }
+
+// BenchmarkMembershipChange reports Webflow calls per affected user when a
+// group PATCH adds 10 users and the queue drains: with a warm cache (the
+// bridge's copy of each user is fresh) and a cold one (it must read first).
+func BenchmarkMembershipChange(b *testing.B) {
+	for _, cold := range []bool{false, true} {
+		name := "warm"
+		if cold {
+			name = "cold"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := newBenchBridge(b)
+			const batch = 10
+			var ids []string
+			for i := range batch * 20 {
+				ids = append(ids, h.newUser(fmt.Sprintf("mb%04d@example.com", i)))
+			}
+			gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Premium"})).Body, "id")
+			h.sim.ResetRequests()
+			b.ResetTimer()
+			users := 0
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				chunk := ids[(i*batch)%len(ids) : (i*batch)%len(ids)+batch]
+				op := "add"
+				if (i/20)%2 == 1 {
+					op = "remove"
+				}
+				if cold {
+					for _, id := range chunk {
+						h.refreshSnapshot(id)
+					}
+				}
+				var ms []map[string]any
+				for _, id := range chunk {
+					ms = append(ms, map[string]any{"value": id})
+				}
+				b.StartTimer()
+				h.must(200, h.do("PATCH", "/Groups/"+gid+"?excludedAttributes=members", patch(map[string]any{"op": op, "path": "members", "value": ms})))
+				h.drain()
+				users += batch
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(h.sim.CountRequests("PATCH", "/v2/sites/*/users/*"))/float64(users), "PATCH/user")
+			b.ReportMetric(float64(h.sim.CountRequests("GET", "/v2/sites/*/users/*"))/float64(users), "GET/user")
+		})
+	}
+}

@@ -18,6 +18,8 @@ const (
 
 func filterQ(f string) string { return "/Users?filter=" + url.QueryEscape(f) }
 
+func urlq(s string) string { return url.QueryEscape(s) }
+
 func patch(ops ...map[string]any) map[string]any {
 	return map[string]any{"schemas": []string{patchSchema}, "Operations": ops}
 }

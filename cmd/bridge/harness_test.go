@@ -34,6 +34,23 @@ type bridgeHarness struct {
 
 type harnessOpt func(*Config)
 
+// sharedSim makes several bridges (replicas) talk to one simulator.
+type sharedSim struct {
+	sim *webflowsim.Simulator
+	ts  *httptest.Server
+}
+
+func newSharedSim(t testing.TB) *sharedSim {
+	sim := webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy})
+	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
+		t.Fatal(err)
+	}
+	sim.SetRateLimit(0)
+	ts := httptest.NewServer(sim)
+	t.Cleanup(func() { ts.Close(); sim.Close() })
+	return &sharedSim{sim: sim, ts: ts}
+}
+
 func withSite(f func(*SiteConfig)) harnessOpt {
 	return func(c *Config) { f(&c.Sites[0]) }
 }
@@ -41,13 +58,13 @@ func withSite(f func(*SiteConfig)) harnessOpt {
 func newBridge(t *testing.T, opts ...harnessOpt) *bridgeHarness { return newBridgeTB(t, opts...) }
 
 func newBridgeTB(t testing.TB, opts ...harnessOpt) *bridgeHarness {
+	return newReplica(t, newSharedSim(t), opts...)
+}
+
+// newReplica is one bridge process on a (possibly shared) simulator.
+func newReplica(t testing.TB, ss *sharedSim, opts ...harnessOpt) *bridgeHarness {
 	t.Helper()
-	sim := webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy})
-	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
-		t.Fatal(err)
-	}
-	sim.SetRateLimit(0)
-	simTS := httptest.NewServer(sim)
+	sim, simTS := ss.sim, ss.ts
 	cfg := &Config{Listen: "127.0.0.1:0"}
 	cfg.Webflow.APIBaseURL = simTS.URL + "/v2"
 	cfg.Sites = []SiteConfig{{ID: testSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{testToken}}}
@@ -68,7 +85,7 @@ func newBridgeTB(t testing.TB, opts ...harnessOpt) *bridgeHarness {
 	}
 	ts := httptest.NewServer(a.handler)
 	h := &bridgeHarness{t: t, sim: sim, simTS: simTS, ts: ts, app: a, base: ts.URL + "/sites/" + testSite + "/scim/v2"}
-	t.Cleanup(func() { ts.Close(); a.Close(); simTS.Close(); sim.Close() })
+	t.Cleanup(func() { ts.Close(); a.Close() })
 	return h
 }
 

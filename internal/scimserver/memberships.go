@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 )
@@ -258,7 +257,12 @@ func (s *Server) Worker(ctx context.Context, poll time.Duration) {
 	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	lastLog := time.Now()
 	for {
+		if time.Since(lastLog) > time.Minute {
+			s.logQueue(ctx, s.log)
+			lastLog = time.Now()
+		}
 		busy := false
 		for _, st := range s.sites {
 			n, err := st.users.drain(ctx, 50)
@@ -320,5 +324,3 @@ func (s *Server) logQueue(ctx context.Context, log *slog.Logger) {
 		log.Info("membership queue", "site", id, "pending", qs.Pending, "oldest_age", age.String(), "failures", len(qs.Failures))
 	}
 }
-
-var _ = mapping.ExtensionSchemaURN

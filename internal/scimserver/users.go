@@ -704,7 +704,6 @@ func adminSlugs(wu *webflowdata.User) []string {
 	return out
 }
 
-
 func union(a, b []string) []string {
 	out := slices.Clone(a)
 	for _, s := range b {
@@ -787,7 +786,6 @@ func (h *usersHandler) snapshotData(rec *state.UserRecord) webflowdata.UserData 
 	}
 	return nil
 }
-
 
 // deleteUpstream deletes a Webflow user; a 404 means it is already gone.
 func (h *usersHandler) deleteUpstream(ctx context.Context, webflowID string) error {

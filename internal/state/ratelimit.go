@@ -240,6 +240,11 @@ func (l *Limiter) Wait(ctx context.Context, key string) error {
 		}
 		res, err := l.run(ctx, key, prio, modeTake)
 		if err != nil {
+			if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+				// With ContextTimeoutEnabled the socket deadline may fire
+				// before ctx reports it: say what really happened.
+				return fmt.Errorf("state: rate limiter for token %s: %w: %w", key, context.DeadlineExceeded, err)
+			}
 			return fmt.Errorf("state: rate limiter for token %s: %w", key, err)
 		}
 		if res.admitted {

@@ -1,0 +1,416 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/webflowscim/bridge/internal/webflowdata"
+	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
+)
+
+const groupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+func (h *bridgeHarness) newUser(email string) string {
+	h.t.Helper()
+	return str(h.must(201, h.do("POST", "/Users", fmt.Sprintf(`{"schemas":[%q],"userName":%q,"active":true}`, userSchema, email))).Body, "id")
+}
+
+func (h *bridgeHarness) slugs(email string) string {
+	wu, ok := h.webflowUser(email)
+	if !ok {
+		return "<missing>"
+	}
+	return slugsOf(wu)
+}
+
+func memberValues(r resp) string {
+	ms, _ := r.Body["members"].([]any)
+	var out []string
+	for _, m := range ms {
+		out = append(out, str(m.(map[string]any), "value"))
+	}
+	return strings.Join(out, ",")
+}
+
+// Okta Group Push (idp-clients.md §1.3), OIN (PATCH) and AIW (PUT).
+func TestOktaGroupPush(t *testing.T) {
+	h := newBridge(t, withSite(func(s *SiteConfig) { s.GroupMappings = map[string]string{"Test SCIMv2": "premium"} }))
+	a, b := h.newUser("a@okta.local"), h.newUser("b@okta.local")
+	// An unmanaged group assigned in Webflow must survive everything.
+	wa, _ := h.webflowUser("a@okta.local")
+	h.wfClient(t).UpdateUser(t.Context(), testSite, wa.ID, webflowdata.UpdateUserRequest{AccessGroups: []string{"staff"}})
+	h.refreshSnapshot(a)
+
+	if r := h.must(200, h.do("GET", "/Groups?filter=displayName%20eq%20%22Test%20SCIMv2%22&startIndex=1&count=100", nil)); r.Body["totalResults"] != 0.0 {
+		t.Errorf("before linking, no group has the IdP's name: %s", r.Raw)
+	}
+	r := h.must(201, h.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}`))
+	gid := str(r.Body, "id")
+	if str(r.Body, "displayName") != "Test SCIMv2" || r.Body["members"] == nil || str(r.Body[GroupExt].(map[string]any), "slug") != "premium" {
+		t.Fatalf("POST /Groups: %s", r.Raw)
+	}
+	h.must(409, h.do("POST", "/Groups", `{"schemas":["`+groupSchema+`"],"displayName":"Test SCIMv2"}`))
+	if r := h.must(200, h.do("GET", filterGroups(`displayName eq "test scimv2"`), nil)); r.Body["totalResults"] != 1.0 {
+		t.Errorf("displayName filter is case-insensitive: %s", r.Raw)
+	}
+
+	// Rename before every push: stored on our side, no Webflow call.
+	h.sim.ResetRequests()
+	h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("replace", "", map[string]any{"id": gid, "displayName": "Test SCIMv2"}))))
+	h.drain()
+	if h.calls() != 0 {
+		t.Errorf("an idempotent rename cost %d Webflow calls", h.calls())
+	}
+	// Membership: add a and b.
+	h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": a, "display": "a@okta.local"}, {"value": b, "display": "b@okta.local"}}))))
+	if r := h.must(200, h.do("GET", "/Users/"+a, nil)); !strings.Contains(r.Raw, `"display":"Test SCIMv2"`) {
+		t.Errorf("the user shows its groups at once: %s", r.Raw)
+	}
+	h.drain()
+	if h.slugs("a@okta.local") != "premium,staff" || h.slugs("b@okta.local") != "premium" {
+		t.Fatalf("after add: a=%s b=%s", h.slugs("a@okta.local"), h.slugs("b@okta.local"))
+	}
+	// remove members[value eq] + add in one PATCH; re-adding a present member is fine.
+	h.must(200, h.do("PATCH", "/Groups/"+gid, `{"schemas":["`+patchSchema+`"],"Operations":[{"op":"remove","path":"members[value eq \"`+b+`\"]"},{"op":"add","path":"members","value":[{"value":"`+a+`","display":"a"}]}]}`))
+	h.drain()
+	if h.slugs("a@okta.local") != "premium,staff" || h.slugs("b@okta.local") != "" {
+		t.Fatalf("after remove: a=%s b=%s", h.slugs("a@okta.local"), h.slugs("b@okta.local"))
+	}
+	// Full membership push.
+	h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("replace", "members", []map[string]any{{"value": b, "display": "b"}}))))
+	// AIW: PUT with the full list, and a rename.
+	r = h.must(200, h.do("PUT", "/Groups/"+gid, map[string]any{"schemas": []string{groupSchema}, "displayName": "Test SCIMv2 renamed", "members": []map[string]any{{"value": a}, {"value": b}}}))
+	if memberValues(r) == "" || str(r.Body, "displayName") != "Test SCIMv2 renamed" {
+		t.Errorf("PUT: %s", r.Raw)
+	}
+	h.drain()
+	if h.slugs("a@okta.local") != "premium,staff" || h.slugs("b@okta.local") != "premium" {
+		t.Fatalf("after PUT: a=%s b=%s", h.slugs("a@okta.local"), h.slugs("b@okta.local"))
+	}
+	if ag := h.sim.AccessGroups(testSite); !containsName(ag, "Premium") {
+		t.Error("Webflow's group name must not change")
+	}
+	// Unlink (default onGroupDelete: unlink leaves memberships as they are).
+	h.must(204, h.do("DELETE", "/Groups/"+gid, nil))
+	h.drain()
+	if h.slugs("a@okta.local") != "premium,staff" || h.slugs("b@okta.local") != "premium" {
+		t.Errorf("unlink must leave memberships: a=%s b=%s", h.slugs("a@okta.local"), h.slugs("b@okta.local"))
+	}
+	if r := h.must(200, h.do("GET", "/Groups/"+gid, nil)); r.Body[GroupExt].(map[string]any)["linked"] != false {
+		t.Errorf("after unlink the access group is listed as not linked: %s", r.Raw)
+	}
+	// A later deactivation no longer touches the unlinked slug.
+	h.must(200, h.do("PATCH", "/Users/"+b, patch(op("replace", "", map[string]any{"active": false}))))
+	if h.slugs("b@okta.local") != "premium" {
+		t.Errorf("unmanaged after unlink: %s", h.slugs("b@okta.local"))
+	}
+}
+
+func TestGroupDeleteRemoveMembers(t *testing.T) {
+	h := newBridge(t, withSite(func(s *SiteConfig) { s.OnGroupDelete = "remove-members" }))
+	a := h.newUser("rm@example.com")
+	gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "staff", "members": []map[string]any{{"value": a}}})).Body, "id")
+	h.drain()
+	if h.slugs("rm@example.com") != "staff" {
+		t.Fatal(h.slugs("rm@example.com"))
+	}
+	h.must(204, h.do("DELETE", "/Groups/"+gid, nil))
+	h.drain()
+	if h.slugs("rm@example.com") != "" {
+		t.Errorf("remove-members: %s", h.slugs("rm@example.com"))
+	}
+}
+
+// Entra's group rows of the tutorial table, with and without aadOptscim062020.
+func TestEntraGroupRows(t *testing.T) {
+	for _, flag := range []bool{false, true} {
+		t.Run(fmt.Sprintf("aadOptscim062020=%v", flag), func(t *testing.T) {
+			h := newBridge(t)
+			a, b := h.newUser("ea@example.com"), h.newUser("eb@example.com")
+			r := h.must(201, h.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"externalId":"8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159","displayName":"Members","meta":{"resourceType":"Group"}}`))
+			gid := str(r.Body, "id")
+			if ms, ok := r.Body["members"].([]any); !ok || len(ms) != 0 || str(r.Body, "externalId") != "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159" {
+				t.Errorf("create: %s", r.Raw)
+			}
+			if r := h.must(200, h.do("GET", "/Groups/"+gid+"?excludedAttributes=members", nil)); r.Body["members"] != nil || str(r.Body, "displayName") != "Members" {
+				t.Errorf("excludedAttributes=members: %s", r.Raw)
+			}
+			r = h.must(200, h.do("GET", "/Groups?excludedAttributes=members&filter="+urlq(`displayName eq "Members"`), nil))
+			if r.Body["totalResults"] != 1.0 || strings.Contains(r.Raw, `"members":`) {
+				t.Errorf("by name: %s", r.Raw)
+			}
+			cap := func(s string) string {
+				if flag {
+					return strings.ToLower(s)
+				}
+				return s
+			}
+			h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op(cap("Replace"), "displayName", "Members updatedDisplayName"))))
+			h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op(cap("Add"), "members", []map[string]any{{"$ref": nil, "value": a}, {"$ref": nil, "value": b}}))))
+			if r := h.must(200, h.do("GET", "/Groups?filter="+urlq(`id eq "`+gid+`" and members[value eq "`+a+`"]`), nil)); r.Body["totalResults"] != 1.0 {
+				t.Errorf("Entra membership check: %s", r.Raw)
+			}
+			h.drain()
+			if h.slugs("ea@example.com") != "members" || h.slugs("eb@example.com") != "members" {
+				t.Fatalf("after add: %s %s", h.slugs("ea@example.com"), h.slugs("eb@example.com"))
+			}
+			if flag {
+				h.must(200, h.do("PATCH", "/Groups/"+gid, `{"schemas":["`+patchSchema+`"],"Operations":[{"op":"remove","path":"members[value eq \"`+a+`\"]"}]}`))
+			} else {
+				// Only the listed member goes: the classic bug is removing everyone.
+				h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("Remove", "members", []map[string]any{{"$ref": nil, "value": a}}))))
+			}
+			h.drain()
+			if h.slugs("ea@example.com") != "" || h.slugs("eb@example.com") != "members" {
+				t.Fatalf("after remove: %s %s", h.slugs("ea@example.com"), h.slugs("eb@example.com"))
+			}
+			if r := h.must(200, h.do("GET", "/Groups/"+gid, nil)); str(r.Body, "displayName") != "Members updatedDisplayName" || memberValues(r) != b {
+				t.Errorf("group after rename and remove: %s", r.Raw)
+			}
+			// Remove with no value removes everyone.
+			h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("remove", "members", nil))))
+			h.drain()
+			if h.slugs("eb@example.com") != "" {
+				t.Errorf("remove all: %s", h.slugs("eb@example.com"))
+			}
+			h.must(204, h.do("DELETE", "/Groups/"+gid, nil))
+			h.must(404, h.do("DELETE", "/Groups/"+gid, nil))
+		})
+	}
+}
+
+func TestGroupInputErrors(t *testing.T) {
+	h := newBridge(t)
+	a := h.newUser("x@example.com")
+	r := h.must(400, h.do("POST", "/Groups", `{"schemas":["`+groupSchema+`"],"displayName":"No Such Group"}`))
+	if !strings.Contains(str(r.Body, "detail"), "create it in Webflow") || !strings.Contains(str(r.Body, "detail"), "groupMappings") {
+		t.Errorf("no match: %s", r.Raw)
+	}
+	gid := str(h.must(201, h.do("POST", "/Groups", `{"schemas":["`+groupSchema+`"],"displayName":"STAFF"}`)).Body, "id")
+	r = h.must(400, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": a}, {"value": "not-a-user"}}))))
+	if str(r.Body, "scimType") != "invalidValue" || !strings.Contains(str(r.Body, "detail"), "not-a-user") {
+		t.Errorf("unknown member: %s", r.Raw)
+	}
+	if r := h.must(200, h.do("GET", "/Groups/"+gid, nil)); memberValues(r) != "" {
+		t.Errorf("a refused PATCH must change nothing: %s", r.Raw)
+	}
+	h.must(404, h.do("GET", "/Groups/ffffffffffffffffffffffff", nil))
+	h.must(400, h.do("GET", "/Groups?filter="+urlq(`displayName co "x"`), nil))
+	r = h.must(200, h.do("GET", "/Groups?count=2", nil))
+	if r.Body["totalResults"] != 4.0 || r.Body["itemsPerPage"] != 2.0 {
+		t.Errorf("paging: %s", r.Raw)
+	}
+}
+
+// ecommerce groups, and admin groups no SCIM group manages, survive every
+// operation; pending state is visible through the admin endpoint.
+func TestOwnershipAndQueueVisibility(t *testing.T) {
+	h := newBridge(t)
+	mike := str(h.must(201, h.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"mike@example.com","active":true}`)).Body, "id")
+	if h.slugs("mike@example.com") != "customers,members" {
+		t.Fatalf("seed: %s", h.slugs("mike@example.com"))
+	}
+	gStaff := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Staff", "members": []map[string]any{{"value": mike}}})).Body, "id")
+	gCust := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "customers"})).Body, "id")
+
+	q := h.do("GET", h.ts.URL+"/sites/"+testSite+"/admin/memberships", nil)
+	if q.Status != 200 || q.Body["pending"] != 1.0 {
+		t.Errorf("queue before drain: %s", q.Raw)
+	}
+	if r := h.do("GET", h.ts.URL+"/sites/"+testSite+"/admin/memberships", nil, "Authorization", "Bearer nope"); r.Status != 401 {
+		t.Errorf("the admin endpoint needs the site token: %d", r.Status)
+	}
+	h.drain()
+	if h.slugs("mike@example.com") != "customers,members,staff" {
+		t.Fatalf("after add: %s", h.slugs("mike@example.com"))
+	}
+	// Linking "customers" and leaving mike out must not remove his bought group.
+	h.must(200, h.do("PATCH", "/Groups/"+gCust, patch(op("replace", "members", []any{}))))
+	h.must(200, h.do("PATCH", "/Groups/"+gStaff, patch(op("remove", "members", []map[string]any{{"value": mike}}))))
+	h.drain()
+	if h.slugs("mike@example.com") != "customers,members" {
+		t.Errorf("ownership: %s", h.slugs("mike@example.com"))
+	}
+	for _, p := range []map[string]any{patch(op("replace", "", map[string]any{"active": false})), patch(op("replace", "", map[string]any{"active": true}))} {
+		h.must(200, h.do("PATCH", "/Users/"+mike, p))
+		if h.slugs("mike@example.com") != "customers,members" {
+			t.Errorf("deactivate/reactivate: %s", h.slugs("mike@example.com"))
+		}
+	}
+	// A user deleted in Webflow behind our back: a permanent failure, shown, not retried.
+	h.must(200, h.do("PATCH", "/Groups/"+gStaff, patch(op("add", "members", []map[string]any{{"value": mike}}))))
+	wm, _ := h.webflowUser("mike@example.com")
+	h.wfClient(t).DeleteUser(t.Context(), testSite, wm.ID)
+	h.refreshSnapshot(mike)
+	h.drain()
+	q = h.do("GET", h.ts.URL+"/sites/"+testSite+"/admin/memberships", nil)
+	if q.Body["pending"] != 0.0 || !strings.Contains(q.Raw, "no longer exists") {
+		t.Errorf("queue after a permanent failure: %s", q.Raw)
+	}
+}
+
+// With the upstream budget exhausted, five separate group PATCHes for one
+// user become at most two upstream PATCHes once budget returns.
+func TestCoalescing(t *testing.T) {
+	h := newBridge(t)
+	id := h.newUser("co@example.com")
+	for i := range 4 {
+		h.sim.AddAccessGroup(testSite, webflowsim.SeedAccessGroup{Name: fmt.Sprintf("Extra %d", i), Slug: fmt.Sprintf("extra-%d", i)})
+	}
+	var gids []string
+	for _, name := range []string{"Members", "Premium", "Staff", "extra-0", "extra-1"} {
+		gids = append(gids, str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": name})).Body, "id"))
+	}
+	h.sim.InjectFault(webflowsim.Fault{Method: "PATCH", Path: "/v2/sites/*/users/*", Status: 429, RetryAfter: "1", Count: 1000})
+	h.sim.ResetRequests()
+	for i, gid := range gids {
+		h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": id}}))))
+		if i == 0 {
+			h.drain() // one attempt hits the exhausted budget
+		}
+	}
+	h.sim.ClearFaults()
+	time.Sleep(1100 * time.Millisecond) // Retry-After
+	h.sim.ResetRequests()
+	h.drain()
+	patches := h.sim.CountRequests("PATCH", "/v2/sites/*/users/*")
+	if patches > 2 || h.slugs("co@example.com") != "extra-0,extra-1,members,premium,staff" {
+		t.Errorf("%d upstream PATCHes, groups %s", patches, h.slugs("co@example.com"))
+	}
+}
+
+// Adding 500 members in one PATCH answers at once and is applied later.
+func TestBigGroup(t *testing.T) {
+	h := newBridge(t)
+	var members []map[string]any
+	for i := range 500 {
+		members = append(members, map[string]any{"value": h.newUser(fmt.Sprintf("big%03d@example.com", i))})
+	}
+	gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Premium"})).Body, "id")
+	h.sim.ResetRequests()
+	start := time.Now()
+	h.must(200, h.do("PATCH", "/Groups/"+gid+"?excludedAttributes=members", patch(op("add", "members", members))))
+	if d := time.Since(start); d > 2*time.Second || h.calls() != 0 {
+		t.Errorf("500-member PATCH took %v and %d Webflow calls before answering", d, h.calls())
+	}
+	h.drain()
+	for i := range 500 {
+		if s := h.slugs(fmt.Sprintf("big%03d@example.com", i)); s != "premium" {
+			t.Fatalf("user %d: %s", i, s)
+		}
+	}
+	if n := h.sim.CountRequests("PATCH", "/v2/sites/*/users/*"); n != 500 {
+		t.Errorf("%d PATCHes for 500 users", n)
+	}
+}
+
+// 20 concurrent clients send group PATCHes to two bridge processes sharing
+// one Redis, over overlapping users. After draining, Webflow matches.
+func TestConcurrentGroupPatchesAcrossReplicas(t *testing.T) {
+	mr := miniredis.RunT(t)
+	ss := newSharedSim(t)
+	shared := func(c *Config) { c.Redis.URL = "redis://" + mr.Addr() }
+	r1, r2 := newReplica(t, ss, shared), newReplica(t, ss, shared)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r1.app.scim.Worker(ctx, 20*time.Millisecond)
+	go r2.app.scim.Worker(ctx, 20*time.Millisecond)
+
+	const nUsers = 12
+	ids := make([]string, nUsers)
+	for i := range nUsers {
+		ids[i] = r1.newUser(fmt.Sprintf("cc%02d@example.com", i))
+	}
+	slugs := []string{"members", "premium", "staff"}
+	gids := map[string]string{}
+	for _, s := range slugs {
+		gids[s] = str(r2.must(201, r2.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": s})).Body, "id")
+	}
+	// Client c adds users c, c+1, c+2 (mod 12) to group c%3: every user is
+	// touched by several clients at once, through both replicas.
+	want := map[string]map[string]bool{}
+	for i := range nUsers {
+		want[ids[i]] = map[string]bool{}
+	}
+	type job struct {
+		slug string
+		add  []string
+	}
+	var jobs []job
+	for c := range 20 {
+		s := slugs[c%3]
+		j := job{slug: s}
+		for k := range 3 {
+			j.add = append(j.add, ids[(c+k)%nUsers])
+		}
+		jobs = append(jobs, j)
+	}
+	for _, j := range jobs {
+		for _, u := range j.add {
+			want[u][j.slug] = true
+		}
+	}
+	var wg sync.WaitGroup
+	for c, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := r1
+			if c%2 == 1 {
+				h = r2
+			}
+			var ms []map[string]any
+			for _, u := range j.add {
+				ms = append(ms, map[string]any{"value": u})
+			}
+			h.must(200, h.do("PATCH", "/Groups/"+gids[j.slug]+"?excludedAttributes=members", patch(op("add", "members", ms))))
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		qs, err := r1.app.scim.QueueStats(ctx, testSite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if qs.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue did not drain: %+v", qs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	r1.drain()
+	for i := range nUsers {
+		var exp []string
+		for _, s := range slugs {
+			if want[ids[i]][s] {
+				exp = append(exp, s)
+			}
+		}
+		if got := r1.slugs(fmt.Sprintf("cc%02d@example.com", i)); got != strings.Join(exp, ",") {
+			t.Errorf("user %d: Webflow holds %q, want %q", i, got, strings.Join(exp, ","))
+		}
+	}
+}
+
+const GroupExt = "urn:ietf:params:scim:schemas:extension:webflow:2.0:Group"
+
+func filterGroups(f string) string { return "/Groups?filter=" + urlq(f) }
+
+func containsName(ags []webflowdata.AccessGroup, name string) bool {
+	for _, g := range ags {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}

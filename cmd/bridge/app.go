@@ -58,7 +58,12 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		}
 		a.closers = append(a.closers, func() { _ = a.rdb.Close() })
 	}
-	a.store = state.NewRedisStore(a.rdb, state.Options{Now: opts.Now})
+	sopts := state.Options{Prefix: cfg.Redis.KeyPrefix, Now: opts.Now}
+	if err := sopts.Validate(); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("redis.keyPrefix: %w", err)
+	}
+	a.store = state.NewRedisStore(a.rdb, sopts)
 
 	var sites []scimserver.SiteConfig
 	for _, s := range cfg.Sites {

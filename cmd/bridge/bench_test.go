@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -79,23 +78,7 @@ func BenchmarkFilteredGETUserName(b *testing.B) {
 	b.ReportMetric(float64(h.calls())/float64(max(len(lat), 1)), "webflow-calls/op")
 }
 
-func newBenchBridge(b *testing.B) *bridgeHarness {
-	var opts []harnessOpt
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		opts = append(opts, func(c *Config) { c.Redis.URL = u })
-	}
-	h := newBridgeTB(b, opts...)
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		b.Cleanup(func() {
-			ctx := context.Background()
-			iter := h.app.rdb.Scan(ctx, 0, "wfb:{s:"+testSite+"}*", 1000).Iterator()
-			for iter.Next(ctx) {
-				h.app.rdb.Del(ctx, iter.Val())
-			}
-		})
-	}
-	return h
-}
+func newBenchBridge(b *testing.B) *bridgeHarness { return newBridgeTB(b) }
 
 // BenchmarkMembershipChange reports Webflow calls per affected user when a
 // group PATCH adds 10 users and the queue drains: with a warm cache (the

@@ -35,6 +35,9 @@ type Config struct {
 // RedisConfig selects the state store.
 type RedisConfig struct {
 	URL string `yaml:"url"` // absent or empty: embedded in-process store
+	// KeyPrefix namespaces every key (default "wfb"), so several bridges
+	// can share one Redis.
+	KeyPrefix string `yaml:"keyPrefix"`
 }
 
 // WebflowConfig holds upstream settings shared by every site.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/webflowscim/bridge/internal/webflowdata"
@@ -24,12 +26,26 @@ const (
 // bridgeHarness is a bridge assembled as `bridge demo` assembles it: the
 // embedded store in front of the simulator in legacy mode.
 type bridgeHarness struct {
-	t     testing.TB
-	sim   *webflowsim.Simulator
-	simTS *httptest.Server
-	ts    *httptest.Server
-	app   *app
-	base  string
+	t      testing.TB
+	sim    *webflowsim.Simulator
+	simTS  *httptest.Server
+	ts     *httptest.Server
+	app    *app
+	base   string
+	prefix string // key prefix on a shared real Redis; "" on the embedded store
+}
+
+// wipeStore deletes everything this bridge keeps in Redis, and nothing else.
+func (h *bridgeHarness) wipeStore() {
+	ctx := context.Background()
+	if h.prefix == "" {
+		h.app.rdb.FlushAll(ctx)
+		return
+	}
+	iter := h.app.rdb.Scan(ctx, 0, h.prefix+":*", 1000).Iterator()
+	for iter.Next(ctx) {
+		h.app.rdb.Del(ctx, iter.Val())
+	}
 }
 
 type harnessOpt func(*Config)
@@ -57,9 +73,22 @@ func withSite(f func(*SiteConfig)) harnessOpt {
 
 func newBridge(t *testing.T, opts ...harnessOpt) *bridgeHarness { return newBridgeTB(t, opts...) }
 
+// newBridgeTB uses the embedded store, or the Redis at REDIS_URL (with a
+// key prefix of its own) when set, so the whole suite also runs against a
+// real Redis.
 func newBridgeTB(t testing.TB, opts ...harnessOpt) *bridgeHarness {
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		prefix := fmt.Sprintf("wfbe2e-%d-%d", os.Getpid(), e2eSeq.Add(1))
+		opts = append([]harnessOpt{func(c *Config) { c.Redis.URL, c.Redis.KeyPrefix = u, prefix }}, opts...)
+		h := newReplica(t, newSharedSim(t), opts...)
+		h.prefix = prefix
+		t.Cleanup(h.wipeStore)
+		return h
+	}
 	return newReplica(t, newSharedSim(t), opts...)
 }
+
+var e2eSeq atomic.Int64
 
 // newReplica is one bridge process on a (possibly shared) simulator.
 func newReplica(t testing.TB, ss *sharedSim, opts ...harnessOpt) *bridgeHarness {

@@ -90,11 +90,12 @@ func (s *RedisStore) memberSetKey(siteID, slug string) string {
 // KEYS: mem set, umem, pending, pseq. ARGV: slug, now ms, ops JSON, enqueue (1/0).
 const changeMembersScript = `
 local slug, now, ops, enqueue = ARGV[1], tonumber(ARGV[2]), cjson.decode(ARGV[3]), ARGV[4] == '1'
-local touched = {}
+local touched, orig = {}, {}
 local function flip(id, want)
   local has = redis.call('SISMEMBER', KEYS[1], id) == 1
   if has == want then return end
   if want then redis.call('SADD', KEYS[1], id) else redis.call('SREM', KEYS[1], id) end
+  if orig[id] == nil then orig[id] = has end
   touched[id] = want
 end
 for _, op in ipairs(ops) do
@@ -114,17 +115,19 @@ for _, op in ipairs(ops) do
 end
 local n = 0
 for id, want in pairs(touched) do
-  n = n + 1
-  local cur = redis.call('HGET', KEYS[2], id)
-  local list = {}
-  if cur then list = cjson.decode(cur) end
-  local out = {}
-  for _, s in ipairs(list) do if s ~= slug then table.insert(out, s) end end
-  if want then table.insert(out, slug) end
-  if #out == 0 then redis.call('HDEL', KEYS[2], id) else redis.call('HSET', KEYS[2], id, cjson.encode(out)) end
-  if enqueue then
-    redis.call('ZADD', KEYS[3], 'NX', now, id)
-    redis.call('HINCRBY', KEYS[4], id, 1)
+  if orig[id] ~= want then
+    n = n + 1
+    local cur = redis.call('HGET', KEYS[2], id)
+    local list = {}
+    if cur then list = cjson.decode(cur) end
+    local out = {}
+    for _, s in ipairs(list) do if s ~= slug then table.insert(out, s) end end
+    if want then table.insert(out, slug) end
+    if #out == 0 then redis.call('HDEL', KEYS[2], id) else redis.call('HSET', KEYS[2], id, cjson.encode(out)) end
+    if enqueue then
+      redis.call('ZADD', KEYS[3], 'NX', now, id)
+      redis.call('HINCRBY', KEYS[4], id, 1)
+    end
   end
 end
 return n

@@ -1,0 +1,314 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// runMembershipConformance is the groups/queue half of the conformance
+// suite, run against every backend.
+func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend) {
+	const site = "580e63e98c9a982ac9b8b741"
+	ctx := context.Background()
+	ops := func(o ...MemberOp) []MemberOp { return o }
+	add := func(ids ...string) MemberOp { return MemberOp{Op: "add", IDs: ids} }
+	rm := func(ids ...string) MemberOp { return MemberOp{Op: "remove", IDs: ids} }
+	members := func(t *testing.T, s Backend, slug string) string {
+		m, err := s.GroupMembers(ctx, site, slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(m)
+	}
+	userGroups := func(t *testing.T, s Backend, id string) string {
+		ug, err := s.UserGroups(ctx, site, []string{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := ug[id]
+		slices.Sort(g)
+		return fmt.Sprint(g)
+	}
+
+	t.Run("LinkGroup", func(t *testing.T) {
+		s := newStore(t)
+		g := &GroupRecord{ID: "g1", SiteID: site, Slug: "members", DisplayName: "Members"}
+		if err := s.LinkGroup(ctx, g); err != nil || g.Created.IsZero() {
+			t.Fatal(err)
+		}
+		if err := s.LinkGroup(ctx, &GroupRecord{ID: "g1", SiteID: site, Slug: "other"}); !errors.Is(err, ErrExists) {
+			t.Errorf("same id: %v", err)
+		}
+		if err := s.LinkGroup(ctx, &GroupRecord{ID: "g2", SiteID: site, Slug: "members"}); !errors.Is(err, ErrConflict) {
+			t.Errorf("same slug: %v", err)
+		}
+		got, err := s.GetGroup(ctx, site, "g1")
+		if err != nil || got.DisplayName != "Members" {
+			t.Fatal(got, err)
+		}
+		got.DisplayName = "Renamed"
+		if err := s.UpdateGroup(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		if all, _ := s.ListGroups(ctx, site); len(all) != 1 || all[0].DisplayName != "Renamed" || all[0].Slug != "members" {
+			t.Errorf("list %+v", all)
+		}
+		if _, err := s.GetGroup(ctx, site, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing: %v", err)
+		}
+	})
+
+	t.Run("ChangeMembersOpsInOrder", func(t *testing.T) {
+		s := newStore(t)
+		tests := []struct {
+			ops     []MemberOp
+			members string
+			n       int
+		}{
+			{ops(add("a", "b", "c")), "[a b c]", 3},
+			{ops(add("a")), "[a b c]", 0}, // already present: no change, not queued
+			{ops(rm("b", "zz")), "[a c]", 1},
+			{ops(MemberOp{Op: "replace", IDs: []string{"c", "d"}}), "[c d]", 2},
+			{ops(rm("c"), add("c"), add("e")), "[c d e]", 1}, // c flips back: net change for e only
+			{ops(MemberOp{Op: "removeAll"}), "[]", 3},
+			{ops(MemberOp{Op: "replace"}), "[]", 0},
+		}
+		for i, tc := range tests {
+			n, err := s.ChangeMembers(ctx, site, "premium", tc.ops, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := members(t, s, "premium"); got != tc.members || n != tc.n {
+				t.Errorf("step %d: members %s (%d changed), want %s (%d)", i, got, n, tc.members, tc.n)
+			}
+		}
+		s.ChangeMembers(ctx, site, "premium", ops(add("a")), false)
+		s.ChangeMembers(ctx, site, "staff", ops(add("a", "b")), false)
+		if userGroups(t, s, "a") != "[premium staff]" || userGroups(t, s, "b") != "[staff]" || userGroups(t, s, "zz") != "[]" {
+			t.Errorf("user groups: a=%s b=%s", userGroups(t, s, "a"), userGroups(t, s, "b"))
+		}
+		if err := s.ForgetUser(ctx, site, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if userGroups(t, s, "a") != "[]" || members(t, s, "premium") != "[]" || members(t, s, "staff") != "[b]" {
+			t.Errorf("after ForgetUser: %s %s", members(t, s, "premium"), members(t, s, "staff"))
+		}
+	})
+
+	t.Run("QueueNeverDropsAChangeThatLandsDuringAWrite", func(t *testing.T) {
+		s := newStore(t)
+		s.ChangeMembers(ctx, site, "premium", ops(add("u1", "u2")), true)
+		due, err := s.DuePending(ctx, site, 10)
+		if err != nil || len(due) != 2 {
+			t.Fatal(due, err)
+		}
+		// While the worker writes u1, another change for u1 arrives.
+		s.ChangeMembers(ctx, site, "staff", ops(add("u1")), true)
+		for _, p := range due {
+			done, err := s.CompletePending(ctx, site, p, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done != (p.UserID == "u2") {
+				t.Errorf("%s: done=%v", p.UserID, done)
+			}
+		}
+		due, _ = s.DuePending(ctx, site, 10)
+		if len(due) != 1 || due[0].UserID != "u1" {
+			t.Fatalf("u1 must still be pending: %+v", due)
+		}
+		if ok, _ := s.CompletePending(ctx, site, due[0], ""); !ok {
+			t.Error("second completion")
+		}
+		if st, _ := s.QueueStats(ctx, site); st.Pending != 0 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+
+	t.Run("RetryBackoffAndPermanentFailure", func(t *testing.T) {
+		s := newStore(t)
+		s.Enqueue(ctx, site, "u1")
+		if n, err := s.RetryPending(ctx, site, "u1", time.Hour, "503 from Webflow"); err != nil || n != 1 {
+			t.Fatal(n, err)
+		}
+		if due, _ := s.DuePending(ctx, site, 10); len(due) != 0 {
+			t.Errorf("a rescheduled write is not due yet: %+v", due)
+		}
+		st, _ := s.QueueStats(ctx, site)
+		if st.Pending != 1 || st.OldestPending.Before(time.Now().Add(50*time.Minute)) {
+			t.Errorf("stats %+v", st)
+		}
+		if n, _ := s.RetryPending(ctx, site, "u1", 0, "again"); n != 2 {
+			t.Errorf("attempts %d", n)
+		}
+		s.Enqueue(ctx, site, "u2")
+		due, _ := s.DuePending(ctx, site, 10)
+		if len(due) != 1 {
+			t.Fatalf("%+v", due)
+		}
+		if _, err := s.CompletePending(ctx, site, due[0], "the Webflow user no longer exists"); err != nil {
+			t.Fatal(err)
+		}
+		st, _ = s.QueueStats(ctx, site)
+		if st.Pending != 1 || len(st.Failures) != 1 || st.Failures[0].UserID != "u2" || st.Failures[0].Error != "the Webflow user no longer exists" {
+			t.Errorf("stats %+v", st)
+		}
+	})
+
+	t.Run("UnlinkGroup", func(t *testing.T) {
+		s := newStore(t)
+		for i, slug := range []string{"keep", "retire"} {
+			s.LinkGroup(ctx, &GroupRecord{ID: fmt.Sprint("g", i), SiteID: site, Slug: slug})
+			s.ChangeMembers(ctx, site, slug, ops(add("u1")), false)
+		}
+		if m, _ := s.ManagedSlugs(ctx, site); !m["keep"] || !m["retire"] || len(m) != 2 {
+			t.Errorf("managed %v", m)
+		}
+		if err := s.UnlinkGroup(ctx, site, "g0", false, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UnlinkGroup(ctx, site, "g1", true, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := s.ManagedSlugs(ctx, site)
+		if m["keep"] || !m["retire"] {
+			t.Errorf("unlink leaves a slug unmanaged; remove-members keeps it managed while retiring: %v", m)
+		}
+		if userGroups(t, s, "u1") != "[]" {
+			t.Errorf("unlinked groups are no longer wanted: %s", userGroups(t, s, "u1"))
+		}
+		if st, _ := s.QueueStats(ctx, site); st.Pending != 1 {
+			t.Errorf("only remove-members queues the members: %+v", st)
+		}
+		if err := s.UnlinkGroup(ctx, site, "g1", true, time.Hour); !errors.Is(err, ErrNotFound) {
+			t.Errorf("twice: %v", err)
+		}
+		if err := s.LinkGroup(ctx, &GroupRecord{ID: "g9", SiteID: site, Slug: "retire"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("LockUserIsExclusive", func(t *testing.T) {
+		s := newStore(t)
+		var held, max atomic.Int32
+		var wg sync.WaitGroup
+		var got atomic.Int32
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					unlock, ok, err := s.LockUser(ctx, site, "u1", 5*time.Second)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !ok {
+						continue
+					}
+					got.Add(1)
+					if n := held.Add(1); n > max.Load() {
+						max.Store(n)
+					}
+					time.Sleep(time.Millisecond)
+					held.Add(-1)
+					unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if max.Load() != 1 || got.Load() == 0 {
+			t.Errorf("max holders %d, acquisitions %d", max.Load(), got.Load())
+		}
+		unlock, ok, _ := s.LockUser(ctx, site, "u1", time.Second)
+		if !ok {
+			t.Fatal("free lock")
+		}
+		if _, ok2, _ := s.LockUser(ctx, site, "u1", time.Second); ok2 {
+			t.Error("held lock taken twice")
+		}
+		unlock()
+		unlock() // releasing twice is harmless
+	})
+
+	t.Run("ConcurrentChangesKeepIndexesConsistent", func(t *testing.T) {
+		s := newStore(t)
+		slugs := []string{"a", "b", "c"}
+		var wg sync.WaitGroup
+		for w := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 30 {
+					slug := slugs[(w+i)%3]
+					id := fmt.Sprint("u", (w*7+i)%10)
+					op := add(id)
+					if i%3 == 2 {
+						op = rm(id)
+					}
+					if _, err := s.ChangeMembers(ctx, site, slug, ops(op), true); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		// The forward (user → slugs) and reverse (slug → users) indexes agree.
+		for i := range 10 {
+			id := fmt.Sprint("u", i)
+			ug, _ := s.UserGroups(ctx, site, []string{id})
+			for _, slug := range slugs {
+				m, _ := s.GroupMembers(ctx, site, slug)
+				if slices.Contains(m, id) != slices.Contains(ug[id], slug) {
+					t.Errorf("%s/%s: reverse %v forward %v", id, slug, m, ug[id])
+				}
+			}
+		}
+	})
+
+	t.Run("CachedBlob", func(t *testing.T) {
+		s := newStore(t)
+		if _, _, err := s.CachedBlob(ctx, site, "accessgroups"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("empty: %v", err)
+		}
+		if err := s.StoreBlob(ctx, site, "accessgroups", []byte(`[1]`)); err != nil {
+			t.Fatal(err)
+		}
+		raw, at, err := s.CachedBlob(ctx, site, "accessgroups")
+		if err != nil || string(raw) != "[1]" || time.Since(at) > time.Minute {
+			t.Errorf("%s %v %v", raw, at, err)
+		}
+	})
+}
+
+func TestMembershipConformanceMiniredis(t *testing.T) {
+	runMembershipConformance(t, func(t *testing.T) Backend {
+		_, rdb := newMiniredisClient(t, false)
+		return NewRedisStore(rdb, Options{})
+	})
+}
+
+func TestMembershipConformanceMiniredisCluster(t *testing.T) {
+	runMembershipConformance(t, func(t *testing.T) Backend {
+		_, rdb := newMiniredisClient(t, true)
+		return NewRedisStore(rdb, Options{})
+	})
+}
+
+func TestMembershipConformanceRedis(t *testing.T) {
+	rdb := realRedis(t)
+	run := "wfbtest-m-" + randomHex(t, 6)
+	var n atomic.Int64
+	runMembershipConformance(t, func(t *testing.T) Backend {
+		prefix := fmt.Sprintf("%s-%d", run, n.Add(1))
+		t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+		return NewRedisStore(rdb, Options{Prefix: prefix})
+	})
+}

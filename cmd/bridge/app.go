@@ -36,6 +36,8 @@ func (a *app) Close() {
 type appOptions struct {
 	HTTPClient *http.Client // for Webflow calls
 	Now        func() time.Time
+	RatePeriod time.Duration // the rate budget's window; tests compress time
+	Observer   webflowdata.Observer
 }
 
 // newApp builds the bridge from cfg. The embedded store is used when no
@@ -65,12 +67,30 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 	}
 	a.store = state.NewRedisStore(a.rdb, sopts)
 
+	// One budget per Webflow token, shared by every replica through Redis.
+	perKey := map[string]int{}
+	for _, s := range cfg.Sites {
+		if s.RateLimitPerMinute > 0 {
+			perKey[webflowdata.Token(s.WebflowToken).Fingerprint()] = s.RateLimitPerMinute
+		}
+	}
+	limiter, err := state.NewLimiter(a.rdb, state.LimiterOptions{
+		Prefix: cfg.Redis.KeyPrefix, DefaultPerMinute: cfg.Webflow.RateLimitPerMinute, PerKey: perKey,
+		MaxWait: time.Duration(cfg.Webflow.MaxWait), Period: opts.RatePeriod, Logger: log,
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("rate limiter: %w", err)
+	}
 	var sites []scimserver.SiteConfig
 	for _, s := range cfg.Sites {
 		wf, err := webflowdata.NewClient(webflowdata.Config{
 			BaseURL:    cfg.Webflow.APIBaseURL,
 			Token:      webflowdata.Token(s.WebflowToken),
 			HTTPClient: opts.HTTPClient,
+			Limiter:    limiter,
+			Retry:      webflowdata.BackoffPolicy{Retry429: true},
+			Observer:   opts.Observer,
 		})
 		if err != nil {
 			a.Close()

@@ -45,6 +45,9 @@ type WebflowConfig struct {
 	APIBaseURL         string `yaml:"apiBaseURL"`
 	SCIMBaseURL        string `yaml:"scimBaseURL"`
 	RateLimitPerMinute int    `yaml:"rateLimitPerMinute"`
+	// MaxWait bounds how long a SCIM request waits for Webflow budget
+	// before answering 429 with Retry-After (Okta gives up after 60 s).
+	MaxWait Duration `yaml:"maxWait"` // default 20s
 }
 
 // SiteConfig is one Webflow site served at /sites/{id}/scim/v2/.
@@ -57,6 +60,9 @@ type SiteConfig struct {
 	EmailChange    string   `yaml:"emailChange"`    // reject (default) | reinvite
 	RefreshAge     Duration `yaml:"refreshAge"`     // default 5m
 	CustomFields   []string `yaml:"customFields"`
+	// RateLimitPerMinute overrides webflow.rateLimitPerMinute for this
+	// site's token. Sites sharing a token share one budget.
+	RateLimitPerMinute int `yaml:"rateLimitPerMinute"`
 	// GroupMappings maps an IdP group name to an existing access-group slug.
 	GroupMappings       map[string]string `yaml:"groupMappings"`
 	OnGroupDelete       string            `yaml:"onGroupDelete"`       // unlink (default) | remove-members
@@ -143,6 +149,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Webflow.RateLimitPerMinute == 0 {
 		c.Webflow.RateLimitPerMinute = 60
+	}
+	if c.Webflow.MaxWait == 0 {
+		c.Webflow.MaxWait = Duration(20 * time.Second)
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(20 * time.Second)

@@ -133,17 +133,35 @@ func TestUserAccountsUnavailable(t *testing.T) {
 	}
 }
 
-func TestWebflow429ReachesTheIdPAs429(t *testing.T) {
-	h := newBridge(t)
-	h.sim.InjectFault(webflowsim.Fault{Method: "POST", Path: "/v2/sites/*/users/invite", Status: 429, RetryAfter: "17"})
+// A 429 from Webflow pauses the token for every replica. A SCIM request
+// waits for the pause when it ends within webflow.maxWait, and otherwise
+// answers 429 with a Retry-After the IdP honours: never a 500.
+func TestWebflow429(t *testing.T) {
+	h := newBridge(t, func(c *Config) { c.Webflow.MaxWait = Duration(300 * time.Millisecond) })
+	h.sim.InjectFault(webflowsim.Fault{Method: "POST", Path: "/v2/sites/*/users/invite", Status: 429, RetryAfter: "2"})
 	r := h.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"slow@example.com","active":true}`)
-	if r.Status != 429 || r.Header.Get("Retry-After") != "17" {
-		t.Errorf("%d Retry-After=%q %s", r.Status, r.Header.Get("Retry-After"), r.Raw)
+	if r.Status != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("%d Retry-After=%q %s", r.Status, r.Header.Get("Retry-After"), r.Raw)
 	}
-	// The IdP retries later and gets exactly one user.
+	calls := h.calls()
+	if r := h.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"slow@example.com","active":true}`); r.Status != 429 {
+		t.Errorf("while paused: %d", r.Status)
+	}
+	if h.calls() != calls {
+		t.Error("while the token is paused, no request may reach Webflow")
+	}
+	time.Sleep(2100 * time.Millisecond)
 	h.must(201, h.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"slow@example.com","active":true}`))
 	if h.sim.InvitesTo("slow@example.com") != 1 {
 		t.Errorf("invites %d", h.sim.InvitesTo("slow@example.com"))
+	}
+
+	// A short pause is waited out inside the request.
+	h2 := newBridge(t, func(c *Config) { c.Webflow.MaxWait = Duration(5 * time.Second) })
+	h2.sim.InjectFault(webflowsim.Fault{Method: "POST", Path: "/v2/sites/*/users/invite", Status: 429, RetryAfter: "1"})
+	h2.must(201, h2.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"patient@example.com","active":true}`))
+	if h2.sim.InvitesTo("patient@example.com") != 1 {
+		t.Errorf("invites %d", h2.sim.InvitesTo("patient@example.com"))
 	}
 }
 

@@ -97,6 +97,8 @@ func newReplica(t testing.TB, ss *sharedSim, opts ...harnessOpt) *bridgeHarness 
 	cfg := &Config{Listen: "127.0.0.1:0"}
 	cfg.Webflow.APIBaseURL = simTS.URL + "/v2"
 	cfg.Sites = []SiteConfig{{ID: testSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{testToken}}}
+	// The simulator's limit is off; so is ours, unless a test sets one.
+	cfg.Webflow.RateLimitPerMinute = 1_000_000
 	for _, o := range opts {
 		o(cfg)
 	}

@@ -192,6 +192,11 @@ func (h *usersHandler) fail(ctx context.Context, op string, err error) error {
 	case webflowdata.IsUserAccountsUnavailable(err):
 		h.log.Error("Webflow answered that User Accounts are unavailable on this site: Webflow disabled User Accounts on "+webflowdata.SunsetDate, "op", op, "error", err)
 		return failWith(ctx, http.StatusServiceUnavailable, "", "User Accounts unavailable on this site (Webflow disabled User Accounts on "+webflowdata.SunsetDate+"); the site Membership API no longer exists", 0)
+	case errors.As(err, new(*state.WaitTimeoutError)):
+		var wte *state.WaitTimeoutError
+		errors.As(err, &wte)
+		h.log.Warn("Webflow budget for this token is exhausted; asking the IdP to retry", "op", op, "retry_after", wte.RetryAfter.String())
+		return failWith(ctx, http.StatusTooManyRequests, "", "the Webflow rate budget for this site's token is used up; retry after the time in Retry-After", max(wte.RetryAfter, time.Second))
 	case webflowdata.IsRateLimited(err):
 		e, _ := webflowdata.AsAPIError(err)
 		h.log.Warn("Webflow rate limit reached", "op", op)

@@ -106,6 +106,10 @@ func (e *rlEnv) client() redis.UniversalClient {
 func (e *rlEnv) limiter(opts LimiterOptions) *Limiter {
 	e.t.Helper()
 	opts.Prefix = e.prefix
+	if opts.BurstDivisor == 0 {
+		// The scenarios below are written for L=60 with a burst of 3.
+		opts.BurstDivisor = 20
+	}
 	l, err := NewLimiter(e.client(), opts)
 	if err != nil {
 		e.t.Fatalf("NewLimiter: %v", err)
@@ -840,5 +844,26 @@ func BenchmarkLimiterWait(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "admissions/s")
 		})
+	}
+}
+
+// TestLimiterDefaultBurst pins the default parameters: a burst of L/50
+// keeps the steady rate above 95% of Webflow's budget.
+func TestLimiterDefaultBurst(t *testing.T) {
+	_, rdb := newMiniredisClient(t, false)
+	for _, tc := range []struct {
+		limit, rate, burst int
+	}{{60, 58, 1}, {120, 117, 2}, {600, 587, 12}, {1000, 979, 20}} {
+		l, err := NewLimiter(rdb, LimiterOptions{DefaultPerMinute: tc.limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := l.Stats(context.Background(), "tok_default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Rate != tc.rate || st.Burst != tc.burst || float64(st.Rate)/float64(tc.limit) < 0.95 {
+			t.Errorf("limit %d: rate %d burst %d", tc.limit, st.Rate, st.Burst)
+		}
 	}
 }

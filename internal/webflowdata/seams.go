@@ -92,6 +92,10 @@ var NoRetry RetryPolicy = RetryPolicyFunc(func(Call, Attempt) (time.Duration, bo
 // total time. It never retries non-idempotent calls, 4xx answers (a 429 is
 // the Limiter's business), or ErrUserAccountsUnavailable.
 type BackoffPolicy struct {
+	// Retry429 retries any call, POST invite included, after a 429: Webflow
+	// did not process it. The wait is left to the Limiter, which pauses the
+	// token for Retry-After on every replica (so only set this with one).
+	Retry429    bool
 	MaxAttempts int           // including the first; default 4
 	Base        time.Duration // default 200ms
 	Max         time.Duration // per pause; default 5s
@@ -112,6 +116,9 @@ func (p BackoffPolicy) Retry(c Call, a Attempt) (time.Duration, bool) {
 	}
 	if maxElapsed <= 0 {
 		maxElapsed = 30 * time.Second
+	}
+	if p.Retry429 && IsRateLimited(a.Err) && a.N < maxAttempts {
+		return 0, true
 	}
 	if !c.Idempotent || a.N >= maxAttempts || !Retryable(a.Err) {
 		return 0, false

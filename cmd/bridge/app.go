@@ -38,6 +38,7 @@ type appOptions struct {
 	Now        func() time.Time
 	RatePeriod time.Duration // the rate budget's window; tests compress time
 	Observer   webflowdata.Observer
+	Failpoint  func(name string)
 }
 
 // newApp builds the bridge from cfg. The embedded store is used when no
@@ -105,6 +106,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 	}
 	srv, err := scimserver.New(scimserver.Options{
 		PublicURL: cfg.PublicURL, Sites: sites, Store: a.store, Logger: log, Now: opts.Now,
+		CreateStaleAfter: time.Duration(cfg.Webflow.PendingCreateTimeout), Failpoint: opts.Failpoint,
 	})
 	if err != nil {
 		a.Close()

@@ -48,6 +48,10 @@ type WebflowConfig struct {
 	// MaxWait bounds how long a SCIM request waits for Webflow budget
 	// before answering 429 with Retry-After (Okta gives up after 60 s).
 	MaxWait Duration `yaml:"maxWait"` // default 20s
+	// PendingCreateTimeout is how long an unfinished create blocks another
+	// create of the same user before it is presumed abandoned (its bridge
+	// died after the invite) and taken over with a lookup by email.
+	PendingCreateTimeout Duration `yaml:"pendingCreateTimeout"` // default 90s
 }
 
 // SiteConfig is one Webflow site served at /sites/{id}/scim/v2/.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -93,6 +94,11 @@ var e2eSeq atomic.Int64
 // newReplica is one bridge process on a (possibly shared) simulator.
 func newReplica(t testing.TB, ss *sharedSim, opts ...harnessOpt) *bridgeHarness {
 	t.Helper()
+	return newReplicaWith(t, ss, appOptions{}, opts...)
+}
+
+func newReplicaWith(t testing.TB, ss *sharedSim, aopts appOptions, opts ...harnessOpt) *bridgeHarness {
+	t.Helper()
 	sim, simTS := ss.sim, ss.ts
 	cfg := &Config{Listen: "127.0.0.1:0"}
 	cfg.Webflow.APIBaseURL = simTS.URL + "/v2"
@@ -110,7 +116,7 @@ func newReplica(t testing.TB, ss *sharedSim, opts ...harnessOpt) *bridgeHarness 
 	if os.Getenv("BRIDGE_TEST_LOG") != "" {
 		logw = os.Stderr
 	}
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(logw, nil)), appOptions{})
+	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(logw, nil)), aopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,4 +296,21 @@ func (h *bridgeHarness) drain() {
 	if err := h.app.scim.Drain(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+func decodeJSON(res *http.Response, v any) error { return json.NewDecoder(res.Body).Decode(v) }
+
+func newTestServer(t testing.TB, h http.Handler) *httptest.Server {
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"syscall"
 	"time"
 )
 
@@ -40,7 +43,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, w := range warnings {
 		log.Warn(w)
 	}
-	a, err := newApp(ctx, cfg, log, appOptions{})
+	a, err := newApp(ctx, cfg, log, appOptions{Failpoint: failpointFromEnv(log)})
 	if err != nil {
 		return err
 	}
@@ -51,4 +54,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("bridge listening", "addr", addr, "public_url", cfg.PublicURL, "sites", len(cfg.Sites))
 		fmt.Fprintf(stdout, "bridge listening on %s\n", addr)
 	})
+}
+
+// failpointFromEnv arms a crash point for tests of crash safety:
+// BRIDGE_FAILPOINT=after-invite kills the process (SIGKILL, like kill -9)
+// right after Webflow accepted an invite and before Redis recorded it.
+func failpointFromEnv(log *slog.Logger) func(string) {
+	want := os.Getenv("BRIDGE_FAILPOINT")
+	if want == "" {
+		return nil
+	}
+	log.Warn("failpoint armed: this process will kill itself; for crash tests only", "failpoint", want)
+	return func(name string) {
+		if name == want {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
 }

@@ -64,6 +64,11 @@ type Options struct {
 	Logger       *slog.Logger
 	MaxBodyBytes int64
 	Now          func() time.Time
+	// CreateStaleAfter is how old an unfinished create must be before
+	// another attempt takes it over (default 90s: longer than any create).
+	CreateStaleAfter time.Duration
+	// Failpoint, when set, is called at named points; crash tests use it.
+	Failpoint func(name string)
 }
 
 // Server serves /sites/{siteID}/scim/v2/ for every configured site.
@@ -97,6 +102,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.CreateStaleAfter <= 0 {
+		opts.CreateStaleAfter = 90 * time.Second
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -157,7 +165,8 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("scimserver: site %s: emailChange must be %s or %s", sc.ID, EmailChangeReject, EmailChangeReinvite)
 		}
 		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2"}
-		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake}
+		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake,
+			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint}
 		st.groups = &groupsHandler{users: st.users, site: sc, store: opts.Store, wf: sc.Webflow, log: st.users.log, wake: wake}
 		srv, err := scim.NewServer(&scim.ServerArgs{
 			ServiceProviderConfig: serviceProviderConfig(),

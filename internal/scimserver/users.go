@@ -38,7 +38,15 @@ type usersHandler struct {
 	now   func() time.Time
 	base  string // absolute SCIM base URL of the site
 	wake  func() // wakes this replica's membership worker
+	// createStaleAfter is when an unfinished create's reservation is
+	// presumed abandoned (its replica died).
+	createStaleAfter time.Duration
+	// failpoint, when set, is called at named points (crash tests).
+	failpoint func(name string)
 }
+
+// createReservationTTL bounds how long a reservation lives at all.
+const createReservationTTL = 10 * time.Minute
 
 var objectIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
 
@@ -307,12 +315,60 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
 
+	// Reserve the create, across replicas, before anything reaches Webflow:
+	// every invite sends an email.
+	res, err := h.store.ReserveCreate(ctx, h.site.ID, []string{email, u.UserName}, createReservationTTL, h.createStaleAfter)
+	if errors.Is(err, state.ErrCreateInProgress) {
+		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: a create for this userName or email is in progress"}
+	}
+	if err != nil {
+		return scim.Resource{}, h.fail(ctx, "create", err)
+	}
+	// Release unless an invite may have reached Webflow without the record
+	// being stored: then the reservation must go stale, so the next attempt
+	// looks the email up instead of inviting again.
+	release := true
+	defer func() {
+		if release {
+			res.Release()
+		}
+	}()
+	// The indexes again: a create may have finished since the check above.
+	for _, ix := range []struct {
+		idx   state.Index
+		value string
+	}{{state.IndexUserName, u.UserName}, {state.IndexEmail, email}} {
+		if _, err := h.store.FindUser(ctx, h.site.ID, ix.idx, ix.value); err == nil {
+			return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: " + string(ix.idx) + " is taken"}
+		}
+	}
+
 	rec := &state.UserRecord{SiteID: h.site.ID, Active: u.Active}
 	var wu *webflowdata.User
 	if u.Active || h.site.Deactivation != DeactivateDelete {
-		wu, err = h.invite(ctx, email)
-		if err != nil {
-			return scim.Resource{}, h.fail(ctx, "create", err)
+		if res.Takeover {
+			// An earlier attempt died after reserving; it may have invited.
+			found, ferr := h.wf.FindUserByEmail(ctx, h.site.ID, email)
+			switch {
+			case ferr == nil:
+				h.log.Warn("recovered an interrupted create: the user was already invited; linked, not invited again", "webflow_user_id", found.ID)
+				wu = found
+			case !errors.Is(ferr, webflowdata.ErrUserNotFoundByEmail):
+				release = false
+				return scim.Resource{}, h.fail(ctx, "create", ferr)
+			}
+		}
+		if wu == nil {
+			wu, err = h.invite(ctx, email)
+			if err != nil {
+				if webflowdata.IsAmbiguous(err) {
+					release = false
+				}
+				return scim.Resource{}, h.fail(ctx, "create", err)
+			}
+		}
+		if h.failpoint != nil {
+			h.failpoint("after-invite")
 		}
 		if patch, changed := mapping.DataDiff(wu.Data, u.WebflowData(), nil); changed {
 			if nu, err := h.wf.UpdateUser(ctx, h.site.ID, wu.ID, webflowdata.UpdateUserRequest{Data: patch}); err != nil {
@@ -332,6 +388,7 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 		if errors.Is(err, state.ErrExists) || errors.Is(err, state.ErrConflict) {
 			return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: " + conflictDetail(err)}
 		}
+		release = wu == nil
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
 	h.log.Info("user provisioned", "id", rec.ID, "webflow_user_id", rec.WebflowUserID)

@@ -544,6 +544,7 @@ type MembershipStore interface {
 	RetryPending(ctx context.Context, siteID, userID string, after time.Duration, cause string) (int, error)
 	QueueStats(ctx context.Context, siteID string) (QueueStats, error)
 	LockUser(ctx context.Context, siteID, userID string, ttl time.Duration) (unlock func(), ok bool, err error)
+	ReserveCreate(ctx context.Context, siteID string, names []string, ttl, staleAfter time.Duration) (*CreateReservation, error)
 	CachedBlob(ctx context.Context, siteID, name string) ([]byte, time.Time, error)
 	StoreBlob(ctx context.Context, siteID, name string, raw []byte) error
 }

@@ -37,11 +37,12 @@ func (o Options) Validate() error {
 // Redis, Redis Cluster (every key of a site shares one hash tag) and the
 // embedded miniredis of NewEmbedded.
 type RedisStore struct {
-	rdb        redis.UniversalClient
-	prefix     string
-	now        func() time.Time
-	scripts    scripts
-	memScripts memScripts
+	rdb           redis.UniversalClient
+	prefix        string
+	now           func() time.Time
+	scripts       scripts
+	memScripts    memScripts
+	createScripts createScripts
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -53,7 +54,7 @@ func NewRedisStore(rdb redis.UniversalClient, opts Options) *RedisStore {
 	if err := opts.Validate(); err != nil {
 		panic(err)
 	}
-	s := &RedisStore{rdb: rdb, prefix: opts.Prefix, now: opts.Now, scripts: newScripts(), memScripts: newMemScripts()}
+	s := &RedisStore{rdb: rdb, prefix: opts.Prefix, now: opts.Now, scripts: newScripts(), memScripts: newMemScripts(), createScripts: newCreateScripts()}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}

@@ -24,6 +24,10 @@ type Fault struct {
 	Status     int
 	Delay      time.Duration
 	Drop       bool   // hijack and close the connection without answering
+	// After applies the fault once the request has been processed: the
+	// change happens, the answer is lost. This is the ambiguous failure a
+	// client must not blindly retry (a POST invite would invite twice).
+	After bool
 	RetryAfter string // for 429; default "60"
 }
 
@@ -36,6 +40,11 @@ type RandomFaults struct {
 	Statuses []int   // default [500]
 	Method   string  // optional filter, "" = any
 	Path     string  // optional glob filter, "" = any
+	// DropRate is the share of faults that drop the connection instead of
+	// answering a status; AfterRate the share applied after the request
+	// was processed (see Fault.After).
+	DropRate  float64
+	AfterRate float64
 }
 
 type faultSet struct {
@@ -84,7 +93,17 @@ func (f *faultSet) next(r *http.Request) (Fault, bool) {
 			if len(st) == 0 {
 				st = []int{http.StatusInternalServerError}
 			}
-			return Fault{Status: st[f.rnd.Intn(len(st))]}, true
+			ft := Fault{Status: st[f.rnd.Intn(len(st))]}
+			if ft.Status == http.StatusTooManyRequests {
+				ft.RetryAfter = "1"
+			}
+			if f.rnd.Float64() < f.rf.DropRate {
+				ft.Drop = true
+			}
+			if f.rnd.Float64() < f.rf.AfterRate && ft.Status != http.StatusTooManyRequests {
+				ft.After = true
+			}
+			return ft, true
 		}
 	}
 	return Fault{}, false
@@ -121,10 +140,20 @@ func (s *Simulator) ClearFaults() {
 }
 
 // applyFault serves a fault for r and reports whether the request is done.
+// A fault with After first processes the request against a writer that
+// throws the answer away.
 func (s *Simulator) applyFault(w *recorder, r *http.Request, isSCIM bool) bool {
 	ft, ok := s.faults.next(r)
 	if !ok {
 		return false
+	}
+	if ft.After {
+		lost := &recorder{ResponseWriter: &discardWriter{h: http.Header{}}}
+		if isSCIM {
+			s.serveSCIM(lost, r)
+		} else {
+			s.serveAPI(lost, r)
+		}
 	}
 	if ft.Delay > 0 {
 		t := time.NewTimer(ft.Delay)
@@ -173,3 +202,10 @@ func (s *Simulator) applyFault(w *recorder, r *http.Request, isSCIM bool) bool {
 	writeError(w, ft.Status, code, msg)
 	return true
 }
+
+// discardWriter swallows an answer that a fault will replace.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}

@@ -48,7 +48,7 @@ type tokenLimit struct {
 
 // allow consumes one request from tl's budget and sets the rate-limit
 // headers. It returns false (and the Retry-After seconds) when over.
-func (tl *tokenLimit) allow(now time.Time, h http.Header) (bool, int) {
+func (tl *tokenLimit) allow(now time.Time, window time.Duration, h http.Header) (bool, int) {
 	limit := int(tl.limit.Load())
 	if limit <= 0 {
 		h[hdrLimit] = unlimitedHdr
@@ -56,7 +56,7 @@ func (tl *tokenLimit) allow(now time.Time, h http.Header) (bool, int) {
 		return true, 0
 	}
 	tl.mu.Lock()
-	if tl.start.IsZero() || now.Sub(tl.start) >= time.Minute || now.Before(tl.start) {
+	if tl.start.IsZero() || now.Sub(tl.start) >= window || now.Before(tl.start) {
 		tl.start = now
 		tl.count = 0
 	}
@@ -65,7 +65,7 @@ func (tl *tokenLimit) allow(now time.Time, h http.Header) (bool, int) {
 		tl.count++
 	}
 	remaining := limit - tl.count
-	wait := tl.start.Add(time.Minute).Sub(now)
+	wait := tl.start.Add(window).Sub(now)
 	tl.mu.Unlock()
 	h[hdrLimit] = []string{strconv.Itoa(limit)}
 	h[hdrRemaining] = []string{strconv.Itoa(remaining)}

@@ -33,7 +33,7 @@ func (s *Simulator) serveAPI(w *recorder, r *http.Request) {
 		return
 	}
 	w.label = t.label
-	if ok, secs := t.rl.allow(s.now(), w.Header()); !ok {
+	if ok, secs := t.rl.allow(s.now(), s.opts.RateWindow, w.Header()); !ok {
 		writeTooMany(w, strconv.Itoa(secs))
 		return
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	// RateLimitPerMinute is the budget per token; 0 = unlimited. Seed
 	// tokens may override it with rateLimitPerMinute.
 	RateLimitPerMinute int
+	// RateWindow is the window the budget is counted over; default one
+	// minute, as Webflow does. Tests compress time with a shorter one.
+	RateWindow time.Duration
 	SCIMBasePath       string // default "/scim/v2"
 	// SCIMGroupsStatus is what /Groups answers; Webflow's native SCIM does
 	// not support groups. Default 404.
@@ -65,6 +68,9 @@ func (o *Options) defaults() {
 	}
 	if o.RemovedStatus == 0 {
 		o.RemovedStatus = http.StatusNotFound
+	}
+	if o.RateWindow <= 0 {
+		o.RateWindow = time.Minute
 	}
 	if o.RemovedCode == "" {
 		o.RemovedCode = webflowdata.CodeResourceNotFound

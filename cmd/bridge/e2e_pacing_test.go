@@ -1,0 +1,327 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
+)
+
+func createBody(email, name string) string {
+	return fmt.Sprintf(`{"schemas":[%q],"userName":%q,"displayName":%q,"emails":[{"primary":true,"type":"work","value":%q}],"active":true}`, userSchema, email, name, email)
+}
+
+// Concurrent and repeated POSTs for one user, on two replicas: one invite,
+// one 201, the rest 409.
+func TestConcurrentCreatesInviteOnce(t *testing.T) {
+	mr := miniredis.RunT(t)
+	ss := newSharedSim(t)
+	shared := func(c *Config) { c.Redis.URL = "redis://" + mr.Addr() }
+	reps := []*bridgeHarness{newReplica(t, ss, shared), newReplica(t, ss, shared)}
+	var wg sync.WaitGroup
+	var created, conflicts atomic.Int32
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			userName := "same@example.com"
+			if i%2 == 1 {
+				userName = "SAME@example.com"
+			}
+			r := reps[i%2].do("POST", "/Users", createBody(userName, "Same"))
+			switch r.Status {
+			case 201:
+				created.Add(1)
+			case 409:
+				conflicts.Add(1)
+			default:
+				t.Errorf("status %d: %s", r.Status, r.Raw)
+			}
+		}()
+	}
+	wg.Wait()
+	if created.Load() != 1 || conflicts.Load() != 15 || ss.sim.InvitesTo("same@example.com") != 1 {
+		t.Errorf("created %d, conflicts %d, invites %d", created.Load(), conflicts.Load(), ss.sim.InvitesTo("same@example.com"))
+	}
+}
+
+// Chaos: 500 users through 2 replicas while the simulator fails 30% of
+// requests (5xx before or after processing, dropped connections, a few
+// 429s). Every user is invited exactly once, ends in the right state, and
+// the IdP sees only 2xx, 409, 429 and 503.
+func TestChaosCreates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos run")
+	}
+	const users = 500
+	mr := miniredis.RunT(t)
+	ss := newSharedSim(t)
+	shared := func(c *Config) {
+		c.Redis.URL = "redis://" + mr.Addr()
+		c.Webflow.MaxWait = Duration(2 * time.Second)
+		c.Webflow.PendingCreateTimeout = Duration(2 * time.Second)
+	}
+	reps := []*bridgeHarness{newReplica(t, ss, shared), newReplica(t, ss, shared)}
+	statuses := []int{500, 502, 503}
+	var st []int
+	for range 10 {
+		st = append(st, statuses...)
+	}
+	st = append(st, 429)
+	ss.sim.SetRandomFaults(webflowsim.RandomFaults{Seed: 7, Rate: 0.3, Statuses: st, DropRate: 0.15, AfterRate: 0.4})
+
+	var mu sync.Mutex
+	seen := map[int]int{}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(4 * time.Minute)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				h := reps[(i+w)%2]
+				email := fmt.Sprintf("chaos%03d@example.com", i)
+				for attempt := 0; time.Now().Before(deadline); attempt++ {
+					r := h.doQuiet("POST", "/Users", createBody(email, fmt.Sprintf("Chaos %d", i)))
+					mu.Lock()
+					seen[r.Status]++
+					mu.Unlock()
+					if r.Status == 201 {
+						break
+					}
+					if r.Status == 409 {
+						// As Okta does: look the user up by userName.
+						if l := h.doQuiet("GET", filterQ(`userName eq "`+email+`"`), nil); l.Status == 200 && l.Body["totalResults"] == 1.0 {
+							break
+						}
+					}
+					time.Sleep(time.Duration(50+attempt*50) * time.Millisecond)
+					h = reps[(i+w+attempt+1)%2]
+				}
+			}
+		}()
+	}
+	for i := range users {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	ss.sim.ClearFaults()
+	for code := range seen {
+		switch code {
+		case 201, 409, 429, 503:
+		default:
+			t.Errorf("the IdP saw %d %d times", code, seen[code])
+		}
+	}
+	t.Logf("IdP saw %v", seen)
+	twice := 0
+	for i := range users {
+		email := fmt.Sprintf("chaos%03d@example.com", i)
+		if n := ss.sim.InvitesTo(email); n != 1 {
+			twice++
+			if twice < 5 {
+				t.Errorf("%s invited %d times", email, n)
+			}
+		}
+		r := reps[0].must(200, reps[0].do("GET", filterQ(`userName eq "`+email+`"`), nil))
+		if r.Body["totalResults"] != 1.0 {
+			t.Errorf("%s not provisioned: %s", email, r.Raw)
+			continue
+		}
+		wu, ok := reps[0].webflowUser(email)
+		if !ok || str(r.Body, "Resources.0.id") != wu.ID {
+			t.Errorf("%s: record and Webflow disagree", email)
+		}
+	}
+	if twice > 0 {
+		t.Errorf("%d users were not invited exactly once", twice)
+	}
+}
+
+// doQuiet is do without the error-body assertions (for chaos loops).
+func (h *bridgeHarness) doQuiet(method, path string, body any) resp {
+	h.t.Helper()
+	var rd *strings.Reader
+	if s, ok := body.(string); ok {
+		rd = strings.NewReader(s)
+	}
+	req, _ := http.NewRequest(method, h.base+path, nil)
+	if rd != nil {
+		req, _ = http.NewRequest(method, h.base+path, rd)
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return resp{Status: 0}
+	}
+	defer res.Body.Close()
+	var r resp
+	r.Status = res.StatusCode
+	_ = decodeJSON(res, &r.Body)
+	return r
+}
+
+// Pacing: 3 replicas share one token against a simulator that enforces a
+// time-compressed budget (100 per second). The simulator never sees more
+// than the budget in any window, no 429 reaches the bridge, and the budget
+// is used at least 95% while work is waiting.
+func TestPacingAcrossReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timed run")
+	}
+	const budget, window = 100, time.Second
+	sim := webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy, RateLimitPerMinute: budget, RateWindow: window})
+	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
+		t.Fatal(err)
+	}
+	sim.SetRateLimit(budget)
+	ss := &sharedSim{sim: sim}
+	ss.ts = newTestServer(t, sim)
+	mr := miniredis.RunT(t)
+	var reps []*bridgeHarness
+	for range 3 {
+		reps = append(reps, newReplicaWith(t, ss, appOptions{RatePeriod: window}, func(c *Config) {
+			c.Redis.URL = "redis://" + mr.Addr()
+			c.Webflow.RateLimitPerMinute = budget // per compressed "minute"
+			c.Webflow.MaxWait = Duration(30 * time.Second)
+		}))
+	}
+	sim.ResetRequests()
+	start := time.Now()
+	const run = 6 * time.Second
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	for w := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(start) < run {
+				i := n.Add(1)
+				r := reps[w%3].doQuiet("POST", "/Users", fmt.Sprintf(`{"schemas":[%q],"userName":"pace%05d@example.com","active":true}`, userSchema, i))
+				if r.Status != 201 {
+					t.Errorf("create %d: %d", i, r.Status)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	reqs := sim.Requests()
+	var times []time.Time
+	too := 0
+	for _, rq := range reqs {
+		if rq.Status == 429 {
+			too++
+		}
+		times = append(times, rq.Time)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	worst := 0
+	for i, j := 0, 0; i < len(times); i++ {
+		for times[i].Sub(times[j]) >= window {
+			j++
+		}
+		worst = max(worst, i-j+1)
+	}
+	// Utilisation over whole windows in the middle of the run, while the
+	// 24 clients always had work waiting.
+	from, to := times[0].Add(window), times[len(times)-1].Add(-window)
+	mid := 0
+	for _, tm := range times {
+		if !tm.Before(from) && tm.Before(to) {
+			mid++
+		}
+	}
+	use := float64(mid) / (float64(budget) * to.Sub(from).Seconds())
+	t.Logf("%d Webflow calls in %v; worst window %d/%d; 429s %d; utilisation %.1f%%", len(times), times[len(times)-1].Sub(times[0]).Round(time.Millisecond), worst, budget, too, use*100)
+	if worst > budget || too > 0 || use < 0.95 {
+		t.Errorf("worst window %d (budget %d), 429s %d, utilisation %.1f%%", worst, budget, too, use*100)
+	}
+}
+
+// Crash safety: kill -9 between the invite and the Redis write, restart,
+// retry: still exactly one invite, and the user is linked.
+func TestCrashBetweenInviteAndRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "bridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	mr := miniredis.RunT(t)
+	ss := newSharedSim(t)
+	port := freePort(t)
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
+redis: {url: "redis://%s"}
+webflow: {apiBaseURL: "%s/v2", rateLimitPerMinute: 100000, pendingCreateTimeout: 1s}
+sites:
+  - id: %s
+    webflowToken: %s
+    scimTokens: [%s]
+`, port, mr.Addr(), ss.ts.URL, testSite, webflowsim.DemoSiteToken, testToken)
+	cfgPath := filepath.Join(t.TempDir(), "bridge.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	base := fmt.Sprintf("http://127.0.0.1:%d/sites/%s/scim/v2", port, testSite)
+	start := func(failpoint string) *exec.Cmd {
+		cmd := exec.Command(bin, "serve", "--config", cfgPath)
+		cmd.Env = append(os.Environ(), "BRIDGE_FAILPOINT="+failpoint)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			if res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port)); err == nil {
+				res.Body.Close()
+				return cmd
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("bridge did not start")
+		return nil
+	}
+	post := func() int {
+		req, _ := http.NewRequest("POST", base+"/Users", strings.NewReader(createBody("crash@example.com", "Crash Test")))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/scim+json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	cmd := start("after-invite")
+	if code := post(); code != 0 {
+		t.Fatalf("the process should have died mid-request, got %d", code)
+	}
+	cmd.Wait()
+	if ss.sim.InvitesTo("crash@example.com") != 1 {
+		t.Fatalf("invites before restart: %d", ss.sim.InvitesTo("crash@example.com"))
+	}
+	cmd = start("")
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if code := post(); code != 409 {
+		t.Errorf("a retry while the dead create is still fresh: %d, want 409", code)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if code := post(); code != 201 {
+		t.Errorf("retry after restart: %d", code)
+	}
+	if n := ss.sim.InvitesTo("crash@example.com"); n != 1 {
+		t.Errorf("invites after crash and retry: %d, want 1", n)
+	}
+}

@@ -21,13 +21,13 @@ type Fault struct {
 	Count int // default 1
 	// Status is the status to answer (429, 500, 502, 503...). 0 with a
 	// Delay means "delay, then serve normally".
-	Status     int
-	Delay      time.Duration
-	Drop       bool   // hijack and close the connection without answering
+	Status int
+	Delay  time.Duration
+	Drop   bool // hijack and close the connection without answering
 	// After applies the fault once the request has been processed: the
 	// change happens, the answer is lost. This is the ambiguous failure a
 	// client must not blindly retry (a POST invite would invite twice).
-	After bool
+	After      bool
 	RetryAfter string // for 429; default "60"
 }
 

@@ -45,8 +45,8 @@ type Options struct {
 	RateLimitPerMinute int
 	// RateWindow is the window the budget is counted over; default one
 	// minute, as Webflow does. Tests compress time with a shorter one.
-	RateWindow time.Duration
-	SCIMBasePath       string // default "/scim/v2"
+	RateWindow   time.Duration
+	SCIMBasePath string // default "/scim/v2"
 	// SCIMGroupsStatus is what /Groups answers; Webflow's native SCIM does
 	// not support groups. Default 404.
 	SCIMGroupsStatus int

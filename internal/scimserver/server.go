@@ -86,7 +86,7 @@ var siteIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 type site struct {
 	cfg    SiteConfig
 	base   string // absolute SCIM base URL, for meta.location
-	tokens tokenSet
+	tokens mapping.TokenSet
 	scim   scim.Server
 	users  *usersHandler
 	groups *groupsHandler
@@ -131,7 +131,7 @@ func New(opts Options) (*Server, error) {
 		if sc.Webflow == nil {
 			return nil, fmt.Errorf("scimserver: site %s has no Webflow client", sc.ID)
 		}
-		toks, err := parseTokens(sc.SCIMTokens)
+		toks, err := mapping.ParseTokens(sc.SCIMTokens)
 		if err != nil {
 			return nil, fmt.Errorf("scimserver: site %s: %w", sc.ID, err)
 		}
@@ -250,7 +250,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	if !ok || !siteIDPattern.MatchString(id) {
 		// Same answer whether or not the token would be valid elsewhere:
 		// do not reveal which sites exist to unauthenticated callers.
-		if _, has := bearer(r.Header.Get("Authorization")); !has {
+		if _, has := mapping.Bearer(r.Header.Get("Authorization")); !has {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 			writeError(w, http.StatusUnauthorized, "", "missing bearer token")
 			return
@@ -258,8 +258,8 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no site "+id+" is configured in this bridge")
 		return
 	}
-	tok, has := bearer(r.Header.Get("Authorization"))
-	if !has || !st.tokens.match(tok) {
+	tok, has := mapping.Bearer(r.Header.Get("Authorization"))
+	if !has || !st.tokens.Match(tok) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		detail := "missing bearer token"
 		if has {
@@ -350,8 +350,8 @@ func isGroupsPath(p string) bool {
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*site, bool) {
 	id := mux.Vars(r)["siteID"]
 	st, ok := s.sites[id]
-	tok, has := bearer(r.Header.Get("Authorization"))
-	if !ok || !has || !st.tokens.match(tok) {
+	tok, has := mapping.Bearer(r.Header.Get("Authorization"))
+	if !ok || !has || !st.tokens.Match(tok) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		writeError(w, http.StatusUnauthorized, "", "missing or invalid bearer token for this site")
 		return nil, false

@@ -1,4 +1,4 @@
-package scimserver
+package mapping
 
 import (
 	"crypto/sha256"
@@ -9,13 +9,16 @@ import (
 	"strings"
 )
 
-// tokenSet holds the SHA-256 digests of the bearer tokens one site accepts.
-// Config may give a token in plain text or as "sha256:<hex>", so secrets
-// need not sit in config files.
-type tokenSet [][sha256.Size]byte
+// TokenSet holds the SHA-256 digests of the bearer tokens one SCIM surface
+// (a site, or the workspace) accepts. Config may give a token in plain text
+// or as "sha256:<hex>", so secrets need not sit in config files. It lives
+// here, beside the other pure SCIM helpers, so that both SCIM surfaces
+// authenticate the same way.
+type TokenSet [][sha256.Size]byte
 
-func parseTokens(list []string) (tokenSet, error) {
-	var ts tokenSet
+// ParseTokens builds a TokenSet from config values.
+func ParseTokens(list []string) (TokenSet, error) {
+	var ts TokenSet
 	for i, t := range list {
 		t = strings.TrimSpace(t)
 		if t == "" {
@@ -37,8 +40,8 @@ func parseTokens(list []string) (tokenSet, error) {
 	return ts, nil
 }
 
-// match compares in constant time against every digest, with no early exit.
-func (ts tokenSet) match(presented string) bool {
+// Match compares in constant time against every digest, with no early exit.
+func (ts TokenSet) Match(presented string) bool {
 	d := sha256.Sum256([]byte(presented))
 	ok := 0
 	for i := range ts {
@@ -47,8 +50,8 @@ func (ts tokenSet) match(presented string) bool {
 	return ok == 1
 }
 
-// bearer extracts the token from an Authorization header.
-func bearer(h string) (string, bool) {
+// Bearer extracts the token from an Authorization header.
+func Bearer(h string) (string, bool) {
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

@@ -175,15 +175,17 @@ func (h *bridgeHarness) doQuiet(method, path string, body any) resp {
 	return r
 }
 
-// Pacing: 3 replicas share one token against a simulator that enforces a
-// time-compressed budget (100 per second). The simulator never sees more
-// than the budget in any window, no 429 reaches the bridge, and the budget
-// is used at least 95% while work is waiting.
-func TestPacingAcrossReplicas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timed run")
-	}
-	const budget, window = 100, time.Second
+// pacingStats is what a paced bulk create did to the simulator.
+type pacingStats struct {
+	calls, worst, tooMany int
+	utilisation           float64
+	span                  time.Duration
+}
+
+// runPacing bulk-creates users through n replicas sharing one token, for
+// run, against a simulator enforcing budget per window, and measures the
+// calls per window, the 429s and the share of the budget used.
+func runPacing(t testing.TB, replicas, budget int, window, run time.Duration) pacingStats {
 	sim := webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy, RateLimitPerMinute: budget, RateWindow: window})
 	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
 		t.Fatal(err)
@@ -191,9 +193,10 @@ func TestPacingAcrossReplicas(t *testing.T) {
 	sim.SetRateLimit(budget)
 	ss := &sharedSim{sim: sim}
 	ss.ts = newTestServer(t, sim)
+	t.Cleanup(sim.Close)
 	mr := miniredis.RunT(t)
 	var reps []*bridgeHarness
-	for range 3 {
+	for range replicas {
 		reps = append(reps, newReplicaWith(t, ss, appOptions{RatePeriod: window}, func(c *Config) {
 			c.Redis.URL = "redis://" + mr.Addr()
 			c.Webflow.RateLimitPerMinute = budget // per compressed "minute"
@@ -202,16 +205,15 @@ func TestPacingAcrossReplicas(t *testing.T) {
 	}
 	sim.ResetRequests()
 	start := time.Now()
-	const run = 6 * time.Second
 	var wg sync.WaitGroup
 	var n atomic.Int64
-	for w := range 24 {
+	for w := range 8 * replicas {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for time.Since(start) < run {
 				i := n.Add(1)
-				r := reps[w%3].doQuiet("POST", "/Users", fmt.Sprintf(`{"schemas":[%q],"userName":"pace%05d@example.com","active":true}`, userSchema, i))
+				r := reps[w%replicas].doQuiet("POST", "/Users", fmt.Sprintf(`{"schemas":[%q],"userName":"pace%05d@example.com","active":true}`, userSchema, i))
 				if r.Status != 201 {
 					t.Errorf("create %d: %d", i, r.Status)
 					return
@@ -220,37 +222,67 @@ func TestPacingAcrossReplicas(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	reqs := sim.Requests()
+	var st pacingStats
 	var times []time.Time
-	too := 0
-	for _, rq := range reqs {
+	for _, rq := range sim.Requests() {
 		if rq.Status == 429 {
-			too++
+			st.tooMany++
 		}
 		times = append(times, rq.Time)
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	worst := 0
 	for i, j := 0, 0; i < len(times); i++ {
 		for times[i].Sub(times[j]) >= window {
 			j++
 		}
-		worst = max(worst, i-j+1)
+		st.worst = max(st.worst, i-j+1)
 	}
-	// Utilisation over whole windows in the middle of the run, while the
-	// 24 clients always had work waiting.
-	from, to := times[0].Add(window), times[len(times)-1].Add(-window)
-	mid := 0
-	for _, tm := range times {
-		if !tm.Before(from) && tm.Before(to) {
-			mid++
+	st.calls = len(times)
+	if len(times) > 1 {
+		st.span = times[len(times)-1].Sub(times[0])
+		// Whole windows in the middle of the run, while every client had
+		// work waiting.
+		from, to := times[0].Add(window), times[len(times)-1].Add(-window)
+		mid := 0
+		for _, tm := range times {
+			if !tm.Before(from) && tm.Before(to) {
+				mid++
+			}
 		}
+		st.utilisation = float64(mid) / (float64(budget) * to.Sub(from).Seconds())
 	}
-	use := float64(mid) / (float64(budget) * to.Sub(from).Seconds())
-	t.Logf("%d Webflow calls in %v; worst window %d/%d; 429s %d; utilisation %.1f%%", len(times), times[len(times)-1].Sub(times[0]).Round(time.Millisecond), worst, budget, too, use*100)
-	if worst > budget || too > 0 || use < 0.95 {
-		t.Errorf("worst window %d (budget %d), 429s %d, utilisation %.1f%%", worst, budget, too, use*100)
+	return st
+}
+
+// Pacing: 3 replicas share one token against a simulator that enforces a
+// time-compressed budget (100 per second). The simulator never sees more
+// than the budget in any window, no 429 reaches the bridge, and the budget
+// is used at least 95% while work is waiting.
+func TestPacingAcrossReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timed run")
 	}
+	const budget = 100
+	st := runPacing(t, 3, budget, time.Second, 6*time.Second)
+	t.Logf("%d Webflow calls in %v; worst window %d/%d; 429s %d; utilisation %.1f%%", st.calls, st.span.Round(time.Millisecond), st.worst, budget, st.tooMany, st.utilisation*100)
+	if st.worst > budget || st.tooMany > 0 || st.utilisation < 0.95 {
+		t.Errorf("worst window %d (budget %d), 429s %d, utilisation %.1f%%", st.worst, budget, st.tooMany, st.utilisation*100)
+	}
+}
+
+// BenchmarkBulkCreateBudget reports the share of Webflow's budget a bulk
+// create uses through 2 replicas, and the 429s it provokes, on a budget of
+// 1,200 per compressed minute (one second).
+func BenchmarkBulkCreateBudget(b *testing.B) {
+	const budget = 1200 / 60 * 10 // 200 per 1 s window
+	var st pacingStats
+	for range b.N {
+		st = runPacing(b, 2, budget, time.Second, 5*time.Second)
+	}
+	b.ReportMetric(st.utilisation*100, "%budget")
+	b.ReportMetric(float64(st.tooMany), "429s")
+	b.ReportMetric(float64(st.worst), "worst-window")
+	b.ReportMetric(float64(budget), "budget/window")
 }
 
 // Crash safety: kill -9 between the invite and the Redis write, restart,

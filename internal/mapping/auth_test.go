@@ -28,4 +28,3 @@ func TestTokenSet(t *testing.T) {
 		}
 	}
 }
-

@@ -2,38 +2,24 @@ package scimserver
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
 	scimerrors "github.com/elimity-com/scim/errors"
+
+	"github.com/webflowscim/bridge/internal/mapping"
 )
 
-const (
-	scimContentType = "application/scim+json"
-	errorSchema     = "urn:ietf:params:scim:api:messages:2.0:Error"
-)
-
-// errorBody is the SCIM Error JSON (RFC 7644 §3.12). status is a string.
-type errorBody struct {
-	Schemas  []string `json:"schemas"`
-	ScimType string   `json:"scimType,omitempty"`
-	Detail   string   `json:"detail"`
-	Status   string   `json:"status"`
-}
+const scimContentType = "application/scim+json"
 
 // writeError writes a SCIM Error JSON body with the given status.
 func writeError(w http.ResponseWriter, status int, scimType, detail string) {
-	if detail == "" {
-		detail = http.StatusText(status)
-	}
-	b, _ := json.Marshal(errorBody{Schemas: []string{errorSchema}, ScimType: scimType, Detail: detail, Status: strconv.Itoa(status)})
 	h := w.Header()
 	h.Set("Content-Type", scimContentType)
 	h.Del("Content-Length")
 	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	_, _ = w.Write(mapping.SCIMErrorJSON(status, scimType, detail))
 }
 
 // override is what a handler wants the client to see when the library

@@ -473,11 +473,7 @@ func (g *groupsHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 
 func (g *groupsHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
 	ctx := r.Context()
-	var expr filter.Expression
-	if params.FilterValidator != nil {
-		expr = params.FilterValidator.GetFilter()
-	}
-	vs, total, err := g.find(ctx, expr, max(params.StartIndex, 1), params.Count)
+	vs, total, err := g.find(ctx, filterOf(params), max(params.StartIndex, 1), params.Count)
 	if err != nil {
 		return scim.Page{}, g.fail(ctx, "list", err)
 	}
@@ -711,14 +707,6 @@ func (g *groupsHandler) matches(ctx context.Context, e filter.Expression, v grou
 	return false, invalid
 }
 
-type groupListResponse struct {
-	Schemas      []string         `json:"schemas"`
-	TotalResults int              `json:"totalResults"`
-	ItemsPerPage int              `json:"itemsPerPage"`
-	StartIndex   int              `json:"startIndex"`
-	Resources    []map[string]any `json:"Resources"`
-}
-
 var groupSchemas = []string{groupSchemaURN, GroupExtensionURN}
 
 // serveList answers GET /Groups (itemsPerPage = the number returned).
@@ -745,7 +733,7 @@ func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base s
 		if err != nil {
 			return g.fail(ctx, "list", err)
 		}
-		page := groupListResponse{Schemas: []string{listResponseSchema}, TotalResults: total, StartIndex: start, Resources: []map[string]any{}}
+		page := listResponse{Schemas: []string{listResponseSchema}, TotalResults: total, StartIndex: start, Resources: []map[string]any{}}
 		for _, v := range vs {
 			attrs, err := g.attributes(ctx, v, r, base)
 			if err != nil {

@@ -194,8 +194,30 @@ func (h *usersHandler) applyLocked(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if rec.Tombstone {
+		// A cascaded delete: the Webflow user, then the record.
+		if rec.WebflowUserID != "" {
+			if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
+				return err
+			}
+		}
+		if err := h.store.DeleteUser(ctx, h.site.ID, id); err != nil && !errors.Is(err, state.ErrNotFound) {
+			return err
+		}
+		h.log.Info("audit: cascaded delete applied", "audit", true, "id", id, "email", rec.Email)
+		return h.store.ForgetUser(ctx, h.site.ID, id)
+	}
 	if rec.WebflowUserID == "" {
 		return nil
+	}
+	if !rec.Active && h.site.Deactivation == DeactivateDelete {
+		// A queued deactivation (cascade) under the delete policy.
+		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
+			return err
+		}
+		out := *rec
+		out.WebflowUserID, out.Webflow = "", nil
+		return h.save(ctx, &out)
 	}
 	cur, err := h.current(ctx, rec, decodeWebflow(rec))
 	if err != nil {

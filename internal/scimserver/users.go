@@ -471,11 +471,7 @@ func (h *usersHandler) refresh(ctx context.Context, rec *state.UserRecord) *stat
 // library, with the same semantics.
 func (h *usersHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
 	ctx := r.Context()
-	var expr filter.Expression
-	if params.FilterValidator != nil {
-		expr = params.FilterValidator.GetFilter()
-	}
-	recs, total, err := h.find(ctx, expr, max(params.StartIndex, 1), params.Count)
+	recs, total, err := h.find(ctx, filterOf(params), max(params.StartIndex, 1), params.Count)
 	if err != nil {
 		return scim.Page{}, h.fail(ctx, "list", err)
 	}
@@ -484,6 +480,14 @@ func (h *usersHandler) GetAll(r *http.Request, params scim.ListRequestParams) (s
 		out = append(out, h.resource(rec, r, nil))
 	}
 	return scim.Page{TotalResults: total, Resources: out}, nil
+}
+
+// filterOf returns the parsed filter the library validated, or nil.
+func filterOf(params scim.ListRequestParams) filter.Expression {
+	if params.FilterValidator == nil {
+		return nil
+	}
+	return params.FilterValidator.GetFilter()
 }
 
 // scanBatch is how many records a residual filter reads per round trip.

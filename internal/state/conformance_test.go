@@ -169,10 +169,10 @@ func testCreateAndGet(t *testing.T, s Store) {
 	rec := &UserRecord{
 		ID: "u1", SiteID: siteA, WebflowUserID: "wf-1", UserName: "Alice@Example.com",
 		ExternalID: "ext-1", Email: "Alice@Example.com", DisplayName: "Alice Liddell", Active: true,
-		SCIM:            json.RawMessage(`{"name":{"givenName":"Alice","familyName":null},"phoneNumbers":[]}`),
-		Webflow:         json.RawMessage(`{"id":"wf-1","status":"verified"}`),
-		SuspendedGroups: []string{"g1", "g2"},
-		SyncedAt:        synced,
+		SCIM:      json.RawMessage(`{"name":{"givenName":"Alice","familyName":null},"phoneNumbers":[]}`),
+		Webflow:   json.RawMessage(`{"id":"wf-1","status":"verified"}`),
+		Tombstone: true,
+		SyncedAt:  synced,
 	}
 	before := time.Now().Add(-time.Minute)
 	mustCreate(t, s, rec)

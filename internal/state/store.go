@@ -10,21 +10,24 @@ import (
 
 // UserRecord is what the bridge keeps per SCIM user of a site.
 type UserRecord struct {
-	ID              string          `json:"id"` // SCIM id, stable forever
-	SiteID          string          `json:"siteId"`
-	WebflowUserID   string          `json:"webflowUserId,omitempty"`
-	UserName        string          `json:"userName"` // as the IdP sent it (original case)
-	ExternalID      string          `json:"externalId,omitempty"`
-	Email           string          `json:"email"` // the Webflow email (original case)
-	DisplayName     string          `json:"displayName,omitempty"`
-	Active          bool            `json:"active"`
-	SCIM            json.RawMessage `json:"scim,omitempty"`            // other SCIM attributes Webflow cannot hold, opaque to this package
-	Webflow         json.RawMessage `json:"webflow,omitempty"`         // last Webflow user snapshot, opaque
-	SuspendedGroups []string        `json:"suspendedGroups,omitempty"` // groups stripped on deactivation, restored on reactivation
-	Version         int64           `json:"version"`
-	Created         time.Time       `json:"created"`
-	Modified        time.Time       `json:"modified"`
-	SyncedAt        time.Time       `json:"syncedAt"` // when last refreshed from Webflow
+	ID            string          `json:"id"` // SCIM id, stable forever
+	SiteID        string          `json:"siteId"`
+	WebflowUserID string          `json:"webflowUserId,omitempty"`
+	UserName      string          `json:"userName"` // as the IdP sent it (original case)
+	ExternalID    string          `json:"externalId,omitempty"`
+	Email         string          `json:"email"` // the Webflow email (original case)
+	DisplayName   string          `json:"displayName,omitempty"`
+	Active        bool            `json:"active"`
+	SCIM          json.RawMessage `json:"scim,omitempty"`    // other SCIM attributes Webflow cannot hold, opaque to this package
+	Webflow       json.RawMessage `json:"webflow,omitempty"` // last Webflow user snapshot, opaque
+	// Tombstone marks a record whose deletion is queued (cascade from a
+	// deleted collaborator): the membership worker deletes the Webflow user
+	// and then the record.
+	Tombstone bool      `json:"tombstone,omitempty"`
+	Version   int64     `json:"version"`
+	Created   time.Time `json:"created"`
+	Modified  time.Time `json:"modified"`
+	SyncedAt  time.Time `json:"syncedAt"` // when last refreshed from Webflow
 }
 
 // Index names a lookup index of a site's users. The values are also the

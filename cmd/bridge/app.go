@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/passthrough"
 	"github.com/webflowscim/bridge/internal/scimserver"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
@@ -66,10 +68,14 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		a.Close()
 		return nil, fmt.Errorf("redis.keyPrefix: %w", err)
 	}
-	a.store = state.NewRedisStore(a.rdb, sopts)
+	rs := state.NewRedisStore(a.rdb, sopts)
+	a.store = rs
 
 	// One budget per Webflow token, shared by every replica through Redis.
 	perKey := map[string]int{}
+	if cfg.Workspace.Enabled() && cfg.Workspace.RateLimitPerMinute > 0 {
+		perKey[webflowdata.Token(cfg.Workspace.WebflowSCIMToken).Fingerprint()] = cfg.Workspace.RateLimitPerMinute
+	}
 	for _, s := range cfg.Sites {
 		if s.RateLimitPerMinute > 0 {
 			perKey[webflowdata.Token(s.WebflowToken).Fingerprint()] = s.RateLimitPerMinute
@@ -113,6 +119,25 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		return nil, err
 	}
 	a.scim = srv
+
+	var workspace http.Handler
+	if cfg.Workspace.Enabled() {
+		workspace, err = newWorkspace(cfg, rs, srv, limiter, log, opts)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	adminTokens, err := mapping.ParseTokens(cfg.AdminTokens)
+	if err != nil && len(cfg.AdminTokens) > 0 {
+		a.Close()
+		return nil, fmt.Errorf("adminTokens: %w", err)
+	}
+	siteIDs := make([]string, 0, len(cfg.Sites))
+	for _, s := range cfg.Sites {
+		siteIDs = append(siteIDs, s.ID)
+	}
+	identity := identityHandler(rs, siteIDs, adminTokens, log)
 	health := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -138,6 +163,10 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 			health(w, r)
 		case r.URL.Path == "/readyz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			ready(w, r)
+		case r.URL.Path == "/identity" && r.Method == http.MethodGet:
+			identity(w, r)
+		case workspace != nil && (r.URL.Path == workspacePrefix || strings.HasPrefix(r.URL.Path, workspacePrefix+"/")):
+			workspace.ServeHTTP(w, r)
 		default:
 			srv.ServeHTTP(w, r)
 		}
@@ -195,4 +224,43 @@ func serveHTTP(ctx context.Context, srv *http.Server, log *slog.Logger, shutdown
 		return err
 	}
 	return nil
+}
+
+// workspacePrefix is where the collaborator passthrough is mounted.
+const workspacePrefix = "/workspace/scim/v2"
+
+// newWorkspace builds the passthrough to Webflow's native SCIM, with its
+// own budget, collaborator links, and cascade deprovisioning when enabled.
+func newWorkspace(cfg *Config, rs *state.RedisStore, srv *scimserver.Server, limiter *state.Limiter, log *slog.Logger, opts appOptions) (http.Handler, error) {
+	ws := cfg.Workspace
+	on := map[string]bool{}
+	for _, a := range ws.Cascade.On {
+		on[a] = true
+	}
+	var onDeprovision func(ctx context.Context, c state.Collaborator, action string)
+	if len(ws.Cascade.Sites) > 0 && len(on) > 0 {
+		onDeprovision = func(ctx context.Context, c state.Collaborator, action string) {
+			if !on[action] || c.Email == "" {
+				return
+			}
+			// Detached from the IdP's request: a cascade never fails it.
+			go srv.Cascade(context.WithoutCancel(ctx), c.Email, action, ws.Cascade.Sites, ws.Cascade.DryRun)
+		}
+	}
+	p, err := passthrough.New(passthrough.Options{
+		Upstream:      cfg.Webflow.SCIMBaseURL,
+		Token:         webflowdata.Token(ws.WebflowSCIMToken),
+		SCIMTokens:    ws.SCIMTokens,
+		PublicURL:     cfg.PublicURL + workspacePrefix,
+		Prefix:        workspacePrefix,
+		Limiter:       limiter,
+		Links:         rs,
+		OnDeprovision: onDeprovision,
+		Observer:      opts.Observer,
+		Logger:        log.With("surface", "workspace"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	return p, nil
 }

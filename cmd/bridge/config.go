@@ -16,16 +16,15 @@ import (
 // and workspace.* are a contract with docs and deployments: add keys, never
 // rename these.
 type Config struct {
-	Listen    string        `yaml:"listen"`
-	PublicURL string        `yaml:"publicURL"`
-	Redis     RedisConfig   `yaml:"redis"`
-	Webflow   WebflowConfig `yaml:"webflow"`
-	Sites     []SiteConfig  `yaml:"sites"`
-	Workspace struct {
-		WebflowSCIMToken string   `yaml:"webflowSCIMToken"`
-		SCIMTokens       []string `yaml:"scimTokens"`
-	} `yaml:"workspace"`
-	Log struct {
+	Listen    string          `yaml:"listen"`
+	PublicURL string          `yaml:"publicURL"`
+	Redis     RedisConfig     `yaml:"redis"`
+	Webflow   WebflowConfig   `yaml:"webflow"`
+	Sites     []SiteConfig    `yaml:"sites"`
+	Workspace WorkspaceConfig `yaml:"workspace"`
+	// AdminTokens guard the identity lookup (GET /identity?email=…).
+	AdminTokens []string `yaml:"adminTokens"`
+	Log         struct {
 		Format string `yaml:"format"` // text (default) | json
 		Level  string `yaml:"level"`  // debug | info (default) | warn | error
 	} `yaml:"log"`
@@ -72,6 +71,22 @@ type SiteConfig struct {
 	OnGroupDelete       string            `yaml:"onGroupDelete"`       // unlink (default) | remove-members
 	AccessGroupsRefresh Duration          `yaml:"accessGroupsRefresh"` // default 10m
 }
+
+// WorkspaceConfig is the collaborator surface: a passthrough to Webflow's
+// native SCIM at /workspace/scim/v2/.
+type WorkspaceConfig struct {
+	WebflowSCIMToken   string   `yaml:"webflowSCIMToken"`
+	SCIMTokens         []string `yaml:"scimTokens"`
+	RateLimitPerMinute int      `yaml:"rateLimitPerMinute"` // the SCIM token's own budget; default webflow.rateLimitPerMinute
+	Cascade            struct {
+		Sites  []string `yaml:"sites"`
+		On     []string `yaml:"on"` // delete, deactivate
+		DryRun bool     `yaml:"dryRun"`
+	} `yaml:"cascade"`
+}
+
+// Enabled reports whether the workspace surface is configured.
+func (w WorkspaceConfig) Enabled() bool { return len(w.SCIMTokens) > 0 }
 
 // Duration is a time.Duration written as "5m", "20s".
 type Duration time.Duration
@@ -190,6 +205,19 @@ func (c *Config) validate() error {
 			if strings.TrimSpace(t) == "" {
 				errs = append(errs, fmt.Errorf("%s.scimTokens[%d] is empty", where, j))
 			}
+		}
+	}
+	if c.Workspace.Enabled() && strings.TrimSpace(c.Workspace.WebflowSCIMToken) == "" {
+		errs = append(errs, errors.New("config: workspace.scimTokens is set but workspace.webflowSCIMToken is empty"))
+	}
+	for _, on := range c.Workspace.Cascade.On {
+		if on != "delete" && on != "deactivate" {
+			errs = append(errs, fmt.Errorf("config: workspace.cascade.on: %q must be delete or deactivate", on))
+		}
+	}
+	for _, sid := range c.Workspace.Cascade.Sites {
+		if !seen[sid] {
+			errs = append(errs, fmt.Errorf("config: workspace.cascade.sites: %s is not one of the configured sites", sid))
 		}
 	}
 	switch c.Log.Format {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
@@ -15,6 +17,13 @@ import (
 // DemoSCIMToken is the bearer token `bridge demo` accepts unless --token is
 // given. It is a public fixture: the demo listens on loopback only.
 const DemoSCIMToken = "demo-scim-token"
+
+// Demo tokens for the workspace surface and the identity lookup; public
+// fixtures like DemoSCIMToken.
+const (
+	DemoWorkspaceToken = "demo-workspace-token"
+	DemoAdminToken     = "demo-admin-token"
+)
 
 // runDemo is "bridge demo": the bridge on the embedded store, in front of
 // an in-process Webflow simulator (legacy mode) with a demo site.
@@ -26,6 +35,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	token := fs.String("token", DemoSCIMToken, "SCIM bearer token the demo site accepts")
 	rate := fs.Int("rate-limit", 120, "simulated Webflow requests per minute per token (0 = unlimited)")
 	logFormat := fs.String("log-format", "text", "text or json")
+	readyFile := fs.String("ready-file", "", "write the demo's addresses and tokens as JSON to this file once it serves (for scripts and tests)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,6 +60,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Webflow.APIBaseURL = simURL + "/v2"
 	cfg.Webflow.SCIMBaseURL = simURL + "/scim/v2"
 	cfg.Sites = []SiteConfig{{ID: webflowsim.DemoSiteID, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{*token}}}
+	cfg.Workspace.WebflowSCIMToken = webflowsim.DemoSCIMToken
+	cfg.Workspace.SCIMTokens = []string{DemoWorkspaceToken}
+	cfg.Workspace.Cascade.Sites = []string{webflowsim.DemoSiteID}
+	cfg.Workspace.Cascade.On = []string{"delete", "deactivate"}
+	cfg.AdminTokens = []string{DemoAdminToken}
+	cfg.Webflow.RateLimitPerMinute = *rate
+	if *rate <= 0 {
+		cfg.Webflow.RateLimitPerMinute = 1_000_000
+	}
 	cfg.applyDefaults()
 	if err := cfg.validate(); err != nil {
 		return err
@@ -65,10 +84,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	srv := newHTTPServer(cfg.Listen, a.handler)
 	return serveHTTP(ctx, srv, log, 5*time.Second, func(addr string) {
 		base := "http://" + addr + "/sites/" + webflowsim.DemoSiteID + "/scim/v2"
+		if *readyFile != "" {
+			info, _ := json.Marshal(map[string]string{
+				"bridge": "http://" + addr, "scimBase": base, "scimToken": *token, "siteId": webflowsim.DemoSiteID,
+				"workspaceBase": "http://" + addr + workspacePrefix, "workspaceToken": DemoWorkspaceToken,
+				"adminToken": DemoAdminToken, "simulator": simURL,
+			})
+			if err := os.WriteFile(*readyFile, info, 0o600); err != nil {
+				log.Error("writing the ready file", "error", err)
+			}
+		}
 		fmt.Fprintf(stdout, `Webflow SCIM bridge demo (embedded store, simulated Webflow in legacy mode)
 
   SCIM base URL : %s
   Bearer token  : %s
+  Workspace     : http://%s/workspace/scim/v2  (token %s; passthrough to the simulated native SCIM,
+                  deprovisioning a collaborator cascades to the demo site's Membership user)
+  Identity      : curl -H 'Authorization: Bearer %s' 'http://%s/identity?email=jane@example.com'
   Simulator     : %s  (Data API at /v2, admin at /_sim: try %s/_sim/invites)
 
 Create a user:
@@ -78,6 +110,6 @@ Create a user:
     -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jane@example.com","name":{"givenName":"Jane","familyName":"Doe"},"active":true}'
 
 Press Ctrl-C to stop.
-`, base, *token, simURL, simURL, base, *token)
+`, base, *token, addr, DemoWorkspaceToken, DemoAdminToken, addr, simURL, simURL, base, *token)
 	})
 }

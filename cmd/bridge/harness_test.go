@@ -20,8 +20,10 @@ import (
 )
 
 const (
-	testSite  = webflowsim.DemoSiteID
-	testToken = "test-scim-token"
+	testSite           = webflowsim.DemoSiteID
+	testToken          = "test-scim-token"
+	testWorkspaceToken = "test-workspace-token"
+	testAdminToken     = "test-admin-token"
 )
 
 // bridgeHarness is a bridge assembled as `bridge demo` assembles it: the
@@ -105,6 +107,11 @@ func newReplicaWith(t testing.TB, ss *sharedSim, aopts appOptions, opts ...harne
 	cfg.Sites = []SiteConfig{{ID: testSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{testToken}}}
 	// The simulator's limit is off; so is ours, unless a test sets one.
 	cfg.Webflow.RateLimitPerMinute = 1_000_000
+	// The workspace surface, on the simulator's native SCIM.
+	cfg.Webflow.SCIMBaseURL = simTS.URL + "/scim/v2"
+	cfg.Workspace.WebflowSCIMToken = webflowsim.DemoSCIMToken
+	cfg.Workspace.SCIMTokens = []string{testWorkspaceToken}
+	cfg.AdminTokens = []string{testAdminToken}
 	for _, o := range opts {
 		o(cfg)
 	}

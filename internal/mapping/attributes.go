@@ -63,6 +63,20 @@ func ToAttributes(u User, wf WebflowView) scim.ResourceAttributes {
 		}
 		a["emails"] = es
 	}
+	if len(u.PhoneNumbers) > 0 {
+		ps := make([]any, 0, len(u.PhoneNumbers))
+		for _, p := range u.PhoneNumbers {
+			m := map[string]any{"value": p.Value}
+			if p.Type != "" {
+				m["type"] = p.Type
+			}
+			if p.Primary {
+				m["primary"] = true
+			}
+			ps = append(ps, m)
+		}
+		a["phoneNumbers"] = ps
+	}
 	ext := map[string]any{}
 	if wf.UserID != "" {
 		ext[ExtAttrWebflowUserID] = wf.UserID

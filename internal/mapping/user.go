@@ -19,18 +19,21 @@ import (
 // extension...) is dropped on the way in, because Webflow cannot hold it and
 // the IdPs do not need it echoed.
 type User struct {
-	UserName          string  `json:"userName"`
-	ExternalID        string  `json:"externalId,omitempty"`
-	DisplayName       string  `json:"displayName,omitempty"`
-	Name              Name    `json:"name"`
-	Emails            []Email `json:"emails,omitempty"`
-	Active            bool    `json:"active"`
-	NickName          string  `json:"nickName,omitempty"`
-	Title             string  `json:"title,omitempty"`
-	PreferredLanguage string  `json:"preferredLanguage,omitempty"`
-	Locale            string  `json:"locale,omitempty"`
-	Timezone          string  `json:"timezone,omitempty"`
-	UserType          string  `json:"userType,omitempty"`
+	UserName    string  `json:"userName"`
+	ExternalID  string  `json:"externalId,omitempty"`
+	DisplayName string  `json:"displayName,omitempty"`
+	Name        Name    `json:"name"`
+	Emails      []Email `json:"emails,omitempty"`
+	// PhoneNumbers are kept only to be echoed: Okta builds its PUT from
+	// the last GET and its test checks they round-trip. Webflow has none.
+	PhoneNumbers      []PhoneNumber `json:"phoneNumbers,omitempty"`
+	Active            bool          `json:"active"`
+	NickName          string        `json:"nickName,omitempty"`
+	Title             string        `json:"title,omitempty"`
+	PreferredLanguage string        `json:"preferredLanguage,omitempty"`
+	Locale            string        `json:"locale,omitempty"`
+	Timezone          string        `json:"timezone,omitempty"`
+	UserType          string        `json:"userType,omitempty"`
 	// Data is the read-write part of our extension's data attribute: the
 	// consent flags and custom fields. It never holds email (immutable in
 	// Webflow, derived from Emails/UserName) nor name (derived by
@@ -58,11 +61,48 @@ type Email struct {
 	Primary bool   `json:"primary,omitempty"`
 }
 
+// PhoneNumber is one element of the SCIM phoneNumbers attribute.
+type PhoneNumber struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// phonesFromValue reads phoneNumbers leniently: malformed items are
+// dropped, since the bridge only echoes them.
+func phonesFromValue(v any) []PhoneNumber {
+	var out []PhoneNumber
+	for _, item := range asList(v) {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		var p PhoneNumber
+		for k, val := range m {
+			switch strings.ToLower(k) {
+			case "value":
+				p.Value, _ = scalarString(val)
+			case "type":
+				p.Type, _ = scalarString(val)
+			case "primary":
+				p.Primary, _ = parseBoolValue(val)
+			}
+		}
+		if p.Value != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Clone returns a deep copy (Emails and Data are not shared).
 func (u User) Clone() User {
 	c := u
 	if u.Emails != nil {
 		c.Emails = append([]Email(nil), u.Emails...)
+	}
+	if u.PhoneNumbers != nil {
+		c.PhoneNumbers = append([]PhoneNumber(nil), u.PhoneNumbers...)
 	}
 	if u.Data != nil {
 		c.Data = make(webflowdata.UserData, len(u.Data))
@@ -223,6 +263,9 @@ func FromAttributes(attrs scim.ResourceAttributes) (User, error) {
 		if u.Emails, err = emailsFromValue(v); err != nil {
 			return User{}, err
 		}
+	}
+	if v, ok := lookup(m, "phoneNumbers"); ok {
+		u.PhoneNumbers = phonesFromValue(v)
 	}
 	if v, ok := lookup(m, ExtensionSchemaURN); ok && v != nil {
 		ext, ok := v.(map[string]any)

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// identityStore is what the identity lookup reads.
+type identityStore interface {
+	state.Store
+	state.CollaboratorStore
+}
+
+// identityHandler serves GET /identity?email=…: one person across both
+// Webflow surfaces, joined on email: the workspace collaborator (native
+// SCIM id, active) when known, and the Membership user on each site. It
+// reads only the bridge's state: no Webflow call.
+func identityHandler(store identityStore, sites []string, tokens mapping.TokenSet, log *slog.Logger) http.HandlerFunc {
+	type member struct {
+		ID            string   `json:"id"`
+		WebflowUserID string   `json:"webflowUserId,omitempty"`
+		UserName      string   `json:"userName"`
+		Active        bool     `json:"active"`
+		Status        string   `json:"status,omitempty"`
+		AccessGroups  []string `json:"accessGroups"`
+	}
+	type siteEntry struct {
+		SiteID string  `json:"siteId"`
+		Member *member `json:"member"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		tok, ok := mapping.Bearer(r.Header.Get("Authorization"))
+		if len(tokens) == 0 || !ok || !tokens.Match(tok) {
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "an admin token (adminTokens) is required"})
+			return
+		}
+		email := strings.TrimSpace(r.URL.Query().Get("email"))
+		if _, err := mapping.ValidateEmail(email); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "email must be a valid address"})
+			return
+		}
+		out := map[string]any{"email": strings.ToLower(email), "collaborator": nil}
+		c, err := store.CollaboratorByEmail(r.Context(), email)
+		switch {
+		case err == nil:
+			out["collaborator"] = map[string]any{"id": c.ID, "active": c.Active, "userName": c.UserName, "seenAt": c.SeenAt}
+		case !errors.Is(err, state.ErrNotFound):
+			log.Error("identity lookup", "error", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "the state store is unavailable"})
+			return
+		}
+		entries := []siteEntry{}
+		for _, sid := range sites {
+			e := siteEntry{SiteID: sid}
+			rec, err := store.FindUser(r.Context(), sid, state.IndexEmail, email)
+			if err == nil {
+				m := &member{ID: rec.ID, WebflowUserID: rec.WebflowUserID, UserName: rec.UserName, Active: rec.Active, AccessGroups: []string{}}
+				var wu webflowdata.User
+				if len(rec.Webflow) > 0 && json.Unmarshal(rec.Webflow, &wu) == nil && rec.WebflowUserID != "" {
+					m.Status, m.AccessGroups = wu.Status, wu.Slugs()
+				}
+				e.Member = m
+			} else if !errors.Is(err, state.ErrNotFound) {
+				log.Error("identity lookup", "site", sid, "error", err)
+			}
+			entries = append(entries, e)
+		}
+		out["sites"] = entries
+		_ = json.NewEncoder(w).Encode(out)
+	}
+}

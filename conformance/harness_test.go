@@ -366,4 +366,6 @@ const (
 	extURN   = "urn:ietf:params:scim:schemas:extension:webflow:2.0:User"
 )
 
-func q(filter string) string { return strings.ReplaceAll(strings.ReplaceAll(filter, " ", "%20"), `"`, "%22") }
+func q(filter string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(filter, " ", "%20"), `"`, "%22")
+}

@@ -30,7 +30,7 @@ func TestCustomScript(t *testing.T) {
 	}
 	r.run(
 		step{name: "patch", method: "PATCH", path: "/Users/{{id3}}", headers: js, status: 200,
-			body: `{"schemas":["` + patchURN + `"],"Operations":[{"op":"replace","path":"displayName","value":"Renamed by script"}]}`,
+			body:   `{"schemas":["` + patchURN + `"],"Operations":[{"op":"replace","path":"displayName","value":"Renamed by script"}]}`,
 			expect: map[string]string{"displayName": "Renamed by script"}, check: webflowHas("script3@example.com", "", "Renamed by script")},
 		step{name: "delete", method: "DELETE", path: "/Users/{{id3}}", headers: js, status: 204, check: webflowGone("script3@example.com")},
 		step{name: "gone", method: "GET", path: "/Users/{{id3}}", headers: js, status: 404},

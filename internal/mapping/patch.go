@@ -359,7 +359,7 @@ func applyEmails(u *User, o string, p filter.Path, v any) error {
 		}
 	}
 	keep := -1
-	defer func() { u.Emails = fixPrimary(u.Emails, keep) }()
+	defer func() { u.Emails = fixPrimary(dropEmptyEmails(u.Emails, &keep), keep) }()
 
 	if p.ValueExpression == nil {
 		if sub == "" {
@@ -517,6 +517,26 @@ func applyEmails(u *User, o string, p filter.Path, v any) error {
 		}
 	}
 	return nil
+}
+
+// dropEmptyEmails removes elements whose value was cleared (e.g. replace
+// emails.value with "" or null on every element), in place, and moves
+// *keep along; -1 if the kept element was dropped. Emails never hold an
+// element without a value (FromAttributes drops them too).
+func dropEmptyEmails(es []Email, keep *int) []Email {
+	out := es[:0]
+	nk := -1
+	for i, e := range es {
+		if e.Value == "" {
+			continue
+		}
+		if i == *keep {
+			nk = len(out)
+		}
+		out = append(out, e)
+	}
+	*keep = nk
+	return out
 }
 
 func mergeEmail(e *Email, m map[string]any) error {

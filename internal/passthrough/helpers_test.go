@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +155,9 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Cleanup(func() {
 		// No token may ever reach the logs.
 		logs := e.logs.String()
+		if testing.Verbose() && os.Getenv("PT_SHOW_LOGS") != "" {
+			t.Log(logs)
+		}
 		for _, secret := range []string{idpToken, webflowsim.DemoSCIMToken} {
 			if strings.Contains(logs, secret) {
 				t.Errorf("a token leaked into the logs:\n%s", logs)

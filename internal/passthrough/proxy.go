@@ -380,6 +380,9 @@ func (p *Proxy) logRequest(r *http.Request, x *exchange, status int, d time.Dura
 		slog.Duration("duration", d),
 		slog.String("token", p.key),
 	}
+	if x.route.id != "" {
+		attrs = append(attrs, slog.String("id", x.route.id))
+	}
 	if x.outcome != "" {
 		attrs = append(attrs, slog.String("outcome", x.outcome))
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
@@ -102,7 +103,8 @@ func newReplica(t testing.TB, ss *sharedSim, opts ...harnessOpt) *bridgeHarness 
 func newReplicaWith(t testing.TB, ss *sharedSim, aopts appOptions, opts ...harnessOpt) *bridgeHarness {
 	t.Helper()
 	sim, simTS := ss.sim, ss.ts
-	cfg := &Config{Listen: "127.0.0.1:0"}
+	ts := httptest.NewUnstartedServer(nil)
+	cfg := &Config{Listen: "127.0.0.1:0", PublicURL: "http://" + ts.Listener.Addr().String()}
 	cfg.Webflow.APIBaseURL = simTS.URL + "/v2"
 	cfg.Sites = []SiteConfig{{ID: testSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{testToken}}}
 	// The simulator's limit is off; so is ours, unless a test sets one.
@@ -127,7 +129,8 @@ func newReplicaWith(t testing.TB, ss *sharedSim, aopts appOptions, opts ...harne
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(a.handler)
+	ts.Config.Handler = a.handler
+	ts.Start()
 	h := &bridgeHarness{t: t, sim: sim, simTS: simTS, ts: ts, app: a, base: ts.URL + "/sites/" + testSite + "/scim/v2"}
 	t.Cleanup(func() { ts.Close(); a.Close() })
 	return h
@@ -320,4 +323,12 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startWorker runs this replica's membership worker until stopped.
+func (h *bridgeHarness) startWorker() func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.app.scim.Worker(ctx, 10*time.Millisecond); close(done) }()
+	return func() { cancel(); <-done }
 }

@@ -44,6 +44,11 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("webflow timestamp %q: %w", s, err)
 	}
+	// Only years 0000-9999 survive MarshalJSON and a later decode (an
+	// offset can push "9999-12-31T23:59:59-01:00" into year 10000).
+	if y := v.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("webflow timestamp %q: year outside 0000-9999", s)
+	}
 	t.Time = v.UTC()
 	return nil
 }

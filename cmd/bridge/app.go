@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/webflowscim/bridge/internal/mapping"
@@ -23,6 +24,8 @@ import (
 type app struct {
 	handler http.Handler
 	scim    *scimserver.Server
+	health  *health
+	metrics *metrics
 	store   state.Backend
 	rdb     redis.UniversalClient
 	closers []func()
@@ -70,6 +73,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 	}
 	rs := state.NewRedisStore(a.rdb, sopts)
 	a.store = rs
+	a.metrics = newMetrics()
+	a.rdb.AddHook(redisHook{a.metrics})
 
 	// One budget per Webflow token, shared by every replica through Redis.
 	perKey := map[string]int{}
@@ -89,20 +94,36 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		a.Close()
 		return nil, fmt.Errorf("rate limiter: %w", err)
 	}
+	// Tokens are labelled by what they serve, never by the token.
+	tokenLabels := map[string]string{}
+	for _, s := range cfg.Sites {
+		fp := webflowdata.Token(s.WebflowToken).Fingerprint()
+		if tokenLabels[fp] == "" {
+			tokenLabels[fp] = "site:" + s.ID
+		}
+	}
+	if cfg.Workspace.Enabled() {
+		tokenLabels[webflowdata.Token(cfg.Workspace.WebflowSCIMToken).Fingerprint()] = "workspace"
+	}
+	paced := meteredLimiter{next: limiter, m: a.metrics, labels: tokenLabels}
+	audit := scimserver.AuditLogger(log)
+	siteClients := map[string]*webflowdata.Client{}
 	var sites []scimserver.SiteConfig
 	for _, s := range cfg.Sites {
 		wf, err := webflowdata.NewClient(webflowdata.Config{
 			BaseURL:    cfg.Webflow.APIBaseURL,
 			Token:      webflowdata.Token(s.WebflowToken),
 			HTTPClient: opts.HTTPClient,
-			Limiter:    limiter,
+			Limiter:    paced,
 			Retry:      webflowdata.BackoffPolicy{Retry429: true},
-			Observer:   opts.Observer,
+			Observer:   a.metrics.webflowObserver("site", opts.Observer),
+			Audit:      audit,
 		})
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("site %s: %w", s.ID, err)
 		}
+		siteClients[s.ID] = wf
 		sites = append(sites, scimserver.SiteConfig{
 			ID: s.ID, SCIMTokens: s.SCIMTokens, Webflow: wf,
 			Deactivation: s.Deactivation, OnExistingUser: s.OnExistingUser, EmailChange: s.EmailChange,
@@ -113,6 +134,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 	srv, err := scimserver.New(scimserver.Options{
 		PublicURL: cfg.PublicURL, Sites: sites, Store: a.store, Logger: log, Now: opts.Now,
 		CreateStaleAfter: time.Duration(cfg.Webflow.PendingCreateTimeout), Failpoint: opts.Failpoint,
+		ObserveRequest: a.metrics.observeRequest,
 	})
 	if err != nil {
 		a.Close()
@@ -122,7 +144,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 
 	var workspace http.Handler
 	if cfg.Workspace.Enabled() {
-		workspace, err = newWorkspace(cfg, rs, srv, limiter, log, opts)
+		workspace, err = newWorkspace(cfg, rs, srv, paced, a.metrics.webflowObserver("workspace", opts.Observer), log)
 		if err != nil {
 			a.Close()
 			return nil, err
@@ -138,31 +160,27 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		siteIDs = append(siteIDs, s.ID)
 	}
 	identity := identityHandler(rs, siteIDs, adminTokens, log)
-	health := func(w http.ResponseWriter, r *http.Request) {
+	a.metrics.reg.MustRegister(newStateCollector(rs, siteIDs, limiter, tokenLabels))
+	var wsProbe func(context.Context) error
+	if cfg.Workspace.Enabled() {
+		wsProbe = workspaceProbe(cfg.Webflow.SCIMBaseURL, webflowdata.Token(cfg.Workspace.WebflowSCIMToken), opts.HTTPClient)
+	}
+	a.health = newHealth(rs, siteClients, wsProbe, log)
+	live := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}
-	ready := func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		status, code := "ready", http.StatusOK
-		checks := map[string]string{"store": "ok"}
-		if err := a.store.Ping(ctx); err != nil {
-			status, code = "not ready", http.StatusServiceUnavailable
-			checks["store"] = "unreachable"
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "checks": checks})
-	}
+	metricsHandler := promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
 	// Not http.ServeMux: it cleans paths with a redirect, and IdPs drop
 	// the body of a POST or PATCH they are redirected with.
 	a.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-			health(w, r)
+			live(w, r)
 		case r.URL.Path == "/readyz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-			ready(w, r)
+			a.health.serveReady(w, r)
+		case r.URL.Path == "/metrics" && r.Method == http.MethodGet:
+			metricsHandler.ServeHTTP(w, r)
 		case r.URL.Path == "/identity" && r.Method == http.MethodGet:
 			identity(w, r)
 		case workspace != nil && (r.URL.Path == workspacePrefix || strings.HasPrefix(r.URL.Path, workspacePrefix+"/")):
@@ -174,9 +192,14 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 	return a, nil
 }
 
-// startWorkers runs this replica's membership worker until ctx ends.
-func (a *app) startWorkers(ctx context.Context) {
-	go a.scim.Worker(ctx, 0)
+// startWorkers runs this replica's membership worker and health probes
+// until ctx ends. The returned wait blocks until the worker has finished
+// the write in hand, so SIGTERM never cuts a write in half.
+func (a *app) startWorkers(ctx context.Context) (wait func()) {
+	done := make(chan struct{})
+	go func() { a.scim.Worker(ctx, 0); close(done) }()
+	go a.health.run(ctx, 5*time.Second, time.Minute)
+	return func() { <-done }
 }
 
 // newLogger builds the slog logger from config.
@@ -191,10 +214,38 @@ func newLogger(cfg *Config, w interface{ Write([]byte) (int, error) }) *slog.Log
 		lvl = slog.LevelError
 	}
 	ho := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.RedactEmails {
+		ho.ReplaceAttr = redactEmails
+	}
 	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, ho))
 	}
 	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+var emailPattern = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+`)
+
+// redactEmails masks the local part of any email in a log attribute
+// ("***@example.com"): the domain stays, for debugging per tenant.
+func redactEmails(_ []string, a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		if s := v.String(); strings.Contains(s, "@") {
+			a.Value = slog.StringValue(maskEmails(s))
+		}
+	case slog.KindAny:
+		if s := fmt.Sprint(v.Any()); strings.Contains(s, "@") {
+			a.Value = slog.StringValue(maskEmails(s))
+		}
+	}
+	return a
+}
+
+func maskEmails(s string) string {
+	return emailPattern.ReplaceAllStringFunc(s, func(m string) string {
+		return "***" + m[strings.LastIndexByte(m, '@'):]
+	})
 }
 
 // serveHTTP runs h on addr until ctx ends, then stops accepting and lets
@@ -231,7 +282,7 @@ const workspacePrefix = "/workspace/scim/v2"
 
 // newWorkspace builds the passthrough to Webflow's native SCIM, with its
 // own budget, collaborator links, and cascade deprovisioning when enabled.
-func newWorkspace(cfg *Config, rs *state.RedisStore, srv *scimserver.Server, limiter *state.Limiter, log *slog.Logger, opts appOptions) (http.Handler, error) {
+func newWorkspace(cfg *Config, rs *state.RedisStore, srv *scimserver.Server, limiter webflowdata.Limiter, observer webflowdata.Observer, log *slog.Logger) (http.Handler, error) {
 	ws := cfg.Workspace
 	on := map[string]bool{}
 	for _, a := range ws.Cascade.On {
@@ -256,7 +307,7 @@ func newWorkspace(cfg *Config, rs *state.RedisStore, srv *scimserver.Server, lim
 		Limiter:       limiter,
 		Links:         rs,
 		OnDeprovision: onDeprovision,
-		Observer:      opts.Observer,
+		Observer:      observer,
 		Logger:        log.With("surface", "workspace"),
 	})
 	if err != nil {

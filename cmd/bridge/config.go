@@ -27,7 +27,9 @@ type Config struct {
 	Log         struct {
 		Format string `yaml:"format"` // text (default) | json
 		Level  string `yaml:"level"`  // debug | info (default) | warn | error
-	} `yaml:"log"`
+		// RedactEmails masks the local part of every email in logs.
+		RedactEmails bool `yaml:"redactEmails"`
+	} `yaml:"logging"`
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"` // default 20s
 }
 
@@ -223,7 +225,7 @@ func (c *Config) validate() error {
 	switch c.Log.Format {
 	case "", "text", "json":
 	default:
-		errs = append(errs, fmt.Errorf("config: log.format %q must be text or json", c.Log.Format))
+		errs = append(errs, fmt.Errorf("config: logging.format %q must be text or json", c.Log.Format))
 	}
 	return errors.Join(errs...)
 }

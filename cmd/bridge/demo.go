@@ -79,7 +79,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer a.Close()
-	a.startWorkers(ctx)
+	waitWorkers := a.startWorkers(ctx)
+	defer waitWorkers()
 
 	srv := newHTTPServer(cfg.Listen, a.handler)
 	return serveHTTP(ctx, srv, log, 5*time.Second, func(addr string) {

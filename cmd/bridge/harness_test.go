@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,6 +38,25 @@ type bridgeHarness struct {
 	app    *app
 	base   string
 	prefix string // key prefix on a shared real Redis; "" on the embedded store
+	logs   *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // wipeStore deletes everything this bridge keeps in Redis, and nothing else.
@@ -121,18 +141,35 @@ func newReplicaWith(t testing.TB, ss *sharedSim, aopts appOptions, opts ...harne
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	var logw io.Writer = io.Discard
+	// Every log line of every end-to-end test is kept and checked: no
+	// configured token may ever appear in it.
+	logs := &syncBuffer{}
+	var logw io.Writer = logs
 	if os.Getenv("BRIDGE_TEST_LOG") != "" {
-		logw = os.Stderr
+		logw = io.MultiWriter(logs, os.Stderr)
 	}
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(logw, nil)), aopts)
+	a, err := newApp(context.Background(), cfg, newLogger(cfg, logw), aopts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.Config.Handler = a.handler
 	ts.Start()
-	h := &bridgeHarness{t: t, sim: sim, simTS: simTS, ts: ts, app: a, base: ts.URL + "/sites/" + testSite + "/scim/v2"}
-	t.Cleanup(func() { ts.Close(); a.Close() })
+	h := &bridgeHarness{t: t, sim: sim, simTS: simTS, ts: ts, app: a, base: ts.URL + "/sites/" + testSite + "/scim/v2", logs: logs}
+	t.Cleanup(func() {
+		ts.Close()
+		a.Close()
+		secrets := []string{testToken, testWorkspaceToken, testAdminToken, webflowsim.DemoSiteToken, webflowsim.DemoSCIMToken}
+		for _, s := range cfg.Sites {
+			secrets = append(secrets, s.WebflowToken)
+			secrets = append(secrets, s.SCIMTokens...)
+		}
+		out := logs.String()
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(out, sec) {
+				t.Errorf("a configured token appears in the logs")
+			}
+		}
+	})
 	return h
 }
 

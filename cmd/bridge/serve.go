@@ -48,7 +48,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.Close()
-	a.startWorkers(ctx)
+	waitWorkers := a.startWorkers(ctx)
+	defer waitWorkers()
 	srv := newHTTPServer(cfg.Listen, a.handler)
 	return serveHTTP(ctx, srv, log, time.Duration(cfg.ShutdownTimeout), func(addr string) {
 		log.Info("bridge listening", "addr", addr, "public_url", cfg.PublicURL, "sites", len(cfg.Sites))

@@ -40,6 +40,20 @@ func ParseTokens(list []string) (TokenSet, error) {
 	return ts, nil
 }
 
+// MatchIndex returns the 0-based position of the matching token (for an
+// audit label that is not the secret), or -1. It compares against every
+// digest in constant time, with no early exit.
+func (ts TokenSet) MatchIndex(presented string) int {
+	d := sha256.Sum256([]byte(presented))
+	idx := -1
+	for i := range ts {
+		if subtle.ConstantTimeCompare(d[:], ts[i][:]) == 1 {
+			idx = i
+		}
+	}
+	return idx
+}
+
 // Match compares in constant time against every digest, with no early exit.
 func (ts TokenSet) Match(presented string) bool {
 	d := sha256.Sum256([]byte(presented))

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/elimity-com/scim"
 	"github.com/webflowscim/bridge/internal/webflowdata"
@@ -515,6 +517,8 @@ func ValidateEmail(s string) (string, error) {
 		return bad("longer than 254 characters")
 	case strings.ContainsAny(s, " \t\r\n<>"):
 		return bad("contains whitespace or angle brackets")
+	case strings.ContainsFunc(s, invisibleRune):
+		return bad("contains control, invisible or bidirectional-formatting characters, or an undecodable character")
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
@@ -532,6 +536,15 @@ func ValidateEmail(s string) (string, error) {
 		return bad("malformed domain")
 	}
 	return s, nil
+}
+
+// invisibleRune reports characters no address should hold: controls
+// (NUL …), format characters (zero-width joiners and spaces, bidi marks
+// and overrides, BOM), and U+FFFD, which is what a lone surrogate escape
+// or invalid UTF-8 decodes to. They make two different addresses look
+// identical.
+func invisibleRune(r rune) bool {
+	return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
 // WebflowName is Webflow's data.name: displayName, else name.formatted,

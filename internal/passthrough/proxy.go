@@ -3,10 +3,12 @@ package passthrough
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -14,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/state"
@@ -286,6 +289,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		x.body = b
 	}
+	// Every SCIM body is UTF-8 JSON: refuse anything else here rather than
+	// spend upstream budget on it (and let Webflow mangle invalid UTF-8).
+	if len(x.body) > 0 {
+		if !mediaTypeJSON(r.Header.Get("Content-Type")) {
+			x.outcome = "media_type_refused"
+			writeError(sw, http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
+			return
+		}
+		if !utf8.Valid(x.body) || !json.Valid(x.body) {
+			x.outcome = "body_refused"
+			writeError(sw, http.StatusBadRequest, "invalidSyntax", "request body is not one well-formed UTF-8 JSON value")
+			return
+		}
+	}
 
 	if p.opts.Links != nil && rt.collection == "Users" && rt.id != "" && (r.Method == http.MethodPut || r.Method == http.MethodPatch) {
 		x.prev = p.lookup(r.Context(), rt.id)
@@ -325,6 +342,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Close = false
 	x.sent = time.Now()
 	p.rp.ServeHTTP(sw, out)
+}
+
+// mediaTypeJSON reports whether a request body's Content-Type is one SCIM
+// clients send; a missing type is accepted, as on the site surface.
+func mediaTypeJSON(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/scim+json", "application/json", "text/json":
+		return true
+	}
+	return false
 }
 
 // cleanHeader copies only the allowlisted request headers.

@@ -20,6 +20,7 @@ const (
 // pending write, and it never fails the caller; dryRun only logs. Every
 // action is audit-logged.
 func (s *Server) Cascade(ctx context.Context, email, action string, sites []string, dryRun bool) {
+	ctx = withActor(ctx, "cascade")
 	for _, id := range sites {
 		st, ok := s.sites[id]
 		log := s.log.With("audit", true, "cascade", action, "site", id, "email", email, "dry_run", dryRun)

@@ -89,6 +89,7 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 	if err != nil {
 		return nil, err
 	}
+	ctx = webflowdata.WithAuditBefore(ctx, cur)
 	req := webflowdata.UpdateUserRequest{Data: dataPatch}
 	groups, changed := fullList(cur, managed, desired)
 	if changed {
@@ -154,7 +155,7 @@ func (h *usersHandler) drain(ctx context.Context, batch int) (int, error) {
 // applyPending writes one pending user. It reports false when another
 // replica holds the user's lock (that replica will do it).
 func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
-	ctx = webflowdata.WithPriority(ctx, webflowdata.PriorityBackground)
+	ctx = withActor(webflowdata.WithPriority(ctx, webflowdata.PriorityBackground), "membership-worker")
 	unlock, ok, err := h.store.LockUser(ctx, h.site.ID, p.UserID, lockTTL)
 	if err != nil || !ok {
 		return false
@@ -229,6 +230,7 @@ func (h *usersHandler) applyLocked(ctx context.Context, id string) error {
 	}
 	groups, changed := fullList(cur, managed, desired)
 	nu := cur
+	ctx = webflowdata.WithAuditBefore(ctx, cur)
 	if changed {
 		if nu, err = h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, webflowdata.UpdateUserRequest{AccessGroups: groups}); err != nil {
 			return err

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/webflowscim/bridge/internal/webflowdata"
 )
 
 // collections maps a lower-cased collection segment to the case the
@@ -102,16 +104,67 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// accessLog logs one line per request, and turns a panic into a SCIM 500.
-// It never logs the Authorization header or bodies.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+// RequestInfo describes one finished SCIM request, for logs and metrics.
+// Its labels are bounded: no ids, no emails.
+type RequestInfo struct {
+	Site          string // configured site id, or "" (workspace/unknown)
+	Resource      string // Users, Groups, Schemas, ResourceTypes, ServiceProviderConfig, admin, other
+	Operation     string // create, get, list, replace, patch, delete, other
+	Status        int
+	Duration      time.Duration
+	UpstreamCalls int64
+}
+
+// classify names the resource and operation of a normalised path.
+func classify(method, p string) (site, resource, op string) {
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	if len(parts) >= 2 && parts[0] == "sites" {
+		site = parts[1]
+	}
+	resource, op = "other", "other"
+	switch {
+	case len(parts) >= 5 && parts[2] == "scim" && parts[3] == "v2":
+		resource = parts[4]
+		if _, known := collectionNames[resource]; !known {
+			resource = "other"
+		}
+		hasID := len(parts) >= 6
+		switch {
+		case method == http.MethodPost && !hasID:
+			op = "create"
+		case method == http.MethodGet && hasID:
+			op = "get"
+		case method == http.MethodGet:
+			op = "list"
+		case method == http.MethodPut:
+			op = "replace"
+		case method == http.MethodPatch:
+			op = "patch"
+		case method == http.MethodDelete:
+			op = "delete"
+		}
+	case len(parts) >= 3 && parts[2] == "admin":
+		resource, op = "admin", "get"
+	}
+	return site, resource, op
+}
+
+var collectionNames = map[string]struct{}{"Users": {}, "Groups": {}, "Schemas": {}, "ResourceTypes": {}, "ServiceProviderConfig": {}}
+
+// accessLog logs one line per request (request id, site, resource,
+// operation, status, duration, upstream calls), reports it to observe, and
+// turns a panic into a SCIM 500. It never logs the Authorization header,
+// bodies or query strings (filters carry emails).
+func accessLog(log *slog.Logger, sites map[string]*site, observe func(RequestInfo), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
+		if !validRequestID(id) {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		ctx, calls := webflowdata.WithCallCount(webflowdata.WithRequestID(r.Context(), id))
+		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
@@ -120,16 +173,39 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 					writeError(rec, http.StatusInternalServerError, "", "internal error in the bridge; the bridge log has the cause")
 				}
 			}
+			site, resource, op := classify(r.Method, r.URL.Path)
+			if _, ok := sites[site]; !ok {
+				site = "unknown"
+			}
+			info := RequestInfo{Site: site, Resource: resource, Operation: op, Status: rec.status, Duration: time.Since(start), UpstreamCalls: calls.Load()}
 			lvl := slog.LevelInfo
 			if rec.status >= 500 {
 				lvl = slog.LevelError
 			}
-			log.Log(r.Context(), lvl, "scim request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-				"user_agent", r.UserAgent())
+			log.Log(r.Context(), lvl, "scim request", "request_id", id, "site", site, "resource", resource, "operation", op,
+				"method", r.Method, "status", rec.status, "duration_ms", float64(info.Duration.Microseconds())/1000,
+				"upstream_calls", info.UpstreamCalls, "bytes", rec.bytes, "user_agent", r.UserAgent())
+			if observe != nil {
+				observe(info)
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// validRequestID accepts a caller's id only if it is short and plain, so it
+// can go into logs and upstream headers safely.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // acceptedMediaType reports whether a request body's Content-Type is one

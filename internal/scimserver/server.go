@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
@@ -69,6 +71,8 @@ type Options struct {
 	CreateStaleAfter time.Duration
 	// Failpoint, when set, is called at named points; crash tests use it.
 	Failpoint func(name string)
+	// ObserveRequest, when set, sees every finished request (metrics).
+	ObserveRequest func(RequestInfo)
 }
 
 // Server serves /sites/{siteID}/scim/v2/ for every configured site.
@@ -190,7 +194,7 @@ func New(opts Options) (*Server, error) {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed here")
 	})
-	s.handler = accessLog(opts.Logger, pathNormaliser(r))
+	s.handler = pathNormaliser(accessLog(opts.Logger, s.sites, opts.ObserveRequest, r))
 	return s, nil
 }
 
@@ -259,7 +263,11 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, has := mapping.Bearer(r.Header.Get("Authorization"))
-	if !has || !st.tokens.Match(tok) {
+	idx := -1
+	if has {
+		idx = st.tokens.MatchIndex(tok)
+	}
+	if idx < 0 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		detail := "missing bearer token"
 		if has {
@@ -268,6 +276,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "", detail)
 		return
 	}
+	r = r.WithContext(withActor(r.Context(), fmt.Sprintf("site %s scimTokens[%d]", id, idx)))
 
 	if r.Body != nil && r.Body != http.NoBody {
 		if !acceptedMediaType(r.Header.Get("Content-Type")) {
@@ -282,6 +291,17 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			writeError(w, http.StatusBadRequest, "invalidSyntax", "could not read the request body")
+			return
+		}
+		// Go's decoder would turn invalid UTF-8 into U+FFFD and stop at the
+		// first value, silently storing mangled names or ignoring trailing
+		// garbage: refuse both.
+		if len(body) > 0 && !utf8.Valid(body) {
+			writeError(w, http.StatusBadRequest, "invalidSyntax", "request body is not valid UTF-8; SCIM bodies are UTF-8 JSON (RFC 8259)")
+			return
+		}
+		if len(body) > 0 && !json.Valid(body) {
+			writeError(w, http.StatusBadRequest, "invalidSyntax", "request body is not one well-formed JSON value")
 			return
 		}
 		if r.Method == http.MethodPatch {
@@ -305,6 +325,12 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// r.URL.Query() would drop the bad pair: a broken filter= would
+		// list everything instead of failing.
+		writeError(w, http.StatusBadRequest, "invalidSyntax", "the query string is malformed (bad percent-encoding or a ';' separator)")
+		return
+	}
 	if f := r.URL.Query().Get("filter"); f != "" {
 		if nf := mapping.RewriteFilter(f); nf != f {
 			q := r.URL.Query()
@@ -317,6 +343,11 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	r = r.Clone(ctx) // a deep copy: the access log keeps the original URL
 	r.URL.Path = strings.TrimPrefix(r.URL.Path, "/sites/"+id+"/scim")
 	r.URL.RawPath = ""
+	if r.Method != http.MethodGet && isDiscoveryPath(r.URL.Path) {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed on a discovery endpoint; use GET")
+		return
+	}
 	if r.Method == http.MethodGet && r.URL.Path == "/v2/Users" {
 		st.users.serveList(w, r, st.base)
 		return
@@ -340,6 +371,17 @@ func (s scimLogger) Error(args ...any) {
 		return
 	}
 	s.l.Error("scim library", "args", fmt.Sprint(args...))
+}
+
+// isDiscoveryPath reports whether p (below /sites/{id}/scim) is one of the
+// read-only discovery endpoints.
+func isDiscoveryPath(p string) bool {
+	for _, d := range []string{"/v2/ServiceProviderConfig", "/v2/Schemas", "/v2/ResourceTypes"} {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func isGroupsPath(p string) bool {

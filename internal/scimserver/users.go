@@ -855,6 +855,9 @@ func (h *usersHandler) snapshotData(rec *state.UserRecord) webflowdata.UserData 
 
 // deleteUpstream deletes a Webflow user; a 404 means it is already gone.
 func (h *usersHandler) deleteUpstream(ctx context.Context, webflowID string) error {
+	if rec, err := h.store.FindUser(ctx, h.site.ID, state.IndexWebflowID, webflowID); err == nil {
+		ctx = webflowdata.WithAuditBefore(ctx, decodeWebflow(rec))
+	}
 	err := h.wf.DeleteUser(ctx, h.site.ID, webflowID)
 	if err != nil && !webflowdata.IsNotFound(err) {
 		return err

@@ -44,6 +44,7 @@ type Config struct {
 	Limiter    Limiter     // default NopLimiter
 	Retry      RetryPolicy // default BackoffPolicy{}
 	Observer   Observer    // optional
+	Audit      Auditor     // optional: called after every successful change
 	// Timeout bounds each attempt when ctx has no earlier deadline.
 	Timeout time.Duration // default 30s
 	// Sleep waits between retries; tests may replace it.
@@ -61,6 +62,7 @@ type Client struct {
 	limiter  Limiter
 	retry    RetryPolicy
 	observer Observer
+	audit    Auditor
 	timeout  time.Duration
 	sleep    func(context.Context, time.Duration) error
 }
@@ -81,7 +83,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		base: base, token: cfg.Token, key: cfg.Token.Fingerprint(),
 		hc: cfg.HTTPClient, ua: cfg.UserAgent, limiter: cfg.Limiter, retry: cfg.Retry,
-		observer: cfg.Observer, timeout: cfg.Timeout, sleep: cfg.Sleep,
+		observer: cfg.Observer, audit: cfg.Audit, timeout: cfg.Timeout, sleep: cfg.Sleep,
 	}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
@@ -208,6 +210,12 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
+	if id := RequestIDFrom(ctx); id != "" {
+		req.Header.Set("X-Request-Id", id)
+	}
+	if cc, ok := ctx.Value(callCountKey{}).(*CallCount); ok {
+		cc.n.Add(1)
+	}
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -464,6 +472,7 @@ func (c *Client) InviteUser(ctx context.Context, siteID string, req InviteUserRe
 	if err := c.do(ctx, request{call: call, path: "/sites/" + seg(siteID) + "/users/invite", body: req, out: &out}); err != nil {
 		return nil, err
 	}
+	c.auditEvent(ctx, AuditEvent{Action: "invite", Endpoint: EPInviteUser, SiteID: siteID, UserID: out.ID, Email: req.Email, Groups: req.AccessGroups, After: &out})
 	return &out, nil
 }
 
@@ -481,6 +490,11 @@ func (c *Client) UpdateUser(ctx context.Context, siteID, userID string, req Upda
 	if err := c.do(ctx, request{call: call, path: "/sites/" + seg(siteID) + "/users/" + seg(userID), body: req, out: &out}); err != nil {
 		return nil, err
 	}
+	keys := make([]string, 0, len(req.Data))
+	for k := range req.Data {
+		keys = append(keys, k)
+	}
+	c.auditEvent(ctx, AuditEvent{Action: "update", Endpoint: EPUpdateUser, SiteID: siteID, UserID: userID, Groups: req.AccessGroups, DataKeys: keys, After: &out})
 	return &out, nil
 }
 
@@ -490,7 +504,18 @@ func (c *Client) DeleteUser(ctx context.Context, siteID, userID string) error {
 	if err := errors.Join(needID("site id", siteID), needID("user id", userID)); err != nil {
 		return err
 	}
-	return c.do(ctx, request{call: del(EPDeleteUser), path: "/sites/" + seg(siteID) + "/users/" + seg(userID)})
+	if err := c.do(ctx, request{call: del(EPDeleteUser), path: "/sites/" + seg(siteID) + "/users/" + seg(userID)}); err != nil {
+		return err
+	}
+	c.auditEvent(ctx, AuditEvent{Action: "delete", Endpoint: EPDeleteUser, SiteID: siteID, UserID: userID})
+	return nil
+}
+
+func (c *Client) auditEvent(ctx context.Context, e AuditEvent) {
+	if c.audit != nil {
+		e.Before = auditBefore(ctx)
+		c.audit(ctx, e)
+	}
 }
 
 // ListAccessGroups reads every access group of a site, 100 per call.

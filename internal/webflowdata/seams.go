@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -196,3 +197,63 @@ type Observer interface{ ObserveCall(CallInfo) }
 type ObserverFunc func(CallInfo)
 
 func (f ObserverFunc) ObserveCall(ci CallInfo) { f(ci) }
+
+type requestIDKey struct{}
+
+// WithRequestID tags ctx with the SCIM request's id; every Webflow call
+// made under it carries the id upstream as X-Request-Id, so one IdP request
+// can be followed through Webflow's side too.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request id carried by ctx, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// CallCount counts the Webflow HTTP attempts made under one context.
+type CallCount struct{ n atomic.Int64 }
+
+// Load returns the count.
+func (c *CallCount) Load() int64 { return c.n.Load() }
+
+type callCountKey struct{}
+
+// WithCallCount returns ctx with a fresh CallCount, so a SCIM request can
+// log how many upstream calls it cost.
+func WithCallCount(ctx context.Context) (context.Context, *CallCount) {
+	c := &CallCount{}
+	return context.WithValue(ctx, callCountKey{}, c), c
+}
+
+// AuditEvent is one change the bridge made in Webflow.
+type AuditEvent struct {
+	Action   string // invite, update, delete
+	Endpoint string
+	SiteID   string
+	UserID   string
+	Email    string   // invite only
+	Groups   []string // the accessGroups sent (full list), if any
+	DataKeys []string // the data keys sent, if any
+	Before   *User    // the user as the bridge last knew it, when known
+	After    *User    // what Webflow answered (nil for delete)
+}
+
+// Auditor records every change made in Webflow. It is called after the
+// call succeeded.
+type Auditor func(ctx context.Context, e AuditEvent)
+
+type auditBeforeKey struct{}
+
+// WithAuditBefore tells the Auditor what the user looked like before the
+// change about to be made under ctx.
+func WithAuditBefore(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, auditBeforeKey{}, u)
+}
+
+func auditBefore(ctx context.Context) *User {
+	u, _ := ctx.Value(auditBeforeKey{}).(*User)
+	return u
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// health probes every component in the background and serves the cached
+// result at /readyz: probes never run per request, and the Webflow ones go
+// through each token's budget at reconcile priority like every other call.
+// One bad site degrades its own entry only; Redis down takes the process
+// out of rotation (503), since nothing works without it.
+type health struct {
+	store     state.Store
+	sites     map[string]*webflowdata.Client
+	workspace func(ctx context.Context) error // nil when not configured
+	log       *slog.Logger
+
+	mu      sync.RWMutex
+	redis   component
+	site    map[string]siteHealth
+	ws      *component
+	checked time.Time
+}
+
+type component struct {
+	Status    string    `json:"status"` // ok, down, unknown
+	Detail    string    `json:"detail,omitempty"`
+	CheckedAt time.Time `json:"checkedAt,omitzero"`
+}
+
+type siteHealth struct {
+	Status       string    `json:"status"` // ok, degraded, unknown
+	Token        string    `json:"token"`  // ok, or why not
+	UserAccounts string    `json:"userAccounts"`
+	CheckedAt    time.Time `json:"checkedAt,omitzero"`
+}
+
+// neededScopes are what the bridge calls on a site.
+var neededScopes = []string{"users:read", "users:write"}
+
+func newHealth(store state.Store, sites map[string]*webflowdata.Client, workspace func(context.Context) error, log *slog.Logger) *health {
+	h := &health{store: store, sites: sites, workspace: workspace, log: log,
+		redis: component{Status: "unknown"}, site: map[string]siteHealth{}}
+	for id := range sites {
+		h.site[id] = siteHealth{Status: "unknown", Token: "not checked yet", UserAccounts: "not checked yet"}
+	}
+	if workspace != nil {
+		h.ws = &component{Status: "unknown"}
+	}
+	return h
+}
+
+// run probes Redis often (it is cheap) and Webflow rarely (it costs budget).
+func (h *health) run(ctx context.Context, redisEvery, webflowEvery time.Duration) {
+	h.probeRedis(ctx)
+	h.probeWebflow(ctx)
+	rt, wt := time.NewTicker(redisEvery), time.NewTicker(webflowEvery)
+	defer rt.Stop()
+	defer wt.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-rt.C:
+			h.probeRedis(ctx)
+		case <-wt.C:
+			h.probeWebflow(ctx)
+		}
+	}
+}
+
+func (h *health) probeRedis(ctx context.Context) {
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	comp := component{Status: "ok", CheckedAt: time.Now().UTC()}
+	if err := h.store.Ping(c); err != nil {
+		comp = component{Status: "down", Detail: "Redis is unreachable", CheckedAt: comp.CheckedAt}
+	}
+	h.mu.Lock()
+	if h.redis.Status != comp.Status && comp.Status == "down" {
+		h.log.Error("readiness: Redis is unreachable; the bridge is out of rotation")
+	}
+	h.redis = comp
+	h.mu.Unlock()
+}
+
+func (h *health) probeWebflow(ctx context.Context) {
+	ctx = webflowdata.WithPriority(ctx, webflowdata.PriorityReconcile)
+	for id, c := range h.sites {
+		sh := h.probeSite(ctx, id, c)
+		h.mu.Lock()
+		prev := h.site[id]
+		h.site[id] = sh
+		h.mu.Unlock()
+		if sh.Status != "ok" && (prev.Status != sh.Status || prev.UserAccounts != sh.UserAccounts || prev.Token != sh.Token) {
+			h.log.Error("readiness: site degraded", "site", id, "token", sh.Token, "user_accounts", sh.UserAccounts)
+		}
+	}
+	if h.workspace != nil {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		comp := component{Status: "ok", CheckedAt: time.Now().UTC()}
+		if err := h.workspace(c); err != nil {
+			comp.Status, comp.Detail = "down", err.Error()
+		}
+		cancel()
+		h.mu.Lock()
+		h.ws = &comp
+		h.mu.Unlock()
+	}
+}
+
+func (h *health) probeSite(ctx context.Context, id string, c *webflowdata.Client) siteHealth {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sh := siteHealth{Status: "ok", Token: "ok", UserAccounts: "available", CheckedAt: time.Now().UTC()}
+	in, err := c.Introspect(ctx)
+	switch {
+	case err != nil:
+		sh.Token = "could not be checked: " + probeError(err)
+	default:
+		var missing []string
+		for _, s := range neededScopes {
+			if !slices.Contains(in.Authorization.Scopes(), s) {
+				missing = append(missing, s)
+			}
+		}
+		if len(missing) > 0 {
+			sh.Token = "missing scopes: " + joinComma(missing)
+		} else if sites := in.Authorization.AuthorizedTo.SiteIDs; len(sites) > 0 && !slices.Contains(sites, id) {
+			sh.Token = "the token is not authorized for this site"
+		}
+	}
+	if _, err := c.ListUsers(ctx, id, webflowdata.ListOptions{Limit: 1}); err != nil {
+		if webflowdata.IsUserAccountsUnavailable(err) {
+			sh.UserAccounts = "unavailable: " + webflowdata.ErrUserAccountsUnavailable.Error()
+		} else {
+			sh.UserAccounts = "could not be checked: " + probeError(err)
+		}
+	}
+	if sh.Token != "ok" || sh.UserAccounts != "available" {
+		sh.Status = "degraded"
+	}
+	return sh
+}
+
+func probeError(err error) string {
+	if e, ok := webflowdata.AsAPIError(err); ok {
+		return e.Error()
+	}
+	var te *webflowdata.TransportError
+	if errors.As(err, &te) {
+		return "Webflow did not answer"
+	}
+	return "error"
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += v
+	}
+	return out
+}
+
+// serveReady writes the cached state: 200 unless Redis is down.
+func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
+	h.mu.RLock()
+	status, code := "ready", http.StatusOK
+	sites := make(map[string]siteHealth, len(h.site))
+	for id, s := range h.site {
+		sites[id] = s
+		if s.Status == "degraded" {
+			status = "degraded"
+		}
+	}
+	if h.redis.Status == "down" {
+		status, code = "not ready", http.StatusServiceUnavailable
+	}
+	body := map[string]any{"status": status, "redis": h.redis, "sites": sites}
+	if h.ws != nil {
+		body["workspace"] = *h.ws
+	}
+	h.mu.RUnlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// workspaceProbe checks that the native SCIM upstream answers.
+func workspaceProbe(base string, token webflowdata.Token, hc *http.Client) func(context.Context) error {
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ServiceProviderConfig", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token.Reveal())
+		res, err := hc.Do(req)
+		if err != nil {
+			return errors.New("Webflow's native SCIM endpoint is unreachable")
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden {
+			return errors.New("Webflow's native SCIM endpoint refused workspace.webflowSCIMToken")
+		}
+		if res.StatusCode >= 500 {
+			return errors.New("Webflow's native SCIM endpoint answered " + res.Status)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webflowscim/bridge/internal/scimserver"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// metrics holds the bridge's Prometheus collectors, on a registry of its
+// own (no package-level state). Label values are bounded: site ids from
+// config, resource and operation names, endpoint templates, statuses.
+// Never a user id, an email or a token.
+type metrics struct {
+	reg *prometheus.Registry
+
+	scimRequests  *prometheus.CounterVec
+	scimDuration  *prometheus.HistogramVec
+	webflowCalls  *prometheus.CounterVec
+	webflowDur    *prometheus.HistogramVec
+	budgetWait    *prometheus.HistogramVec
+	upstream429   *prometheus.CounterVec
+	redisCommands *prometheus.CounterVec
+	redisDur      prometheus.Histogram
+	passthrough   *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.scimRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bridge_scim_requests_total", Help: "SCIM requests served, by site, resource, operation and status.",
+	}, []string{"site", "resource", "operation", "status"})
+	m.scimDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "bridge_scim_request_duration_seconds", Help: "SCIM request latency.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 60},
+	}, []string{"site", "resource", "operation"})
+	m.webflowCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bridge_webflow_calls_total", Help: "HTTP calls to Webflow (every attempt), by endpoint template and status (0 = no answer).",
+	}, []string{"surface", "endpoint", "status"})
+	m.webflowDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "bridge_webflow_call_duration_seconds", Help: "Webflow call latency.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10),
+	}, []string{"surface", "endpoint"})
+	m.budgetWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "bridge_rate_budget_wait_seconds", Help: "Time spent waiting for a Webflow token's budget, by token label and priority.",
+		Buckets: []float64{.001, .01, .1, .5, 1, 2, 5, 10, 20, 60},
+	}, []string{"token", "priority"})
+	m.upstream429 = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bridge_webflow_429_total", Help: "429 answers from Webflow, by token label.",
+	}, []string{"token"})
+	m.redisCommands = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bridge_redis_commands_total", Help: "Redis commands (pipelines count once), by result.",
+	}, []string{"result"})
+	m.redisDur = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "bridge_redis_command_duration_seconds", Help: "Redis command latency.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10),
+	})
+	m.passthrough = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bridge_workspace_requests_total", Help: "Calls the workspace passthrough made to Webflow's native SCIM, by endpoint and status.",
+	}, []string{"endpoint", "status"})
+	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bridge_build_info", Help: "Build information."}, []string{"version", "goversion"})
+	version, gov := "devel", "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		gov = info.GoVersion
+		if info.Main.Version != "" {
+			version = info.Main.Version
+		}
+	}
+	bi.WithLabelValues(version, gov).Set(1)
+	m.reg.MustRegister(m.scimRequests, m.scimDuration, m.webflowCalls, m.webflowDur, m.budgetWait, m.upstream429,
+		m.redisCommands, m.redisDur, m.passthrough, bi,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observeRequest is scimserver's RequestInfo hook.
+func (m *metrics) observeRequest(ri scimserver.RequestInfo) {
+	m.scimRequests.WithLabelValues(ri.Site, ri.Resource, ri.Operation, strconv.Itoa(ri.Status)).Inc()
+	m.scimDuration.WithLabelValues(ri.Site, ri.Resource, ri.Operation).Observe(ri.Duration.Seconds())
+}
+
+// webflowObserver counts one surface's Webflow calls.
+func (m *metrics) webflowObserver(surface string, next webflowdata.Observer) webflowdata.Observer {
+	return webflowdata.ObserverFunc(func(ci webflowdata.CallInfo) {
+		m.webflowCalls.WithLabelValues(surface, ci.Endpoint, strconv.Itoa(ci.Status)).Inc()
+		m.webflowDur.WithLabelValues(surface, ci.Endpoint).Observe(ci.Duration.Seconds())
+		if surface == "workspace" {
+			m.passthrough.WithLabelValues(ci.Endpoint, strconv.Itoa(ci.Status)).Inc()
+		}
+		if next != nil {
+			next.ObserveCall(ci)
+		}
+	})
+}
+
+// meteredLimiter measures budget waits and 429s around the shared limiter,
+// labelling tokens by what they serve (never the token).
+type meteredLimiter struct {
+	next   webflowdata.Limiter
+	m      *metrics
+	labels map[string]string // token fingerprint → label
+}
+
+func (l meteredLimiter) label(key string) string {
+	if s, ok := l.labels[key]; ok {
+		return s
+	}
+	return "other"
+}
+
+func (l meteredLimiter) Wait(ctx context.Context, key string) error {
+	t0 := time.Now()
+	err := l.next.Wait(ctx, key)
+	prio := [...]string{"interactive", "background", "reconcile"}[min(max(int(webflowdata.PriorityFrom(ctx)), 0), 2)]
+	l.m.budgetWait.WithLabelValues(l.label(key), prio).Observe(time.Since(t0).Seconds())
+	return err
+}
+
+func (l meteredLimiter) Observe(ctx context.Context, key string, info webflowdata.RateInfo) {
+	if info.Status == 429 {
+		l.m.upstream429.WithLabelValues(l.label(key)).Inc()
+	}
+	l.next.Observe(ctx, key, info)
+}
+
+// stateCollector reads queue and budget gauges at scrape time.
+type stateCollector struct {
+	store   state.Backend
+	sites   []string
+	limiter *state.Limiter
+	labels  map[string]string // token fingerprint → label
+
+	pending, oldest, failures, remaining *prometheus.Desc
+}
+
+func newStateCollector(store state.Backend, sites []string, limiter *state.Limiter, labels map[string]string) *stateCollector {
+	return &stateCollector{store: store, sites: sites, limiter: limiter, labels: labels,
+		pending:   prometheus.NewDesc("bridge_membership_pending", "Users with membership writes waiting, by site.", []string{"site"}, nil),
+		oldest:    prometheus.NewDesc("bridge_membership_oldest_pending_seconds", "Age of the oldest pending membership write, by site.", []string{"site"}, nil),
+		failures:  prometheus.NewDesc("bridge_membership_failures", "Membership writes that failed for good and are recorded, by site.", []string{"site"}, nil),
+		remaining: prometheus.NewDesc("bridge_rate_budget_available", "Requests a Webflow token could make right now, by token label.", []string{"token"}, nil),
+	}
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.oldest
+	ch <- c.failures
+	ch <- c.remaining
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, id := range c.sites {
+		qs, err := c.store.QueueStats(ctx, id)
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(qs.Pending), id)
+		age := 0.0
+		if !qs.OldestPending.IsZero() {
+			age = time.Since(qs.OldestPending).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, id)
+		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(len(qs.Failures)), id)
+	}
+	for key, label := range c.labels {
+		if st, err := c.limiter.Stats(ctx, key); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(st.Available), label)
+		}
+	}
+}
+
+// redisHook measures every Redis command and its errors.
+type redisHook struct{ m *metrics }
+
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		t0 := time.Now()
+		err := next(ctx, cmd)
+		h.observe(t0, err)
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		t0 := time.Now()
+		err := next(ctx, cmds)
+		h.observe(t0, err)
+		return err
+	}
+}
+
+func (h redisHook) observe(t0 time.Time, err error) {
+	h.m.redisDur.Observe(time.Since(t0).Seconds())
+	result := "ok"
+	if err != nil && err != redis.Nil {
+		result = "error"
+	}
+	h.m.redisCommands.WithLabelValues(result).Inc()
+}
+
+var _ redis.Hook = redisHook{}

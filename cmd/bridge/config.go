@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -23,8 +24,15 @@ type Config struct {
 	Sites     []SiteConfig    `yaml:"sites"`
 	Workspace WorkspaceConfig `yaml:"workspace"`
 	// AdminTokens guard the identity lookup (GET /identity?email=…).
-	AdminTokens []string `yaml:"adminTokens"`
-	Log         struct {
+	AdminTokens     []string `yaml:"adminTokens"`
+	AdminTokensFile string   `yaml:"adminTokensFile"`
+	// TLS serves HTTPS directly; the certificate is reloaded when the files
+	// change. Plain HTTP behind an ingress is the default.
+	TLS struct {
+		CertFile string `yaml:"certFile"`
+		KeyFile  string `yaml:"keyFile"`
+	} `yaml:"tls"`
+	Log struct {
 		Format string `yaml:"format"` // text (default) | json
 		Level  string `yaml:"level"`  // debug | info (default) | warn | error
 		// RedactEmails masks the local part of every email in logs.
@@ -57,14 +65,16 @@ type WebflowConfig struct {
 
 // SiteConfig is one Webflow site served at /sites/{id}/scim/v2/.
 type SiteConfig struct {
-	ID             string   `yaml:"id"`
-	WebflowToken   string   `yaml:"webflowToken"`
-	SCIMTokens     []string `yaml:"scimTokens"`
-	Deactivation   string   `yaml:"deactivation"`   // remove-access (default) | delete
-	OnExistingUser string   `yaml:"onExistingUser"` // link (default) | conflict
-	EmailChange    string   `yaml:"emailChange"`    // reject (default) | reinvite
-	RefreshAge     Duration `yaml:"refreshAge"`     // default 5m
-	CustomFields   []string `yaml:"customFields"`
+	ID               string   `yaml:"id"`
+	WebflowToken     string   `yaml:"webflowToken"`
+	WebflowTokenFile string   `yaml:"webflowTokenFile"` // read the token from a file (a mounted secret)
+	SCIMTokens       []string `yaml:"scimTokens"`
+	SCIMTokensFile   string   `yaml:"scimTokensFile"` // one token per line
+	Deactivation     string   `yaml:"deactivation"`   // remove-access (default) | delete
+	OnExistingUser   string   `yaml:"onExistingUser"` // link (default) | conflict
+	EmailChange      string   `yaml:"emailChange"`    // reject (default) | reinvite
+	RefreshAge       Duration `yaml:"refreshAge"`     // default 5m
+	CustomFields     []string `yaml:"customFields"`
 	// RateLimitPerMinute overrides webflow.rateLimitPerMinute for this
 	// site's token. Sites sharing a token share one budget.
 	RateLimitPerMinute int `yaml:"rateLimitPerMinute"`
@@ -77,10 +87,12 @@ type SiteConfig struct {
 // WorkspaceConfig is the collaborator surface: a passthrough to Webflow's
 // native SCIM at /workspace/scim/v2/.
 type WorkspaceConfig struct {
-	WebflowSCIMToken   string   `yaml:"webflowSCIMToken"`
-	SCIMTokens         []string `yaml:"scimTokens"`
-	RateLimitPerMinute int      `yaml:"rateLimitPerMinute"` // the SCIM token's own budget; default webflow.rateLimitPerMinute
-	Cascade            struct {
+	WebflowSCIMToken     string   `yaml:"webflowSCIMToken"`
+	WebflowSCIMTokenFile string   `yaml:"webflowSCIMTokenFile"`
+	SCIMTokens           []string `yaml:"scimTokens"`
+	SCIMTokensFile       string   `yaml:"scimTokensFile"`
+	RateLimitPerMinute   int      `yaml:"rateLimitPerMinute"` // the SCIM token's own budget; default webflow.rateLimitPerMinute
+	Cascade              struct {
 		Sites  []string `yaml:"sites"`
 		On     []string `yaml:"on"` // delete, deactivate
 		DryRun bool     `yaml:"dryRun"`
@@ -147,11 +159,62 @@ func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, []str
 	if err := dec.Decode(&c); err != nil {
 		return nil, warnings, fmt.Errorf("parsing config: %w", err)
 	}
+	if err := c.readSecretFiles(); err != nil {
+		return nil, warnings, err
+	}
 	c.applyDefaults()
 	if err := c.validate(); err != nil {
 		return nil, warnings, err
 	}
 	return &c, warnings, nil
+}
+
+// readSecretFiles fills each secret from its …File variant (Kubernetes
+// mounts secrets as files). A file and an inline value together are an
+// error: which one wins would be a guess.
+func (c *Config) readSecretFiles() error {
+	one := func(key, file string, dst *string) error {
+		if file == "" {
+			return nil
+		}
+		if *dst != "" {
+			return fmt.Errorf("config: %s and %sFile are both set; use one", key, key)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("config: %sFile: %w", key, err)
+		}
+		*dst = strings.TrimSpace(string(b))
+		return nil
+	}
+	list := func(key, file string, dst *[]string) error {
+		if file == "" {
+			return nil
+		}
+		if len(*dst) > 0 {
+			return fmt.Errorf("config: %s and %sFile are both set; use one", key, key)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("config: %sFile: %w", key, err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				*dst = append(*dst, line)
+			}
+		}
+		return nil
+	}
+	var errs []error
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		errs = append(errs, one(fmt.Sprintf("sites[%d].webflowToken", i), s.WebflowTokenFile, &s.WebflowToken),
+			list(fmt.Sprintf("sites[%d].scimTokens", i), s.SCIMTokensFile, &s.SCIMTokens))
+	}
+	errs = append(errs, one("workspace.webflowSCIMToken", c.Workspace.WebflowSCIMTokenFile, &c.Workspace.WebflowSCIMToken),
+		list("workspace.scimTokens", c.Workspace.SCIMTokensFile, &c.Workspace.SCIMTokens),
+		list("adminTokens", c.AdminTokensFile, &c.AdminTokens))
+	return errors.Join(errs...)
 }
 
 func (c *Config) applyDefaults() {
@@ -222,6 +285,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("config: workspace.cascade.sites: %s is not one of the configured sites", sid))
 		}
 	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("config: tls.certFile and tls.keyFile go together"))
+	}
 	switch c.Log.Format {
 	case "", "text", "json":
 	default:
@@ -229,3 +295,49 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+const masked = "********"
+
+// Masked returns the effective config with every secret replaced, for
+// `bridge config check`.
+func (c Config) Masked() Config {
+	m := c
+	m.Sites = make([]SiteConfig, len(c.Sites))
+	for i, s := range c.Sites {
+		s.WebflowToken = maskOne(s.WebflowToken)
+		s.SCIMTokens = maskList(s.SCIMTokens)
+		m.Sites[i] = s
+	}
+	m.Workspace.WebflowSCIMToken = maskOne(c.Workspace.WebflowSCIMToken)
+	m.Workspace.SCIMTokens = maskList(c.Workspace.SCIMTokens)
+	m.AdminTokens = maskList(c.AdminTokens)
+	if u, err := url.Parse(c.Redis.URL); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			m.Redis.URL = u.String()
+		}
+	}
+	return m
+}
+
+func maskOne(s string) string {
+	if s == "" {
+		return ""
+	}
+	return masked
+}
+
+func maskList(l []string) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		if strings.HasPrefix(s, "sha256:") {
+			out[i] = s // a digest is not a secret
+		} else {
+			out[i] = maskOne(s)
+		}
+	}
+	return out
+}
+
+// MarshalYAML prints durations as "20s", not nanoseconds.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }

@@ -28,6 +28,8 @@ func commands() map[string]subcommand {
 		"serve":       runServe,
 		"demo":        runDemo,
 		"webflow-sim": runWebflowSim,
+		"config":      runConfig,
+		"healthcheck": runHealthcheck,
 	}
 }
 
@@ -38,6 +40,8 @@ commands:
   serve         run the bridge (bridge serve --config bridge.yaml)
   demo          run the bridge on the embedded store in front of the simulator
   webflow-sim   run the Webflow simulator (Data API v2, removed mode, native SCIM)
+  config check  validate a config file and print it with secrets masked
+  healthcheck   exit 0 if the bridge answers /healthz (for container healthchecks)
 
 Run "bridge <command> -h" for a command's flags.`)
 }

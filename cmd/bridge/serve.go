@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -51,6 +52,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	waitWorkers := a.startWorkers(ctx)
 	defer waitWorkers()
 	srv := newHTTPServer(cfg.Listen, a.handler)
+	if cfg.TLS.CertFile != "" {
+		certs, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+	}
 	return serveHTTP(ctx, srv, log, time.Duration(cfg.ShutdownTimeout), func(addr string) {
 		log.Info("bridge listening", "addr", addr, "public_url", cfg.PublicURL, "sites", len(cfg.Sites))
 		fmt.Fprintf(stdout, "bridge listening on %s\n", addr)

@@ -265,8 +265,11 @@ func TestPacingAcrossReplicas(t *testing.T) {
 	const budget = 100
 	st := runPacing(t, 3, budget, time.Second, 6*time.Second)
 	t.Logf("%d Webflow calls in %v; worst window %d/%d; 429s %d; utilisation %.1f%%", st.calls, st.span.Round(time.Millisecond), st.worst, budget, st.tooMany, st.utilisation*100)
-	if st.worst > budget || st.tooMany > 0 || st.utilisation < 0.95 {
-		t.Errorf("worst window %d (budget %d), 429s %d, utilisation %.1f%%", st.worst, budget, st.tooMany, st.utilisation*100)
+	if st.worst > budget || st.tooMany > 0 {
+		t.Errorf("worst window %d (budget %d), 429s %d", st.worst, budget, st.tooMany)
+	}
+	if st.utilisation < 0.95 && !raceEnabled {
+		t.Errorf("utilisation %.1f%%, want at least 95%%", st.utilisation*100)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/webflowscim/bridge/internal/mapping"
@@ -35,18 +36,26 @@ func identityHandler(store identityStore, sites []string, tokens mapping.TokenSe
 		SiteID string  `json:"siteId"`
 		Member *member `json:"member"`
 	}
+	fail := func(w http.ResponseWriter, status int, detail string) {
+		w.Header().Set("Content-Type", "application/scim+json")
+		w.WriteHeader(status)
+		_, _ = w.Write(mapping.SCIMErrorJSON(status, "", detail))
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
 		tok, ok := mapping.Bearer(r.Header.Get("Authorization"))
 		if len(tokens) == 0 || !ok || !tokens.Match(tok) {
-			w.WriteHeader(http.StatusUnauthorized)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "an admin token (adminTokens) is required"})
+			w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+			fail(w, http.StatusUnauthorized, "an admin token (adminTokens in the bridge config) is required")
 			return
 		}
-		email := strings.TrimSpace(r.URL.Query().Get("email"))
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			fail(w, http.StatusBadRequest, "the query string is malformed")
+			return
+		}
+		email := strings.TrimSpace(q.Get("email"))
 		if _, err := mapping.ValidateEmail(email); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "email must be a valid address"})
+			fail(w, http.StatusBadRequest, "the email parameter must be a valid address")
 			return
 		}
 		out := map[string]any{"email": strings.ToLower(email), "collaborator": nil}
@@ -56,8 +65,7 @@ func identityHandler(store identityStore, sites []string, tokens mapping.TokenSe
 			out["collaborator"] = map[string]any{"id": c.ID, "active": c.Active, "userName": c.UserName, "seenAt": c.SeenAt}
 		case !errors.Is(err, state.ErrNotFound):
 			log.Error("identity lookup", "error", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "the state store is unavailable"})
+			fail(w, http.StatusServiceUnavailable, "the bridge's state store is unavailable; retry later")
 			return
 		}
 		entries := []siteEntry{}
@@ -77,6 +85,7 @@ func identityHandler(store identityStore, sites []string, tokens mapping.TokenSe
 			entries = append(entries, e)
 		}
 		out["sites"] = entries
+		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	}
 }

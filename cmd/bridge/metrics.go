@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -206,7 +207,13 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 func (h redisHook) observe(t0 time.Time, err error) {
 	h.m.redisDur.Observe(time.Since(t0).Seconds())
 	result := "ok"
-	if err != nil && err != redis.Nil {
+	switch {
+	case err == nil || err == redis.Nil:
+	case strings.HasPrefix(err.Error(), "NOSCRIPT"):
+		// The first run of a Lua script on a server: go-redis then sends
+		// it whole. Expected, not an error.
+		result = "noscript"
+	default:
 		result = "error"
 	}
 	h.m.redisCommands.WithLabelValues(result).Inc()

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"mime"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -143,6 +145,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"/identity":                                     {"get"},
 		"/healthz":                                      {"get"},
 		"/readyz":                                       {"get"},
+		"/metrics":                                      {"get"},
 		"/workspace/scim/v2/Users":                      {"get", "post"},
 		"/workspace/scim/v2/Users/{id}":                 {"get", "put", "patch", "delete"},
 	}
@@ -268,7 +271,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("%s: the test has no body for this operation; add one to calls", key)
 			continue
 		}
-		r := h.do(o.method, u, body, "Authorization", "Bearer "+token)
+		var r resp
+		if o.path == "/metrics" {
+			r = rawGet(t, u) // Prometheus text, not JSON
+		} else {
+			r = h.do(o.method, u, body, "Authorization", "Bearer "+token)
+		}
 
 		t.Logf("%s -> %d", key, r.Status)
 		detail := str(r.Body, "detail")
@@ -297,6 +305,18 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rawGet fetches a non-JSON answer.
+func rawGet(t *testing.T, u string) resp {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return resp{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
 }
 
 func keys(m map[string]any) []string {

@@ -270,8 +270,11 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	if idx < 0 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		detail := "missing bearer token"
-		if has {
+		switch {
+		case has:
 			detail = "invalid bearer token for this site"
+		case r.Header.Get("Authorization") != "":
+			detail = "the Authorization header must be \"Bearer <token>\""
 		}
 		writeError(w, http.StatusUnauthorized, "", detail)
 		return
@@ -346,6 +349,17 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && isDiscoveryPath(r.URL.Path) {
 		w.Header().Set("Allow", http.MethodGet)
 		writeError(w, http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed on a discovery endpoint; use GET")
+		return
+	}
+	switch p := r.URL.Path; {
+	case p == "/v2" || p == "/v2/":
+		writeError(w, http.StatusNotFound, "", "this is the SCIM base URL of site "+id+"; the resources are at /Users and /Groups (discovery: /ServiceProviderConfig, /Schemas, /ResourceTypes)")
+		return
+	case p == "/v2/Me":
+		writeError(w, http.StatusNotImplemented, "", "/Me is not supported: the bridge authenticates IdPs, not users")
+		return
+	case strings.HasSuffix(p, "/.search"):
+		writeError(w, http.StatusNotImplemented, "", "POST .search is not supported; use GET with a filter")
 		return
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/v2/Users" {

@@ -655,9 +655,12 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 			return nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "userName " + next.UserName + " is taken by another user"}
 		}
 	}
-	if (emailChanged || userNameChanged) && h.site.EmailChange == EmailChangeReject {
+	// Only a change of the Webflow email is refused: a userName that
+	// changes while the email stays (an Entra UPN rename) changes nothing
+	// in Webflow and is simply stored.
+	if emailChanged && h.site.EmailChange == EmailChangeReject {
 		return nil, scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeMutability,
-			Detail: fmt.Sprintf("Webflow cannot change a user's email (stored %q); userName and the primary email are immutable for this site. Set emailChange: reinvite to delete and re-invite instead", rec.Email)}
+			Detail: fmt.Sprintf("Webflow cannot change a user's email (stored %q); this change would change it. Set emailChange: reinvite to delete the Webflow user and invite the new address instead", rec.Email)}
 	}
 
 	wu := decodeWebflow(rec)

@@ -355,4 +355,14 @@ func TestEmailChangeRejected(t *testing.T) {
 	if r := h.must(200, h.do("GET", "/Users/"+id, nil)); str(r.Body, "userName") != "keep@example.com" {
 		t.Errorf("stored user changed: %s", r.Raw)
 	}
+	// A userName change that keeps the email (an Entra UPN rename) changes
+	// nothing in Webflow: it is stored, with no call.
+	upn := str(h.must(201, h.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"alex@contoso.onmicrosoft.com","emails":[{"primary":true,"type":"work","value":"alex@example.com"}],"active":true}`)).Body, "id")
+	h.sim.ResetRequests()
+	if r := h.must(200, h.do("PATCH", "/Users/"+upn, patch(op("Replace", "userName", "alex.w@contoso.onmicrosoft.com")))); str(r.Body, "userName") != "alex.w@contoso.onmicrosoft.com" || h.calls() != 0 {
+		t.Errorf("UPN rename: %d calls, %s", h.calls(), r.Raw)
+	}
+	if r := h.must(200, h.do("GET", filterQ(`userName eq "alex.w@contoso.onmicrosoft.com"`), nil)); r.Body["totalResults"] != 1.0 {
+		t.Errorf("the new userName is indexed: %s", r.Raw)
+	}
 }

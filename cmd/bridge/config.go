@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"regexp"
@@ -147,16 +149,45 @@ func LoadConfig(path string) (*Config, []string, error) {
 }
 
 // ParseConfig parses YAML config text; warnings name unset variables.
+//
+// ${VAR} is expanded inside YAML values only, after parsing: a placeholder
+// in a comment is ignored, and a secret containing "#" or ": " cannot
+// change the document's structure.
 func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, []string, error) {
-	text, unset := expandEnv(string(raw), lookup)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, nil, fmt.Errorf("parsing config: %w", err)
+	}
+	var unset []string
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+			v, u := expandEnv(n.Value, lookup)
+			n.Value, unset = v, append(unset, u...)
+			// Let the value resolve as if written in place (so ${RATE}
+			// can fill a number); the encoder quotes what needs quoting.
+			n.Tag, n.Style = "", 0
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
 	var warnings []string
 	for _, u := range unset {
 		warnings = append(warnings, "environment variable "+u+" is not set")
 	}
+	text, err := yaml.Marshal(&doc)
+	if err != nil {
+		return nil, warnings, fmt.Errorf("parsing config: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		text = nil
+	}
 	var c Config
-	dec := yaml.NewDecoder(strings.NewReader(text))
+	dec := yaml.NewDecoder(bytes.NewReader(text))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, warnings, fmt.Errorf("parsing config: %w", err)
 	}
 	if err := c.readSecretFiles(); err != nil {

@@ -39,6 +39,24 @@ workspace:
 		t.Errorf("warnings %v", warnings)
 	}
 
+	// Expansion happens inside values only: a placeholder in a comment is
+	// ignored, a secret with YAML syntax in it stays one value, and a
+	// placeholder can fill a number.
+	env["TRICKY"] = "ab#c: d, [e]"
+	env["RATE"] = "90"
+	tricky, warn2, err := ParseConfig([]byte(`
+# a comment mentioning ${NOT_SET_ANYWHERE}
+webflow:
+  rateLimitPerMinute: ${RATE}
+sites:
+  - id: a
+    webflowToken: ${TRICKY}
+    scimTokens: [x]
+`), lookup)
+	if err != nil || tricky.Sites[0].WebflowToken != "ab#c: d, [e]" || tricky.Webflow.RateLimitPerMinute != 90 || len(warn2) != 0 {
+		t.Errorf("expansion: %+v %v %v", tricky, warn2, err)
+	}
+
 	bad := []struct{ name, raw, want string }{
 		{"typo'd key", "sites:\n  - id: x\n    webflowTokn: a\n", "webflowTokn"},
 		{"empty token", "sites:\n  - id: a\n    webflowToken: ${UNSET}\n    scimTokens: [x]\n", "webflowToken is empty"},

@@ -22,13 +22,17 @@ import (
 
 // app is an assembled bridge: its HTTP handler and what must be closed.
 type app struct {
-	handler http.Handler
-	scim    *scimserver.Server
-	health  *health
-	metrics *metrics
-	store   state.Backend
-	rdb     redis.UniversalClient
-	closers []func()
+	log            *slog.Logger
+	siteIDs        []string
+	reconcileEvery time.Duration
+	reconcileApply bool
+	handler        http.Handler
+	scim           *scimserver.Server
+	health         *health
+	metrics        *metrics
+	store          state.Backend
+	rdb            redis.UniversalClient
+	closers        []func()
 }
 
 func (a *app) Close() {
@@ -129,6 +133,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 			Deactivation: s.Deactivation, OnExistingUser: s.OnExistingUser, EmailChange: s.EmailChange,
 			RefreshAge: time.Duration(s.RefreshAge), CustomFields: s.CustomFields,
 			GroupMappings: s.GroupMappings, OnGroupDelete: s.OnGroupDelete, AccessGroupsRefresh: time.Duration(s.AccessGroupsRefresh),
+			WebhookSecret: s.WebhookSecret,
 		})
 	}
 	srv, err := scimserver.New(scimserver.Options{
@@ -166,6 +171,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 		wsProbe = workspaceProbe(cfg.Webflow.SCIMBaseURL, webflowdata.Token(cfg.Workspace.WebflowSCIMToken), opts.HTTPClient)
 	}
 	a.health = newHealth(rs, siteClients, wsProbe, log)
+	a.health.rebuilding = srv.Rebuilding
+	a.log, a.siteIDs = log, siteIDs
+	a.reconcileEvery, a.reconcileApply = time.Duration(cfg.Reconcile.Interval), cfg.Reconcile.Apply
 	live := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -199,6 +207,10 @@ func (a *app) startWorkers(ctx context.Context) (wait func()) {
 	done := make(chan struct{})
 	go func() { a.scim.Worker(ctx, 0); close(done) }()
 	go a.health.run(ctx, 5*time.Second, time.Minute)
+	go a.scim.WatchStore(ctx, 2*time.Second)
+	if a.reconcileEvery > 0 {
+		go reconcileLoop(ctx, a.scim, a.siteIDs, a.reconcileEvery, a.reconcileApply, a.log)
+	}
 	return func() { <-done }
 }
 

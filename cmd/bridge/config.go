@@ -41,6 +41,12 @@ type Config struct {
 		RedactEmails bool `yaml:"redactEmails"`
 	} `yaml:"logging"`
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"` // default 20s
+	// Reconcile runs a reconciliation of every site periodically inside
+	// serve (0 = never); one replica at a time, under a lease.
+	Reconcile struct {
+		Interval Duration `yaml:"interval"`
+		Apply    bool     `yaml:"apply"`
+	} `yaml:"reconcile"`
 }
 
 // RedisConfig selects the state store.
@@ -84,6 +90,12 @@ type SiteConfig struct {
 	GroupMappings       map[string]string `yaml:"groupMappings"`
 	OnGroupDelete       string            `yaml:"onGroupDelete"`       // unlink (default) | remove-members
 	AccessGroupsRefresh Duration          `yaml:"accessGroupsRefresh"` // default 10m
+	// WebhookSecret is the OAuth app's client secret, for webhooks an OAuth
+	// app registered (Webflow signs those with it). Webhooks registered
+	// with `bridge webhooks register` (site token) have their own
+	// secretKeys, kept in Redis; this is then not needed.
+	WebhookSecret     string `yaml:"webhookSecret"`
+	WebhookSecretFile string `yaml:"webhookSecretFile"`
 }
 
 // WorkspaceConfig is the collaborator surface: a passthrough to Webflow's
@@ -240,7 +252,8 @@ func (c *Config) readSecretFiles() error {
 	for i := range c.Sites {
 		s := &c.Sites[i]
 		errs = append(errs, one(fmt.Sprintf("sites[%d].webflowToken", i), s.WebflowTokenFile, &s.WebflowToken),
-			list(fmt.Sprintf("sites[%d].scimTokens", i), s.SCIMTokensFile, &s.SCIMTokens))
+			list(fmt.Sprintf("sites[%d].scimTokens", i), s.SCIMTokensFile, &s.SCIMTokens),
+			one(fmt.Sprintf("sites[%d].webhookSecret", i), s.WebhookSecretFile, &s.WebhookSecret))
 	}
 	errs = append(errs, one("workspace.webflowSCIMToken", c.Workspace.WebflowSCIMTokenFile, &c.Workspace.WebflowSCIMToken),
 		list("workspace.scimTokens", c.Workspace.SCIMTokensFile, &c.Workspace.SCIMTokens),
@@ -337,6 +350,7 @@ func (c Config) Masked() Config {
 	for i, s := range c.Sites {
 		s.WebflowToken = maskOne(s.WebflowToken)
 		s.SCIMTokens = maskList(s.SCIMTokens)
+		s.WebhookSecret = maskOne(s.WebhookSecret)
 		m.Sites[i] = s
 	}
 	m.Workspace.WebflowSCIMToken = maskOne(c.Workspace.WebflowSCIMToken)

@@ -20,10 +20,11 @@ import (
 // One bad site degrades its own entry only; Redis down takes the process
 // out of rotation (503), since nothing works without it.
 type health struct {
-	store     state.Store
-	sites     map[string]*webflowdata.Client
-	workspace func(ctx context.Context) error // nil when not configured
-	log       *slog.Logger
+	store      state.Store
+	sites      map[string]*webflowdata.Client
+	workspace  func(ctx context.Context) error // nil when not configured
+	rebuilding func(site string) bool          // after a Redis loss
+	log        *slog.Logger
 
 	mu      sync.RWMutex
 	redis   component
@@ -42,6 +43,7 @@ type siteHealth struct {
 	Status       string    `json:"status"` // ok, degraded, unknown
 	Token        string    `json:"token"`  // ok, or why not
 	UserAccounts string    `json:"userAccounts"`
+	Rebuilding   string    `json:"rebuilding,omitempty"`
 	CheckedAt    time.Time `json:"checkedAt,omitzero"`
 }
 
@@ -181,9 +183,16 @@ func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
 	status, code := "ready", http.StatusOK
 	sites := make(map[string]siteHealth, len(h.site))
 	for id, s := range h.site {
+		if h.rebuilding != nil && h.rebuilding(id) {
+			s.Status = "rebuilding"
+			s.Rebuilding = "Redis lost the bridge's data; records are being rebuilt from Webflow"
+		}
 		sites[id] = s
-		if s.Status == "degraded" {
+		if s.Status != "ok" && s.Status != "unknown" && status == "ready" {
 			status = "degraded"
+		}
+		if s.Status == "rebuilding" {
+			status = "rebuilding"
 		}
 	}
 	if h.redis.Status == "down" {

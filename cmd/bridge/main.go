@@ -29,7 +29,9 @@ func commands() map[string]subcommand {
 		"demo":        runDemo,
 		"webflow-sim": runWebflowSim,
 		"config":      runConfig,
+		"reconcile":   runReconcile,
 		"healthcheck": runHealthcheck,
+		"webhooks":    runWebhooks,
 	}
 }
 
@@ -41,7 +43,9 @@ commands:
   demo          run the bridge on the embedded store in front of the simulator
   webflow-sim   run the Webflow simulator (Data API v2, removed mode, native SCIM)
   config check  validate a config file and print it with secrets masked
+  reconcile     compare Webflow with the bridge's records; --apply fixes what is safe
   healthcheck   exit 0 if the bridge answers /healthz (for container healthchecks)
+  webhooks      register the Webflow user_account_* webhooks (webhooks register --site ID --url URL)
 
 Run "bridge <command> -h" for a command's flags.`)
 }

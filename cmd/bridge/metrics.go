@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -139,15 +140,17 @@ type stateCollector struct {
 	limiter *state.Limiter
 	labels  map[string]string // token fingerprint → label
 
-	pending, oldest, failures, remaining *prometheus.Desc
+	pending, oldest, failures, remaining, reconciled, drift *prometheus.Desc
 }
 
 func newStateCollector(store state.Backend, sites []string, limiter *state.Limiter, labels map[string]string) *stateCollector {
 	return &stateCollector{store: store, sites: sites, limiter: limiter, labels: labels,
-		pending:   prometheus.NewDesc("bridge_membership_pending", "Users with membership writes waiting, by site.", []string{"site"}, nil),
-		oldest:    prometheus.NewDesc("bridge_membership_oldest_pending_seconds", "Age of the oldest pending membership write, by site.", []string{"site"}, nil),
-		failures:  prometheus.NewDesc("bridge_membership_failures", "Membership writes that failed for good and are recorded, by site.", []string{"site"}, nil),
-		remaining: prometheus.NewDesc("bridge_rate_budget_available", "Requests a Webflow token could make right now, by token label.", []string{"token"}, nil),
+		pending:    prometheus.NewDesc("bridge_membership_pending", "Users with membership writes waiting, by site.", []string{"site"}, nil),
+		oldest:     prometheus.NewDesc("bridge_membership_oldest_pending_seconds", "Age of the oldest pending membership write, by site.", []string{"site"}, nil),
+		failures:   prometheus.NewDesc("bridge_membership_failures", "Membership writes that failed for good and are recorded, by site.", []string{"site"}, nil),
+		remaining:  prometheus.NewDesc("bridge_rate_budget_available", "Requests a Webflow token could make right now, by token label.", []string{"token"}, nil),
+		reconciled: prometheus.NewDesc("bridge_reconcile_last_success_timestamp_seconds", "When the last reconciliation of a site finished.", []string{"site"}, nil),
+		drift:      prometheus.NewDesc("bridge_reconcile_drift", "Drift found by the last reconciliation, by site and kind.", []string{"site", "kind"}, nil),
 	}
 }
 
@@ -156,6 +159,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.oldest
 	ch <- c.failures
 	ch <- c.remaining
+	ch <- c.reconciled
+	ch <- c.drift
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -173,6 +178,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, id)
 		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(len(qs.Failures)), id)
+		if raw, _, err := c.store.CachedBlob(ctx, id, "reconcile"); err == nil {
+			var rep scimserver.DriftReport
+			if json.Unmarshal(raw, &rep) == nil {
+				ch <- prometheus.MustNewConstMetric(c.reconciled, prometheus.GaugeValue, float64(rep.FinishedAt.Unix()), id)
+				for kind, n := range map[string]int{"unknown": len(rep.Unknown), "gone": len(rep.Gone), "groups": len(rep.GroupDrift), "status": len(rep.StatusChanged)} {
+					ch <- prometheus.MustNewConstMetric(c.drift, prometheus.GaugeValue, float64(n), id, kind)
+				}
+			}
+		}
 	}
 	for key, label := range c.labels {
 		if st, err := c.limiter.Stats(ctx, key); err == nil {

@@ -158,7 +158,36 @@ func (h *usersHandler) find(ctx context.Context, expr filter.Expression, start, 
 	if err != nil {
 		return nil, 0, err
 	}
+	if len(matched) == 0 && h.rebuilding.Load() {
+		// The indexes are being rebuilt after a Redis loss: an IdP lookup
+		// that finds nothing yet asks Webflow, so the IdP links the user
+		// instead of creating it again.
+		if h.lookupUpstream(ctx, qy) {
+			if matched, err = h.query(ctx, qy); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
 	lo := min(start-1, len(matched))
 	hi := min(lo+count, len(matched))
 	return matched[lo:hi], len(matched), nil
+}
+
+// lookupUpstream adopts the Webflow user an email-like userName or email
+// condition names, if Webflow has one. It reports whether it adopted.
+func (h *usersHandler) lookupUpstream(ctx context.Context, q mapping.Query) bool {
+	for _, c := range q.Eq {
+		if c.Attr != mapping.CondUserName && c.Attr != mapping.CondEmail {
+			continue
+		}
+		if _, err := mapping.ValidateEmail(c.Value); err != nil {
+			continue
+		}
+		wu, err := h.wf.FindUserByEmail(ctx, h.site.ID, c.Value)
+		if err != nil {
+			return false
+		}
+		return h.adopt(ctx, wu) == nil
+	}
+	return false
 }

@@ -56,6 +56,10 @@ type SiteConfig struct {
 	GroupMappings       map[string]string
 	OnGroupDelete       string        // unlink (default) | remove-members
 	AccessGroupsRefresh time.Duration // default 10m
+	// WebhookSecret is the OAuth app's client secret, which signs the
+	// webhooks an OAuth app registered (the per-webhook secretKeys are in
+	// the state store). Optional.
+	WebhookSecret string
 }
 
 // Options configures a Server.
@@ -82,6 +86,7 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	handler http.Handler
+	hooks   state.WebhookStore // webhook secrets and dedupe; nil if the store has none
 }
 
 var siteIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -119,6 +124,7 @@ func New(opts Options) (*Server, error) {
 	schema.SetAllowStringValues(true)
 
 	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes, wake: make(chan struct{}, 1)}
+	s.hooks, _ = opts.Store.(state.WebhookStore)
 	wake := func() {
 		select {
 		case s.wake <- struct{}{}:
@@ -188,6 +194,7 @@ func New(opts Options) (*Server, error) {
 	r.UseEncodedPath()
 	r.PathPrefix("/sites/{siteID}/scim/v2").HandlerFunc(s.serveSite)
 	r.Path("/sites/{siteID}/admin/memberships").Methods(http.MethodGet).HandlerFunc(s.serveQueue)
+	r.Path("/webhooks/webflow/{siteID}").Methods(http.MethodPost).HandlerFunc(s.serveWebhook) // signed, no bearer token
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+"; site endpoints live at /sites/{siteID}/scim/v2/")
 	})

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/elimity-com/scim"
@@ -43,6 +44,8 @@ type usersHandler struct {
 	createStaleAfter time.Duration
 	// failpoint, when set, is called at named points (crash tests).
 	failpoint func(name string)
+	// rebuilding is set while the site rebuilds after a Redis loss.
+	rebuilding atomic.Bool
 }
 
 // createReservationTTL bounds how long a reservation lives at all.
@@ -279,7 +282,7 @@ func (h *usersHandler) load(ctx context.Context, id string) (*state.UserRecord, 
 		}
 		return nil, err
 	}
-	rec = &state.UserRecord{ID: id, SiteID: h.site.ID, Active: true}
+	rec = &state.UserRecord{ID: id, SiteID: h.site.ID, Active: true, Adopted: true}
 	u := mapping.User{UserName: wu.Email(), DisplayName: wu.Data.Name(), Active: true}
 	h.fill(rec, u, wu.Email(), wu)
 	if err := h.store.CreateUser(ctx, rec); err != nil {
@@ -309,7 +312,12 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	} else if !errors.Is(err, state.ErrNotFound) {
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
-	if _, err := h.store.FindUser(ctx, h.site.ID, state.IndexEmail, email); err == nil {
+	if other, err := h.store.FindUser(ctx, h.site.ID, state.IndexEmail, email); err == nil {
+		if other.Adopted {
+			// A record rebuilt from Webflow (Redis lost the bridge's data):
+			// the IdP is sending the user again. Link it, don't invite.
+			return h.relink(ctx, other, u, email)
+		}
 		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: another user has the email " + email}
 	} else if !errors.Is(err, state.ErrNotFound) {
 		return scim.Resource{}, h.fail(ctx, "create", err)
@@ -395,6 +403,28 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	return h.resourceFor(ctx, rec, nil), nil
 }
 
+// relink gives an adopted record the IdP's attributes and answers the
+// POST with 201: the user was created before the bridge lost its records.
+func (h *usersHandler) relink(ctx context.Context, rec *state.UserRecord, u mapping.User, email string) (scim.Resource, error) {
+	out := *rec
+	out.Adopted = false
+	out.Active = u.Active
+	wu := decodeWebflow(rec)
+	if wu != nil {
+		if patch, changed := mapping.DataDiff(wu.Data, u.WebflowData(), nil); changed {
+			if nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
+				wu = nu
+			}
+		}
+	}
+	h.fill(&out, u, email, wu)
+	if err := h.save(ctx, &out); err != nil {
+		return scim.Resource{}, h.fail(ctx, "create", err)
+	}
+	h.log.Info("linked the IdP's user to a record rebuilt from Webflow; no invite", "id", out.ID)
+	return h.resourceFor(ctx, &out, nil), nil
+}
+
 // invite sends one invite, or links the Webflow user that already has the
 // email. After an ambiguous failure it looks the email up before giving up,
 // because the invite may have gone through.
@@ -410,7 +440,7 @@ func (h *usersHandler) inviteWith(ctx context.Context, email string, groups []st
 		h.log.Info("Webflow sent an invitation email", "webflow_user_id", wu.ID)
 		return wu, nil
 	case webflowdata.IsDuplicateEmail(err):
-		if h.site.OnExistingUser == ExistingUserConflict {
+		if h.site.OnExistingUser == ExistingUserConflict && !h.rebuilding.Load() {
 			return nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "a Webflow user with this email already exists on the site (onExistingUser: conflict)"}
 		}
 		found, ferr := h.wf.FindUserByEmail(ctx, h.site.ID, email)

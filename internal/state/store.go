@@ -23,11 +23,15 @@ type UserRecord struct {
 	// Tombstone marks a record whose deletion is queued (cascade from a
 	// deleted collaborator): the membership worker deletes the Webflow user
 	// and then the record.
-	Tombstone bool      `json:"tombstone,omitempty"`
-	Version   int64     `json:"version"`
-	Created   time.Time `json:"created"`
-	Modified  time.Time `json:"modified"`
-	SyncedAt  time.Time `json:"syncedAt"` // when last refreshed from Webflow
+	Tombstone bool `json:"tombstone,omitempty"`
+	// Adopted marks a record rebuilt from Webflow (after Redis lost the
+	// bridge's data): its SCIM attributes are a guess (userName = email)
+	// until the IdP sends the user again.
+	Adopted  bool      `json:"adopted,omitempty"`
+	Version  int64     `json:"version"`
+	Created  time.Time `json:"created"`
+	Modified time.Time `json:"modified"`
+	SyncedAt time.Time `json:"syncedAt"` // when last refreshed from Webflow
 }
 
 // Index names a lookup index of a site's users. The values are also the

@@ -1,0 +1,285 @@
+package scimserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// Reconciliation compares Webflow with the bridge's records and brings
+// them together: someone edits members in Webflow's dashboard, Redis gets
+// flushed, a replica dies mid-write. It reads Webflow at background
+// priority (100 users per call) and never deletes a Webflow user.
+
+// DriftUser names one user in a drift report.
+type DriftUser struct {
+	ID            string   `json:"id,omitempty"` // SCIM id
+	WebflowUserID string   `json:"webflowUserId,omitempty"`
+	Email         string   `json:"email,omitempty"`
+	Status        string   `json:"status,omitempty"`
+	From          string   `json:"from,omitempty"` // status change
+	Want          []string `json:"want,omitempty"` // managed groups wanted…
+	Have          []string `json:"have,omitempty"` // …and held
+}
+
+// DriftReport is what one reconciliation found and did.
+type DriftReport struct {
+	Site          string      `json:"site"`
+	StartedAt     time.Time   `json:"startedAt"`
+	FinishedAt    time.Time   `json:"finishedAt"`
+	Apply         bool        `json:"apply"`
+	Rebuild       bool        `json:"rebuild"`
+	WebflowUsers  int         `json:"webflowUsers"`
+	Records       int         `json:"records"`
+	Unknown       []DriftUser `json:"unknown"`       // in Webflow, not in the bridge
+	Gone          []DriftUser `json:"gone"`          // in the bridge, not in Webflow
+	GroupDrift    []DriftUser `json:"groupDrift"`    // managed groups differ from the desired state
+	StatusChanged []DriftUser `json:"statusChanged"` // e.g. invited → verified
+	Adopted       int         `json:"adopted"`       // records rebuilt for Webflow users (rebuild only)
+	Refreshed     int         `json:"refreshed"`     // records whose Webflow snapshot was updated
+	Fixed         int         `json:"fixed"`         // with apply: users queued or marked
+}
+
+// ErrReconcileRunning means another replica holds the reconcile lease.
+var ErrReconcileRunning = errors.New("a reconciliation of this site is already running on another replica")
+
+const reconcileLeaseID = "\x00reconcile"
+
+// Reconcile runs one reconciliation of a site under a lease, so two
+// replicas never reconcile it at once. With apply it queues the managed
+// group fixes (the membership worker writes them) and marks records whose
+// Webflow user is gone. With rebuild (after Redis lost its data) it also
+// adopts every Webflow user it finds as a record, since the bridge can no
+// longer tell which ones it created. The report is stored for metrics.
+func (s *Server) Reconcile(ctx context.Context, siteID string, apply, rebuild bool) (*DriftReport, error) {
+	st, ok := s.sites[siteID]
+	if !ok {
+		return nil, fmt.Errorf("no site %s is configured", siteID)
+	}
+	h := st.users
+	unlock, got, err := h.store.LockUser(ctx, siteID, reconcileLeaseID, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if !got {
+		return nil, ErrReconcileRunning
+	}
+	defer unlock()
+	rep, err := h.reconcile(withActor(webflowdata.WithPriority(ctx, webflowdata.PriorityBackground), "reconcile"), apply, rebuild)
+	if err != nil {
+		return nil, err
+	}
+	if b, err := json.Marshal(rep); err == nil {
+		_ = h.store.StoreBlob(ctx, siteID, "reconcile", b)
+	}
+	if apply && rep.Fixed > 0 {
+		h.wake()
+	}
+	return rep, nil
+}
+
+// LastReconcile returns the stored report of the last reconciliation.
+func (s *Server) LastReconcile(ctx context.Context, siteID string) (*DriftReport, error) {
+	st, ok := s.sites[siteID]
+	if !ok {
+		return nil, fmt.Errorf("no site %s is configured", siteID)
+	}
+	raw, _, err := st.users.store.CachedBlob(ctx, siteID, "reconcile")
+	if err != nil {
+		return nil, err
+	}
+	var rep DriftReport
+	return &rep, json.Unmarshal(raw, &rep)
+}
+
+func (h *usersHandler) reconcile(ctx context.Context, apply, rebuild bool) (*DriftReport, error) {
+	rep := &DriftReport{Site: h.site.ID, StartedAt: h.now().UTC(), Apply: apply, Rebuild: rebuild,
+		Unknown: []DriftUser{}, Gone: []DriftUser{}, GroupDrift: []DriftUser{}, StatusChanged: []DriftUser{}}
+	wfUsers, err := h.wf.ListAllUsers(ctx, h.site.ID)
+	if err != nil {
+		return nil, fmt.Errorf("reading Webflow's users: %w", err)
+	}
+	rep.WebflowUsers = len(wfUsers)
+	recs, err := h.allRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Records = len(recs)
+	byWebflowID := make(map[string]*state.UserRecord, len(recs))
+	for _, r := range recs {
+		if r.WebflowUserID != "" {
+			byWebflowID[r.WebflowUserID] = r
+		}
+	}
+	managed, err := h.store.ManagedSlugs(ctx, h.site.ID)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(wfUsers))
+	for i := range wfUsers {
+		wu := &wfUsers[i]
+		seen[wu.ID] = true
+		rec := byWebflowID[wu.ID]
+		if rec == nil {
+			if rec, err = h.store.FindUser(ctx, h.site.ID, state.IndexEmail, wu.Email()); err != nil {
+				rec = nil
+			}
+		}
+		if rec == nil {
+			rep.Unknown = append(rep.Unknown, DriftUser{WebflowUserID: wu.ID, Email: wu.Email(), Status: wu.Status})
+			if rebuild {
+				if err := h.adopt(ctx, wu); err == nil {
+					rep.Adopted++
+				}
+			}
+			continue
+		}
+		if prev := decodeWebflow(rec); prev == nil || prev.Status != wu.Status {
+			from := ""
+			if prev != nil {
+				from = prev.Status
+			}
+			rep.StatusChanged = append(rep.StatusChanged, DriftUser{ID: rec.ID, WebflowUserID: wu.ID, Email: wu.Email(), From: from, Status: wu.Status})
+		}
+		// Managed-group drift, against what the IdP wants.
+		_, desired, err := h.desiredSlugs(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		if _, changed := fullList(wu, managed, desired); changed {
+			var have []string
+			for _, sl := range wu.Slugs() {
+				if managed[sl] {
+					have = append(have, sl)
+				}
+			}
+			rep.GroupDrift = append(rep.GroupDrift, DriftUser{ID: rec.ID, WebflowUserID: wu.ID, Email: wu.Email(), Want: desired, Have: have})
+			if apply {
+				if err := h.store.Enqueue(ctx, h.site.ID, rec.ID); err == nil {
+					rep.Fixed++
+				}
+			}
+		}
+		// Rebuild the record's Webflow snapshot and indexes.
+		out := *rec
+		h.fill(&out, decodeUser(rec), rec.Email, wu)
+		if err := h.save(ctx, &out); err == nil {
+			rep.Refreshed++
+		}
+	}
+	for _, rec := range recs {
+		if rec.WebflowUserID == "" || seen[rec.WebflowUserID] {
+			continue
+		}
+		rep.Gone = append(rep.Gone, DriftUser{ID: rec.ID, WebflowUserID: rec.WebflowUserID, Email: rec.Email})
+		if apply {
+			// The Webflow user was deleted behind our back: the SCIM record
+			// stays (the IdP holds its id), unlinked and inactive; a
+			// reactivation invites the user again.
+			out := *rec
+			out.WebflowUserID, out.Webflow, out.Active = "", nil, false
+			if err := h.save(ctx, &out); err == nil {
+				rep.Fixed++
+				h.log.Info("audit: reconcile marked a record whose Webflow user is gone", "audit", true, "id", rec.ID, "email", rec.Email)
+			}
+		}
+	}
+	rep.FinishedAt = h.now().UTC()
+	h.log.Info("reconciliation finished", "webflow_users", rep.WebflowUsers, "records", rep.Records, "unknown", len(rep.Unknown),
+		"gone", len(rep.Gone), "group_drift", len(rep.GroupDrift), "status_changed", len(rep.StatusChanged), "adopted", rep.Adopted, "apply", apply)
+	return rep, nil
+}
+
+// allRecords reads every record of the site, 500 per round trip.
+func (h *usersHandler) allRecords(ctx context.Context) ([]*state.UserRecord, error) {
+	var out []*state.UserRecord
+	for offset := 0; ; offset += scanBatch {
+		ids, total, err := h.store.ListUserIDs(ctx, h.site.ID, offset, scanBatch)
+		if err != nil {
+			return nil, err
+		}
+		recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+		if len(ids) < scanBatch || offset+len(ids) >= total {
+			return out, nil
+		}
+	}
+}
+
+// adopt creates a record for a Webflow user (after Redis lost the
+// bridge's): the SCIM id is the Webflow id, as it was at creation.
+func (h *usersHandler) adopt(ctx context.Context, wu *webflowdata.User) error {
+	rec := &state.UserRecord{ID: wu.ID, SiteID: h.site.ID, Active: true, Adopted: true}
+	h.fill(rec, mapping.User{UserName: wu.Email(), DisplayName: wu.Data.Name(), Active: true}, wu.Email(), wu)
+	err := h.store.CreateUser(ctx, rec)
+	if errors.Is(err, state.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// Redis-loss detection. Each replica writes a marker per site at start and
+// checks it every few seconds; a marker that vanished while the bridge ran
+// means Redis lost its data (flushed, or restarted without persistence).
+// The site then rebuilds its records from Webflow in the background, and
+// readiness says "rebuilding" until it is done.
+
+const markerBlob = "marker"
+
+// WatchStore runs the loss detection until ctx ends.
+func (s *Server) WatchStore(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	for _, st := range s.sites {
+		_ = st.users.store.StoreBlob(ctx, st.cfg.ID, markerBlob, []byte("1"))
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for id, st := range s.sites {
+			_, _, err := st.users.store.CachedBlob(ctx, id, markerBlob)
+			if !errors.Is(err, state.ErrNotFound) || st.users.rebuilding.Load() {
+				continue
+			}
+			s.log.Error("Redis lost the bridge's data (the site marker is gone); rebuilding records from Webflow", "site", id)
+			st.users.rebuilding.Store(true)
+			_ = st.users.store.StoreBlob(ctx, id, markerBlob, []byte("1"))
+			go func() {
+				defer st.users.rebuilding.Store(false)
+				for attempt := 0; ctx.Err() == nil; attempt++ {
+					rep, err := s.Reconcile(ctx, id, false, true)
+					if err == nil {
+						s.log.Info("rebuild after Redis loss finished", "site", id, "adopted", rep.Adopted, "webflow_users", rep.WebflowUsers)
+						return
+					}
+					s.log.Warn("rebuild after Redis loss failed; retrying", "site", id, "error", err)
+					select {
+					case <-ctx.Done():
+					case <-time.After(min(time.Second<<min(attempt, 6), time.Minute)):
+					}
+				}
+			}()
+		}
+	}
+}
+
+// Rebuilding reports whether a site is rebuilding after a Redis loss.
+func (s *Server) Rebuilding(siteID string) bool {
+	st, ok := s.sites[siteID]
+	return ok && st.users.rebuilding.Load()
+}

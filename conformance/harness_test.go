@@ -320,7 +320,7 @@ func invites(t *testing.T, d *demo, email string) int {
 // eventually polls cond (membership writes are applied in the background).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for range 200 {
+	for range 800 { // 20 s: background writes on a loaded machine
 		if cond() {
 			return
 		}

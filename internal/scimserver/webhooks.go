@@ -222,7 +222,8 @@ func (h *usersHandler) applyWebhook(ctx context.Context, trigger string, wu *web
 		rec, err := h.store.FindUser(ctx, h.site.ID, state.IndexWebflowID, wu.ID)
 		if errors.Is(err, state.ErrNotFound) {
 			if trigger == webflowdata.TriggerUserAccountAdded {
-				h.log.Info("webhook: Webflow user added outside the bridge; not recorded (reconcile reports it)", "webflow_user_id", wu.ID)
+				// Also the bridge's own invite when its record is not saved yet.
+				h.log.Info("webhook: a Webflow user was added that no record holds (yet); not recorded (if the bridge did not invite it, reconcile reports it)", "webflow_user_id", wu.ID)
 			} else {
 				h.log.Info("webhook: no record holds this Webflow user; nothing to update", "trigger", trigger, "webflow_user_id", wu.ID)
 			}

@@ -32,6 +32,7 @@ func commands() map[string]subcommand {
 		"reconcile":   runReconcile,
 		"healthcheck": runHealthcheck,
 		"webhooks":    runWebhooks,
+		"bench":       runBench,
 	}
 }
 
@@ -46,6 +47,7 @@ commands:
   reconcile     compare Webflow with the bridge's records; --apply fixes what is safe
   healthcheck   exit 0 if the bridge answers /healthz (for container healthchecks)
   webhooks      register the Webflow user_account_* webhooks (webhooks register --site ID --url URL)
+  bench         benchmark: throughput, Webflow calls per operation vs the lower bound, budget, memory
 
 Run "bridge <command> -h" for a command's flags.`)
 }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// TestBenchCmdShort runs "bridge bench --short --json" in-process, as CI
+// does: every SCIM operation stays within its Webflow-call lower bound,
+// and the JSON report has every section.
+func TestBenchCmdShort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	err := runBench(ctx, []string{"--short", "--json"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("bridge bench --short: %v\n%s", err, errb.String())
+	}
+	var rep BenchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("the JSON report does not parse: %v\n%s", err, out.String())
+	}
+	var raw map[string]json.RawMessage
+	_ = json.Unmarshal(out.Bytes(), &raw)
+	for _, k := range []string{"machine", "settings", "store", "throughput", "peer", "upstream", "budget", "memory", "goals"} {
+		if len(raw[k]) == 0 || string(raw[k]) == "null" {
+			t.Errorf("the report has no %q section", k)
+		}
+	}
+
+	// The lower-bound table of the README, operation by operation.
+	want := map[string]int{
+		"create with a name (POST /Users)":            2,
+		"filter userName eq (warm)":                   0,
+		"filter on a preloaded user":                  0,
+		"GET /Users/{id} (warm)":                      0,
+		"PUT that changes nothing":                    0,
+		"PATCH that changes nothing":                  0,
+		"name change (PATCH name.givenName)":          1,
+		"group add, 6 users, drained":                 6,
+		"3 group changes, 6 users, one drained batch": 6,
+		"deactivate (PATCH active false)":             1,
+		"reactivate (PATCH active true)":              1,
+		"DELETE /Users/{id}":                          1,
+	}
+	seen := map[string]bool{}
+	for _, u := range rep.Upstream {
+		seen[u.Operation] = true
+		bound, ok := want[u.Operation]
+		if !ok {
+			t.Errorf("unexpected operation %q", u.Operation)
+			continue
+		}
+		if u.Bound != bound || u.Calls > bound || !u.Within {
+			t.Errorf("%s: %d Webflow calls, bound %d (reported bound %d)", u.Operation, u.Calls, bound, u.Bound)
+		}
+	}
+	for op := range want {
+		if !seen[op] {
+			t.Errorf("operation %q not measured", op)
+		}
+	}
+
+	// The other sections measured something, without errors.
+	if len(rep.Throughput) != 4 {
+		t.Errorf("throughput rows: %d, want 4 (mixed and filter at concurrency 1 and 16)", len(rep.Throughput))
+	}
+	for _, l := range rep.Throughput {
+		if l.Requests == 0 || l.Errors > 0 {
+			t.Errorf("%s %s c=%d: %d requests, %d errors (%s)", l.Target, l.Workload, l.Concurrency, l.Requests, l.Errors, l.FirstError)
+		}
+	}
+	if rep.Peer.Ran || rep.Peer.Skipped == "" {
+		t.Errorf("--short must skip the peer: %+v", rep.Peer)
+	}
+	if b := rep.Budget; b.Created != b.Users || b.Calls == 0 || b.TooMany != 0 || b.WorstWindow > b.BudgetPerWindow {
+		t.Errorf("budget run: %+v", b)
+	}
+	if len(rep.Memory) == 0 || rep.Memory[0].KeyBytesPerUser <= 0 || rep.Memory[0].RSSMiB <= 0 {
+		t.Errorf("memory: %+v", rep.Memory)
+	}
+	if len(rep.Goals) < 8 {
+		t.Errorf("goals: %d, want 8", len(rep.Goals))
+	}
+}

@@ -39,7 +39,7 @@ import (
 // Webflow). The script derives
 //
 //	b = max(1, floor(L/BurstDivisor)), BurstDivisor 50 by default    burst: extra admissions beyond the first that a rested bucket allows
-//	m = 1                      margin slot (for network jitter and closed windows)
+//	m = 1, or 2 when P/r < 100 ms  margin slots (network jitter spans whole intervals at fast rates; closed windows)
 //	r = L - b - m              steady rate per period
 //	T = ceil(P / r)            emission interval, µs (rounded up, so the rate never exceeds r)
 //	τ = b·T                    tolerance for interactive callers
@@ -477,6 +477,10 @@ local function params(configured, period)
   local burst = math.floor(limit / burstDiv)
   if burst < 1 then burst = 1 end
   local rate = limit - burst - 1
+  -- At fast rates (an interval under 100 ms: compressed budgets, or very
+  -- large plans) network jitter between our admission and Webflow's count
+  -- spans whole intervals, so keep one more slot in reserve.
+  if rate > 2 and period / rate < 100000 then rate = rate - 1 end
   if rate < 1 then rate = limit - burst end
   if rate < 1 then burst = 0; rate = limit end
   local interval = math.ceil(period / rate)

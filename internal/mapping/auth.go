@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"mime"
 	"strings"
 )
 
@@ -72,4 +73,23 @@ func Bearer(h string) (string, bool) {
 	}
 	tok = strings.TrimSpace(tok)
 	return tok, tok != ""
+}
+
+// AcceptedMediaType reports whether a request body's Content-Type is one
+// SCIM clients send: application/scim+json, application/json (or the odd
+// text/json). A missing type is accepted (some scripts omit it). Both SCIM
+// surfaces use it.
+func AcceptedMediaType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/scim+json", "application/json", "text/json":
+		return true
+	}
+	return false
 }

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -292,7 +290,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every SCIM body is UTF-8 JSON: refuse anything else here rather than
 	// spend upstream budget on it (and let Webflow mangle invalid UTF-8).
 	if len(x.body) > 0 {
-		if !mediaTypeJSON(r.Header.Get("Content-Type")) {
+		if !mapping.AcceptedMediaType(r.Header.Get("Content-Type")) {
 			x.outcome = "media_type_refused"
 			writeError(sw, http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
 			return
@@ -342,23 +340,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Close = false
 	x.sent = time.Now()
 	p.rp.ServeHTTP(sw, out)
-}
-
-// mediaTypeJSON reports whether a request body's Content-Type is one SCIM
-// clients send; a missing type is accepted, as on the site surface.
-func mediaTypeJSON(ct string) bool {
-	if ct == "" {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	switch mt {
-	case "application/scim+json", "application/json", "text/json":
-		return true
-	}
-	return false
 }
 
 // cleanHeader copies only the allowlisted request headers.
@@ -466,36 +447,6 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		p.log.WarnContext(r.Context(), "workspace scim passthrough: upstream request failed", "error", err)
 		writeError(w, http.StatusBadGateway, "", "could not reach Webflow's SCIM endpoint (connection failed or closed without an answer)")
 	}
-}
-
-// rateInfo reads what the upstream said about the token's budget.
-func rateInfo(res *http.Response) webflowdata.RateInfo {
-	info := webflowdata.RateInfo{Status: res.StatusCode, Limit: headerInt(res.Header, "X-RateLimit-Limit"), Remaining: headerInt(res.Header, "X-RateLimit-Remaining")}
-	if res.StatusCode == http.StatusTooManyRequests {
-		info.RetryAfter = parseRetryAfter(res.Header.Get("Retry-After"))
-	}
-	return info
-}
-
-func headerInt(h http.Header, k string) int {
-	v, err := strconv.Atoi(strings.TrimSpace(h.Get(k)))
-	if err != nil {
-		return -1
-	}
-	return v
-}
-
-// parseRetryAfter reads seconds or an HTTP date; 60 s when absent or
-// unreadable, as Webflow documents "typically 60".
-func parseRetryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 60 * time.Second
 }
 
 // statusWriter records the status sent to the IdP, for the log line.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
 )
 
 // modifyResponse runs on every upstream answer: it feeds the limiter,
@@ -23,7 +24,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	x := res.Request.Context().Value(ctxKey{}).(*exchange)
 	x.upStatus = res.StatusCode
 	p.observe(x, res.StatusCode, nil)
-	p.limiter.Observe(x.parent, p.key, rateInfo(res))
+	p.limiter.Observe(x.parent, p.key, webflowdata.RateInfoFrom(res))
 
 	h := res.Header
 	// ReverseProxy already removed hop-by-hop headers and those named in

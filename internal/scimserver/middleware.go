@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -206,21 +205,4 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
-}
-
-// acceptedMediaType reports whether a request body's Content-Type is one
-// SCIM clients send. A missing type is accepted (some scripts omit it).
-func acceptedMediaType(ct string) bool {
-	if ct == "" {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	switch mt {
-	case "application/scim+json", "application/json", "text/json":
-		return true
-	}
-	return false
 }

@@ -289,7 +289,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(withActor(r.Context(), fmt.Sprintf("site %s scimTokens[%d]", id, idx)))
 
 	if r.Body != nil && r.Body != http.NoBody {
-		if !acceptedMediaType(r.Header.Get("Content-Type")) {
+		if !mapping.AcceptedMediaType(r.Header.Get("Content-Type")) {
 			writeError(w, http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
 			return
 		}

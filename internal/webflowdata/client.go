@@ -229,7 +229,7 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 		return 0, RateInfo{}, terr
 	}
 	defer resp.Body.Close()
-	info := rateInfo(resp)
+	info := RateInfoFrom(resp)
 	c.limiter.Observe(ctx, c.key, info)
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -268,7 +268,9 @@ func (c *Client) observe(call Call, status, n int, d time.Duration, err error) {
 	}
 }
 
-func rateInfo(resp *http.Response) RateInfo {
+// RateInfoFrom reads what a Webflow response says about the token's
+// budget (every surface calling Webflow uses it, so they agree).
+func RateInfoFrom(resp *http.Response) RateInfo {
 	info := RateInfo{Status: resp.StatusCode, Limit: headerInt(resp.Header, "X-RateLimit-Limit"), Remaining: headerInt(resp.Header, "X-RateLimit-Remaining")}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		info.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))

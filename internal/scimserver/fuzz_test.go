@@ -1,11 +1,13 @@
 package scimserver
 
-// Differential fuzz of the GET /Users filter fast path (issue 7,
-// "Fuzzing"):
+// Fuzz targets for the GET /Users filter fast path (differential) and the
+// webhook receiver's dedupe key (issue 7, "Fuzzing"):
 //
 //	go test -run '^$' -fuzz '^FuzzParseUserFilter$' -fuzztime 5m -parallel 1 ./internal/scimserver/
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/webflowdata"
 )
 
 // FuzzParseUserFilter compares parseUserFilter's regexp fast path with the
@@ -91,6 +94,66 @@ func FuzzParseUserFilter(f *testing.F) {
 			if err1 != nil || err2 != nil || mf != mp {
 				t.Fatalf("filter %q on %q: fast path Matches %v,%v; parser %v,%v", raw, s, mf, err1, mp, err2)
 			}
+		}
+	})
+}
+
+// FuzzWebhookDedupeKey: the replay-dedupe key of a webhook delivery never
+// panics, is 64 hex digits, ignores the payload's formatting (whitespace,
+// key order) and separates trigger types.
+func FuzzWebhookDedupeKey(f *testing.F) {
+	f.Add("user_account_added", []byte(`{"id":"6287ec36a841b25637c663df","lastUpdated":"2022-05-20T13:46:12.093Z","createdOn":"2022-05-20T13:46:12.093Z","isEmailVerified":false,"status":"unverified","accessGroups":[{"slug":"webflowers","type":"admin"}],"data":{"accept-privacy":false,"accept-communications":false,"email":"arthur.dent@heartofgold.ship","name":"Arthur Dent"}}`))
+	f.Add("user_account_deleted", []byte(`{"id":"u1","n":1.50,"big":123456789012345678901234567890,"s":"<&>\u00e9"}`))
+	f.Add("user_account_updated", []byte(`{"b":1,"a":[true,null,{}]}`))
+	f.Add("", []byte(`null`))
+	f.Fuzz(func(t *testing.T, trigger string, payload []byte) {
+		var ev webflowdata.WebhookEvent
+		envelope, err := json.Marshal(map[string]any{"triggerType": trigger, "payload": json.RawMessage(payload)})
+		if err != nil || json.Unmarshal(envelope, &ev) != nil {
+			return // not a JSON payload: the receiver rejects the envelope
+		}
+		k := webhookDedupeKey(ev)
+		if len(k) != 64 || strings.Trim(k, "0123456789abcdef") != "" {
+			t.Fatalf("key %q", k)
+		}
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, ev.Payload, " ", "\t"); err != nil {
+			t.Fatalf("payload %q: %v", ev.Payload, err)
+		}
+		ev2 := ev
+		ev2.Payload = append(pretty.Bytes(), '\n', ' ')
+		if k2 := webhookDedupeKey(ev2); k2 != k {
+			t.Fatalf("key depends on formatting: %q vs %q", ev.Payload, ev2.Payload)
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(ev.Payload, &m) == nil && len(m) > 1 {
+			// Same members, reversed order.
+			keys := make([]string, 0, len(m))
+			for key := range m {
+				keys = append(keys, key)
+			}
+			var b bytes.Buffer
+			b.WriteByte('{')
+			for i := len(keys) - 1; i >= 0; i-- {
+				kb, _ := json.Marshal(keys[i])
+				b.Write(kb)
+				b.WriteByte(':')
+				b.Write(m[keys[i]])
+				if i > 0 {
+					b.WriteByte(',')
+				}
+			}
+			b.WriteByte('}')
+			ev3 := ev
+			ev3.Payload = b.Bytes()
+			if k3 := webhookDedupeKey(ev3); k3 != k {
+				t.Fatalf("key depends on member order: %q vs %q", ev.Payload, ev3.Payload)
+			}
+		}
+		ev4 := ev
+		ev4.TriggerType += "x"
+		if webhookDedupeKey(ev4) == k {
+			t.Fatalf("trigger types %q and %q share a key", ev.TriggerType, ev4.TriggerType)
 		}
 	})
 }

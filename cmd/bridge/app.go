@@ -206,7 +206,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 func (a *app) startWorkers(ctx context.Context) (wait func()) {
 	done := make(chan struct{})
 	go func() { a.scim.Worker(ctx, 0); close(done) }()
-	go a.health.run(ctx, 5*time.Second, time.Minute)
+	go a.health.run(ctx, 5*time.Second, 5*time.Minute) // Webflow probes cost 2 calls per site: keep them rare
 	go a.scim.WatchStore(ctx, 2*time.Second)
 	if a.reconcileEvery > 0 {
 		go reconcileLoop(ctx, a.scim, a.siteIDs, a.reconcileEvery, a.reconcileApply, a.log)

@@ -592,6 +592,11 @@ func (h *usersHandler) matches(q mapping.Query, rec *state.UserRecord) (bool, er
 }
 
 func condHolds(c mapping.Cond, rec *state.UserRecord, u mapping.User) (bool, error) {
+	if c.Value == "" {
+		// Empty values are never indexed, so eq "" matches nobody, in
+		// whichever position of an and it stands.
+		return false, nil
+	}
 	switch strings.ToLower(c.Attr) {
 	case "id":
 		return rec.ID == c.Value, nil

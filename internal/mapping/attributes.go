@@ -50,32 +50,14 @@ func ToAttributes(u User, wf WebflowView) scim.ResourceAttributes {
 		a["name"] = n
 	}
 	if len(u.Emails) > 0 {
-		es := make([]any, 0, len(u.Emails))
-		for _, e := range u.Emails {
-			m := map[string]any{"value": e.Value}
-			if e.Type != "" {
-				m["type"] = e.Type
-			}
-			if e.Primary {
-				m["primary"] = true
-			}
-			es = append(es, m)
-		}
-		a["emails"] = es
+		a["emails"] = multiValued(len(u.Emails), func(i int) (string, string, bool) {
+			return u.Emails[i].Value, u.Emails[i].Type, u.Emails[i].Primary
+		})
 	}
 	if len(u.PhoneNumbers) > 0 {
-		ps := make([]any, 0, len(u.PhoneNumbers))
-		for _, p := range u.PhoneNumbers {
-			m := map[string]any{"value": p.Value}
-			if p.Type != "" {
-				m["type"] = p.Type
-			}
-			if p.Primary {
-				m["primary"] = true
-			}
-			ps = append(ps, m)
-		}
-		a["phoneNumbers"] = ps
+		a["phoneNumbers"] = multiValued(len(u.PhoneNumbers), func(i int) (string, string, bool) {
+			return u.PhoneNumbers[i].Value, u.PhoneNumbers[i].Type, u.PhoneNumbers[i].Primary
+		})
 	}
 	ext := map[string]any{}
 	if wf.UserID != "" {
@@ -109,4 +91,22 @@ func ToAttributes(u User, wf WebflowView) scim.ResourceAttributes {
 	}
 	a[ExtensionSchemaURN] = ext
 	return a
+}
+
+// multiValued renders n {value, type, primary} items, omitting an empty
+// type and a false primary, as emails and phoneNumbers both are.
+func multiValued(n int, item func(i int) (value, typ string, primary bool)) []any {
+	out := make([]any, 0, n)
+	for i := range n {
+		v, t, p := item(i)
+		m := map[string]any{"value": v}
+		if t != "" {
+			m["type"] = t
+		}
+		if p {
+			m["primary"] = true
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -187,7 +187,8 @@ func (h *usersHandler) lookupUpstream(ctx context.Context, q mapping.Query) bool
 		if err != nil {
 			return false
 		}
-		return h.adopt(ctx, wu) == nil
+		_, err = h.adopt(ctx, wu)
+		return err == nil
 	}
 	return false
 }

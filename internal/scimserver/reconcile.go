@@ -134,7 +134,7 @@ func (h *usersHandler) reconcile(ctx context.Context, apply, rebuild bool) (*Dri
 		if rec == nil {
 			rep.Unknown = append(rep.Unknown, DriftUser{WebflowUserID: wu.ID, Email: wu.Email(), Status: wu.Status})
 			if rebuild {
-				if err := h.adopt(ctx, wu); err == nil {
+				if _, err := h.adopt(ctx, wu); err == nil {
 					rep.Adopted++
 				}
 			}
@@ -216,15 +216,20 @@ func (h *usersHandler) allRecords(ctx context.Context) ([]*state.UserRecord, err
 }
 
 // adopt creates a record for a Webflow user (after Redis lost the
-// bridge's): the SCIM id is the Webflow id, as it was at creation.
-func (h *usersHandler) adopt(ctx context.Context, wu *webflowdata.User) error {
+// bridge's, or for an id the IdP holds that the store does not): the SCIM
+// id is the Webflow id, as it was at creation. A record that appeared
+// meanwhile is returned as it is.
+func (h *usersHandler) adopt(ctx context.Context, wu *webflowdata.User) (*state.UserRecord, error) {
 	rec := &state.UserRecord{ID: wu.ID, SiteID: h.site.ID, Active: true, Adopted: true}
 	h.fill(rec, mapping.User{UserName: wu.Email(), DisplayName: wu.Data.Name(), Active: true}, wu.Email(), wu)
 	err := h.store.CreateUser(ctx, rec)
 	if errors.Is(err, state.ErrExists) {
-		return nil
+		return h.store.GetUser(ctx, h.site.ID, wu.ID)
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // Redis-loss detection. Each replica writes a marker per site at start and

@@ -282,13 +282,7 @@ func (h *usersHandler) load(ctx context.Context, id string) (*state.UserRecord, 
 		}
 		return nil, err
 	}
-	rec = &state.UserRecord{ID: id, SiteID: h.site.ID, Active: true, Adopted: true}
-	u := mapping.User{UserName: wu.Email(), DisplayName: wu.Data.Name(), Active: true}
-	h.fill(rec, u, wu.Email(), wu)
-	if err := h.store.CreateUser(ctx, rec); err != nil {
-		if errors.Is(err, state.ErrExists) {
-			return h.store.GetUser(ctx, h.site.ID, id)
-		}
+	if rec, err = h.adopt(ctx, wu); err != nil {
 		return nil, err
 	}
 	h.log.Info("rebuilt a missing record from Webflow", "id", id)
@@ -548,20 +542,11 @@ func (h *usersHandler) query(ctx context.Context, q mapping.Query) ([]*state.Use
 			candidates = recs
 		}
 	} else {
-		for offset := 0; ; offset += scanBatch {
-			ids, total, err := h.store.ListUserIDs(ctx, h.site.ID, offset, scanBatch)
-			if err != nil {
-				return nil, err
-			}
-			recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
-			if err != nil {
-				return nil, err
-			}
-			candidates = append(candidates, recs...)
-			if len(ids) < scanBatch || offset+len(ids) >= total {
-				break
-			}
+		all, err := h.allRecords(ctx)
+		if err != nil {
+			return nil, err
 		}
+		candidates = all
 	}
 	out := candidates[:0]
 	for _, rec := range candidates {

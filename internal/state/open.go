@@ -76,17 +76,7 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("state: invalid redis URL: %w", redact(err, u))
 		}
-		opt.ContextTimeoutEnabled = true
-		opt.ClientName = clientName
-		opt.DialTimeout = orDefault(opt.DialTimeout, defaultDialTimeout)
-		opt.ReadTimeout = orDefault(opt.ReadTimeout, defaultReadTimeout)
-		opt.WriteTimeout = orDefault(opt.WriteTimeout, defaultWriteTimeout)
-		if opt.MaxRetries == 0 {
-			opt.MaxRetries = defaultMaxRetries
-		}
-		if opt.DialerRetries == 0 {
-			opt.DialerRetries = defaultDialRetries
-		}
+		applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
 		return redis.NewClient(opt), nil
 	}
 
@@ -107,18 +97,25 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: invalid redis cluster URL: %w", redact(err, &cu))
 	}
-	opt.ContextTimeoutEnabled = true
-	opt.ClientName = clientName
-	opt.DialTimeout = orDefault(opt.DialTimeout, defaultDialTimeout)
-	opt.ReadTimeout = orDefault(opt.ReadTimeout, defaultReadTimeout)
-	opt.WriteTimeout = orDefault(opt.WriteTimeout, defaultWriteTimeout)
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = defaultMaxRetries
-	}
-	if opt.DialerRetries == 0 {
-		opt.DialerRetries = defaultDialRetries
-	}
+	applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
 	return redis.NewClusterClient(opt), nil
+}
+
+// applyClientDefaults sets the same bounds on a single-node and a cluster
+// client's options (two go-redis types with the same fields): context
+// deadlines honoured, short timeouts, few retries, unless the URL set them.
+func applyClientDefaults(ctxTimeout *bool, name *string, dial, read, write *time.Duration, retries, dialRetries *int) {
+	*ctxTimeout = true
+	*name = clientName
+	*dial = orDefault(*dial, defaultDialTimeout)
+	*read = orDefault(*read, defaultReadTimeout)
+	*write = orDefault(*write, defaultWriteTimeout)
+	if *retries == 0 {
+		*retries = defaultMaxRetries
+	}
+	if *dialRetries == 0 {
+		*dialRetries = defaultDialRetries
+	}
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -104,6 +104,17 @@ type BenchLoad struct {
 	P50ms       float64 `json:"p50ms"`
 	P99ms       float64 `json:"p99ms"`
 	FirstError  string  `json:"firstError,omitempty"`
+	// Ops breaks a mixed workload down by SCIM operation, so a slow p99
+	// can be traced to the operation that causes it.
+	Ops []BenchOp `json:"ops,omitempty"`
+}
+
+// BenchOp is one SCIM operation's share of a load run.
+type BenchOp struct {
+	Operation string  `json:"operation"` // method and route, e.g. "PATCH /Users/{id}"
+	Requests  int     `json:"requests"`
+	P50ms     float64 `json:"p50ms"`
+	P99ms     float64 `json:"p99ms"`
 }
 
 // BenchPeer is the scimmy comparison.
@@ -598,6 +609,7 @@ func (c *benchClient) do(ctx context.Context, method, path string, body any) (in
 // loadStats collects one worker's measurements.
 type loadStats struct {
 	lat      []time.Duration
+	ops      []string // ops[i] is the operation of lat[i]
 	errors   int
 	firstErr string
 }
@@ -606,6 +618,7 @@ type loadStats struct {
 func (s *loadStats) call(ctx context.Context, c *benchClient, method, path string, body any, want ...int) ([]byte, bool) {
 	st, raw, d, err := c.do(ctx, method, path, body)
 	s.lat = append(s.lat, d)
+	s.ops = append(s.ops, benchOpName(method, path))
 	ok := err == nil
 	if ok {
 		ok = false
@@ -624,6 +637,21 @@ func (s *loadStats) call(ctx context.Context, c *benchClient, method, path strin
 		}
 	}
 	return raw, ok
+}
+
+// benchOpName names a request by its SCIM route: ids and queries become
+// placeholders, so the names are few.
+func benchOpName(method, path string) string {
+	p, q, _ := strings.Cut(path, "?")
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	if len(parts) > 1 {
+		parts[1] = "{id}"
+	}
+	name := method + " /" + strings.Join(parts, "/")
+	if strings.Contains(q, "filter=") {
+		name += "?filter"
+	}
+	return name
 }
 
 func benchTrimPath(p string) string {
@@ -667,9 +695,13 @@ func load(ctx context.Context, conc int, dur time.Duration, iter func(ctx contex
 	wg.Wait()
 	elapsed := time.Since(start)
 	var all []time.Duration
+	byOp := map[string][]time.Duration{}
 	out := BenchLoad{Concurrency: conc, Seconds: elapsed.Seconds()}
 	for _, s := range stats {
 		all = append(all, s.lat...)
+		for i, op := range s.ops {
+			byOp[op] = append(byOp[op], s.lat[i])
+		}
 		out.Errors += s.errors
 		if out.FirstError == "" {
 			out.FirstError = s.firstErr
@@ -681,6 +713,14 @@ func load(ctx context.Context, conc int, dur time.Duration, iter func(ctx contex
 		out.ReqPerSec = float64(len(all)) / elapsed.Seconds()
 		out.P50ms = benchMs(all[len(all)/2])
 		out.P99ms = benchMs(all[min(len(all)-1, len(all)*99/100)])
+	}
+	if len(byOp) > 1 {
+		for op, lat := range byOp {
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			out.Ops = append(out.Ops, BenchOp{Operation: op, Requests: len(lat),
+				P50ms: benchMs(lat[len(lat)/2]), P99ms: benchMs(lat[min(len(lat)-1, len(lat)*99/100)])})
+		}
+		sort.Slice(out.Ops, func(i, j int) bool { return out.Ops[i].Operation < out.Ops[j].Operation })
 	}
 	return out
 }
@@ -1282,6 +1322,11 @@ func (b *benchRun) printTable(w io.Writer) {
 	fmt.Fprintln(tw, "THROUGHPUT\ttarget\tworkload\tusers\tconc\trequests\treq/s\tp50 ms\tp99 ms\terrors\t")
 	for _, l := range r.Throughput {
 		fmt.Fprintf(tw, "\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t\n", l.Target, l.Workload, l.Users, l.Concurrency, l.Requests, l.ReqPerSec, l.P50ms, l.P99ms, l.Errors)
+	}
+	for _, l := range r.Throughput {
+		for _, op := range l.Ops {
+			fmt.Fprintf(tw, "\t%s\t  %s\t\t%d\t%d\t\t%.2f\t%.2f\t\t\n", l.Target, op.Operation, l.Concurrency, op.Requests, op.P50ms, op.P99ms)
+		}
 	}
 	for _, l := range r.Throughput {
 		if l.FirstError != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/webflowscim/bridge/internal/state"
@@ -111,26 +112,110 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 var errBusy = errors.New("another writer holds this user's lock")
 
 // lockUser waits briefly for the user's lock: a SCIM request should not
-// fail because a background write is in flight.
+// fail because a background write is in flight. A holder on this replica
+// hands the lock over as soon as it lets go (lockWaiters); one on another
+// replica is polled for, at 2 ms doubling to 25 ms, so the usual wait
+// (one Webflow write, a few ms) costs a few ms and not a fixed tick.
 func (h *usersHandler) lockUser(ctx context.Context, id string) (func(), error) {
 	deadline := time.Now().Add(5 * time.Second)
+	poll, maxPoll := 2*time.Millisecond, 25*time.Millisecond
+	if h.lockPoll > 0 {
+		poll, maxPoll = h.lockPoll, h.lockPoll
+	}
 	for {
-		unlock, ok, err := h.store.LockUser(ctx, h.site.ID, id, lockTTL)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return unlock, nil
+		released := h.waiters.wait(id)
+		unlock, ok, err := h.tryLock(ctx, id)
+		if ok || err != nil {
+			h.waiters.done(id, released)
+			return unlock, err
 		}
 		if time.Now().After(deadline) {
+			h.waiters.done(id, released)
 			return nil, errBusy
 		}
+		t := time.NewTimer(poll)
 		select {
 		case <-ctx.Done():
+			t.Stop()
+			h.waiters.done(id, released)
 			return nil, ctx.Err()
-		case <-time.After(25 * time.Millisecond):
+		case <-released:
+		case <-t.C:
+		}
+		t.Stop()
+		h.waiters.done(id, released)
+		poll = min(2*poll, maxPoll)
+	}
+}
+
+// tryLock takes the user's lock if it is free. Its unlock also wakes the
+// requests of this replica that wait for the same user.
+func (h *usersHandler) tryLock(ctx context.Context, id string) (func(), bool, error) {
+	unlock, ok, err := h.store.LockUser(ctx, h.site.ID, id, lockTTL)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return func() {
+		unlock()
+		h.waiters.release(id)
+	}, true, nil
+}
+
+// lockWaiters lets a replica's lock holder wake that replica's waiters for
+// the same user at once. Entries exist only while someone waits.
+type lockWaiters struct {
+	mu sync.Mutex
+	m  map[string]*lockWaiter
+}
+
+type lockWaiter struct {
+	ch chan struct{} // closed by release
+	n  int           // waiters holding ch
+}
+
+// wait registers a waiter for id and returns the channel release closes.
+// Register before trying the lock, so a release in between is not missed.
+func (w *lockWaiters) wait(id string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = make(map[string]*lockWaiter)
+	}
+	e := w.m[id]
+	if e == nil {
+		e = &lockWaiter{ch: make(chan struct{})}
+		w.m[id] = e
+	}
+	e.n++
+	return e.ch
+}
+
+// done unregisters a waiter; the last one removes the entry.
+func (w *lockWaiters) done(id string, ch <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e := w.m[id]; e != nil && e.ch == ch {
+		if e.n--; e.n <= 0 {
+			delete(w.m, id)
 		}
 	}
+}
+
+// release wakes every waiter for id.
+func (w *lockWaiters) release(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e := w.m[id]; e != nil {
+		close(e.ch)
+		delete(w.m, id)
+	}
+}
+
+// size is the number of users with waiters (for tests).
+func (w *lockWaiters) size() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m)
 }
 
 // drain applies every due pending write of the site once. It returns how
@@ -156,7 +241,7 @@ func (h *usersHandler) drain(ctx context.Context, batch int) (int, error) {
 // replica holds the user's lock (that replica will do it).
 func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
 	ctx = withActor(webflowdata.WithPriority(ctx, webflowdata.PriorityBackground), "membership-worker")
-	unlock, ok, err := h.store.LockUser(ctx, h.site.ID, p.UserID, lockTTL)
+	unlock, ok, err := h.tryLock(ctx, p.UserID)
 	if err != nil || !ok {
 		return false
 	}

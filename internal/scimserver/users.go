@@ -46,6 +46,11 @@ type usersHandler struct {
 	failpoint func(name string)
 	// rebuilding is set while the site rebuilds after a Redis loss.
 	rebuilding atomic.Bool
+	// waiters are this replica's requests waiting for a user's lock.
+	waiters lockWaiters
+	// lockPoll, when set, replaces the polling for another replica's lock
+	// (tests set it very long to show the hand-over needs no polling).
+	lockPoll time.Duration
 }
 
 // createReservationTTL bounds how long a reservation lives at all.

@@ -1,0 +1,132 @@
+package scimserver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/webflowscim/bridge/internal/state"
+)
+
+func newLockHandler(t *testing.T, store *state.RedisStore, poll time.Duration) *usersHandler {
+	t.Helper()
+	return &usersHandler{site: SiteConfig{ID: "site-lock"}, store: store, lockPoll: poll}
+}
+
+func embeddedStore(t *testing.T) *state.RedisStore {
+	t.Helper()
+	rdb, stop, err := state.NewEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return state.NewRedisStore(rdb, state.Options{})
+}
+
+// waitFor polls cond; it fails the test after a generous bound (it is a
+// liveness check, not a timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestLockHandOverOnSameReplica: a request waiting for a user's lock held
+// by this replica's worker gets it when the worker lets go, without polling
+// (the poll interval is an hour, so only the hand-over can wake it).
+func TestLockHandOverOnSameReplica(t *testing.T) {
+	h := newLockHandler(t, embeddedStore(t), time.Hour)
+	ctx := context.Background()
+	unlock, ok, err := h.tryLock(ctx, "u1")
+	if err != nil || !ok {
+		t.Fatalf("tryLock: %v %v", ok, err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := h.lockUser(ctx, "u1")
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	waitFor(t, "the waiter to register", func() bool { return h.waiters.size() == 1 })
+	unlock()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("lockUser: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter was not handed the lock")
+	}
+	if n := h.waiters.size(); n != 0 {
+		t.Fatalf("%d waiter entries left behind", n)
+	}
+	// The user is free again.
+	if u, ok, err := h.tryLock(ctx, "u1"); err != nil || !ok {
+		t.Fatalf("lock not released: %v %v", ok, err)
+	} else {
+		u()
+	}
+}
+
+// TestLockWaitsForOtherReplica: another replica's holder cannot wake this
+// replica's waiter, so the waiter polls; it gets the lock after the release,
+// never before, and leaves no waiter entries.
+func TestLockWaitsForOtherReplica(t *testing.T) {
+	store := embeddedStore(t)
+	a, b := newLockHandler(t, store, 0), newLockHandler(t, store, 0)
+	ctx := context.Background()
+	unlock, ok, err := a.tryLock(ctx, "u1")
+	if err != nil || !ok {
+		t.Fatalf("tryLock: %v %v", ok, err)
+	}
+	released := make(chan struct{})
+	got := make(chan error, 1)
+	go func() {
+		u, err := b.lockUser(ctx, "u1")
+		select {
+		case <-released:
+		default:
+			err = errBusy // got the lock while a held it
+		}
+		if u != nil {
+			u()
+		}
+		got <- err
+	}()
+	waitFor(t, "the waiter to register", func() bool { return b.waiters.size() == 1 })
+	time.Sleep(30 * time.Millisecond) // several polls while a holds it
+	close(released)
+	unlock()
+	if err := <-got; err != nil {
+		t.Fatalf("lockUser on the other replica: %v", err)
+	}
+	if a.waiters.size() != 0 || b.waiters.size() != 0 {
+		t.Fatal("waiter entries left behind")
+	}
+}
+
+// TestLockWaitCancelled: a cancelled request stops waiting and unregisters.
+func TestLockWaitCancelled(t *testing.T) {
+	h := newLockHandler(t, embeddedStore(t), time.Hour)
+	unlock, ok, err := h.tryLock(context.Background(), "u1")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() { _, err := h.lockUser(ctx, "u1"); got <- err }()
+	waitFor(t, "the waiter to register", func() bool { return h.waiters.size() == 1 })
+	cancel()
+	if err := <-got; err != context.Canceled {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if n := h.waiters.size(); n != 0 {
+		t.Fatalf("%d waiter entries left behind", n)
+	}
+}

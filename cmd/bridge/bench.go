@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,7 @@ type benchFlags struct {
 	memUsers    int
 	budgetUsers int
 	peerDir     string
+	cpuProfile  string
 }
 
 // BenchReport is the whole result; --json prints it as is.
@@ -201,9 +203,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.memUsers, "memory-users", 100000, "store size for --memory")
 	fs.IntVar(&f.budgetUsers, "budget-users", 2000, "users bulk-created for the budget check")
 	fs.StringVar(&f.peerDir, "peer-dir", "", "directory of the peer server (default: bench/peer of the source tree)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the throughput runs to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	f.cpuProfile = *cpuProfile
 	f.conc = nil
 	for _, s := range strings.Split(*concStr, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -832,6 +836,17 @@ func (b *benchRun) throughput(ctx context.Context) ([]BenchLoad, error) {
 	}
 	var g struct{ ID string }
 	_ = json.Unmarshal(raw, &g)
+	if b.f.cpuProfile != "" {
+		pf, err := os.Create(b.f.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	return b.runWorkloads(ctx, workloadTarget{name: "bridge", client: c, users: b.f.users, group: g.ID}), nil
 }
 

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// rtCounter is a go-redis hook that counts round trips: one per command,
+// one per pipeline or MULTI/EXEC, whatever it holds.
+type rtCounter struct {
+	mu   sync.Mutex
+	n    int
+	cmds []string
+}
+
+func (c *rtCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *rtCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.n++
+		c.cmds = append(c.cmds, rtName(cmd))
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *rtCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		names := make([]string, len(cmds))
+		for i, cmd := range cmds {
+			names[i] = cmd.Name()
+		}
+		c.mu.Lock()
+		c.n++
+		c.cmds = append(c.cmds, "pipeline("+strings.Join(names, ",")+")")
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// rtName names a command; a script by its first key's last part.
+func rtName(cmd redis.Cmder) string {
+	name := cmd.Name()
+	if a := cmd.Args(); (name == "evalsha" || name == "eval") && len(a) > 3 {
+		k := fmt.Sprint(a[3])
+		if i := strings.LastIndex(k, "}:"); i >= 0 {
+			k = k[i+2:]
+		}
+		name += "[" + k + "]"
+	}
+	return name
+}
+
+func (c *rtCounter) take() (int, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, cmds := c.n, c.cmds
+	c.n, c.cmds = 0, nil
+	return n, cmds
+}
+
+var _ redis.Hook = (*rtCounter)(nil)
+
+// TestRedisRoundTripsPerOperation bounds the Redis round trips of the hot
+// SCIM operations, as the bench bounds Webflow calls: each one is latency
+// on every request. The workers are stopped, so only the request counts.
+func TestRedisRoundTripsPerOperation(t *testing.T) {
+	h := newBridge(t)
+	cnt := &rtCounter{}
+	h.app.rdb.AddHook(cnt)
+	id := h.newUser("rt.one@example.com")
+	g := h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "staff"}))
+	gid := str(g.Body, "id")
+	// Warm-up: script loads and caches are not what is measured.
+	h.must(200, h.do("GET", "/Users?filter="+urlq(`userName eq "rt.one@example.com"`), nil))
+	h.must(200, h.do("GET", "/Users/"+id, nil))
+	cnt.take()
+
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		want   int
+	}{
+		{"filter userName eq", "GET", "/Users?filter=" + urlq(`userName eq "rt.one@example.com"`), nil, 200},
+		{"GET by id", "GET", "/Users/" + id, nil, 200},
+		{"POST /Users", "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "rt.two@example.com", "active": true, "name": map[string]any{"givenName": "RT", "familyName": "Two"}}, 201},
+		{"group add", "PATCH", "/Groups/" + gid + "?excludedAttributes=members", patch(op("add", "members", []map[string]any{{"value": id}})), 200},
+		{"PATCH active false", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": false})), 200},
+		{"PATCH active true", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": true})), 200},
+		{"PATCH no change", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": true})), 200},
+	} {
+		r := h.do(tc.method, tc.path, tc.body)
+		if r.Status != tc.want && !(tc.want == 200 && r.Status == 204) {
+			t.Fatalf("%s: %d %s", tc.name, r.Status, r.Raw)
+		}
+		n, cmds := cnt.take()
+		t.Logf("%-20s %2d round trips: %s", tc.name, n, strings.Join(cmds, " "))
+	}
+}

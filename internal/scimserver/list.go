@@ -118,16 +118,21 @@ func writeHandlerError(w http.ResponseWriter, ov *override, err error) {
 // list returns one page of users matching expr (nil = all), rendered.
 func (h *usersHandler) list(ctx context.Context, r *http.Request, expr filter.Expression, start, count int, base string) (listResponse, error) {
 	page := listResponse{Schemas: []string{listResponseSchema}, StartIndex: start, Resources: []map[string]any{}}
-	recs, total, err := h.find(ctx, expr, start, count)
+	recs, total, view, err := h.find(ctx, expr, start, count)
 	if err != nil {
 		return page, h.fail(ctx, "list", err)
 	}
 	page.TotalResults = total
-	ids := make([]string, len(recs))
-	for i, rec := range recs {
-		ids[i] = rec.ID
+	var refs map[string][]any
+	if view != nil {
+		refs = h.refs(view)
+	} else {
+		ids := make([]string, len(recs))
+		for i, rec := range recs {
+			ids[i] = rec.ID
+		}
+		refs = h.groupRefs(ctx, ids)
 	}
-	refs := h.groupRefs(ctx, ids)
 	for _, rec := range recs {
 		page.Resources = append(page.Resources, h.render(rec, r, base, refs[rec.ID]))
 	}
@@ -136,41 +141,45 @@ func (h *usersHandler) list(ctx context.Context, r *http.Request, expr filter.Ex
 }
 
 // find returns one page of records matching expr (nil = all), in creation
-// order, 1-based, and the total number of matches.
-func (h *usersHandler) find(ctx context.Context, expr filter.Expression, start, count int) ([]*state.UserRecord, int, error) {
+// order, 1-based, and the total number of matches. The view, when not nil,
+// holds the groups of the records (read with them, in the same round trip).
+func (h *usersHandler) find(ctx context.Context, expr filter.Expression, start, count int) ([]*state.UserRecord, int, *state.UserView, error) {
 	if expr == nil {
 		if count == 0 {
 			total, err := h.store.CountUsers(ctx, h.site.ID)
-			return nil, total, err
+			return nil, total, nil, err
 		}
 		ids, total, err := h.store.ListUserIDs(ctx, h.site.ID, start-1, count)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, nil, err
 		}
-		recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
-		return recs, total, err
+		view, err := h.store.ViewUsers(ctx, h.site.ID, ids, false)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return view.Users, total, view, nil
 	}
 	qy, err := mapping.TranslateUserFilter(expr)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	matched, err := h.query(ctx, qy)
+	matched, view, err := h.query(ctx, qy)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if len(matched) == 0 && h.rebuilding.Load() {
 		// The indexes are being rebuilt after a Redis loss: an IdP lookup
 		// that finds nothing yet asks Webflow, so the IdP links the user
 		// instead of creating it again.
 		if h.lookupUpstream(ctx, qy) {
-			if matched, err = h.query(ctx, qy); err != nil {
-				return nil, 0, err
+			if matched, view, err = h.query(ctx, qy); err != nil {
+				return nil, 0, nil, err
 			}
 		}
 	}
 	lo := min(start-1, len(matched))
 	hi := min(lo+count, len(matched))
-	return matched[lo:hi], len(matched), nil
+	return matched[lo:hi], len(matched), view, nil
 }
 
 // lookupUpstream adopts the Webflow user an email-like userName or email

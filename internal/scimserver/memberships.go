@@ -54,19 +54,16 @@ func sameSet(a, b []string) bool {
 
 // desiredSlugs is what the IdP wants the user to hold among the managed
 // slugs: nothing while the user is deactivated (remove-access).
+// Both come from one round trip.
 func (h *usersHandler) desiredSlugs(ctx context.Context, rec *state.UserRecord) (map[string]bool, []string, error) {
-	managed, err := h.store.ManagedSlugs(ctx, h.site.ID)
+	v, err := h.store.GroupsOf(ctx, h.site.ID, []string{rec.ID}, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !rec.Active {
-		return managed, nil, nil
+		return v.Managed, nil, nil
 	}
-	ug, err := h.store.UserGroups(ctx, h.site.ID, []string{rec.ID})
-	if err != nil {
-		return nil, nil, err
-	}
-	return managed, ug[rec.ID], nil
+	return v.Managed, v.Slugs[rec.ID], nil
 }
 
 // writeUser brings the Webflow user in line with rec (its active flag and

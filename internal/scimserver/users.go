@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -103,22 +104,19 @@ func (h *usersHandler) fill(rec *state.UserRecord, u mapping.User, email string,
 // groupRefs returns each user's groups attribute (the linked groups the IdP
 // put them in, as recorded: reads show the desired state at once).
 func (h *usersHandler) groupRefs(ctx context.Context, ids []string) map[string][]any {
-	links, err := h.store.ListGroups(ctx, h.site.ID)
-	if err != nil || len(links) == 0 {
-		return nil
-	}
-	bySlug := make(map[string]*state.GroupRecord, len(links))
-	for _, l := range links {
-		bySlug[l.Slug] = l
-	}
-	ug, err := h.store.UserGroups(ctx, h.site.ID, ids)
+	v, err := h.store.GroupsOf(ctx, h.site.ID, ids, false)
 	if err != nil {
 		return nil
 	}
-	out := make(map[string][]any, len(ug))
-	for id, slugs := range ug {
+	return h.refs(v)
+}
+
+// refs renders the groups attribute of every user in v.
+func (h *usersHandler) refs(v *state.UserView) map[string][]any {
+	out := make(map[string][]any, len(v.Slugs))
+	for id, slugs := range v.Slugs {
 		for _, sl := range slugs {
-			if l, ok := bySlug[sl]; ok {
+			if l, ok := v.Groups[sl]; ok {
 				out[id] = append(out[id], map[string]any{"value": l.ID, "display": l.DisplayName, "$ref": h.base + "/Groups/" + url.PathEscape(l.ID), "type": "direct"})
 			}
 		}
@@ -306,29 +304,26 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
-	if _, err := h.store.FindUser(ctx, h.site.ID, state.IndexUserName, u.UserName); err == nil {
+	// Reserve the create, across replicas, before anything reaches Webflow:
+	// every invite sends an email. The same atomic step checks that no
+	// record holds the userName or the email.
+	res, err := h.store.ReserveCreate(ctx, h.site.ID, []string{email, u.UserName},
+		[]state.CreateCheck{{Index: state.IndexUserName, Value: u.UserName}, {Index: state.IndexEmail, Value: email}},
+		createReservationTTL, h.createStaleAfter)
+	var taken *state.ConflictError
+	switch {
+	case errors.As(err, &taken) && taken.Index == state.IndexUserName:
 		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: userName " + u.UserName + " is taken"}
-	} else if !errors.Is(err, state.ErrNotFound) {
-		return scim.Resource{}, h.fail(ctx, "create", err)
-	}
-	if other, err := h.store.FindUser(ctx, h.site.ID, state.IndexEmail, email); err == nil {
-		if other.Adopted {
+	case errors.As(err, &taken):
+		if taken.Holder != nil && taken.Holder.Adopted {
 			// A record rebuilt from Webflow (Redis lost the bridge's data):
 			// the IdP is sending the user again. Link it, don't invite.
-			return h.relink(ctx, other, u, email)
+			return h.relink(ctx, taken.Holder, u, email)
 		}
 		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: another user has the email " + email}
-	} else if !errors.Is(err, state.ErrNotFound) {
-		return scim.Resource{}, h.fail(ctx, "create", err)
-	}
-
-	// Reserve the create, across replicas, before anything reaches Webflow:
-	// every invite sends an email.
-	res, err := h.store.ReserveCreate(ctx, h.site.ID, []string{email, u.UserName}, createReservationTTL, h.createStaleAfter)
-	if errors.Is(err, state.ErrCreateInProgress) {
+	case errors.Is(err, state.ErrCreateInProgress):
 		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: a create for this userName or email is in progress"}
-	}
-	if err != nil {
+	case err != nil:
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
 	// Release unless an invite may have reached Webflow without the record
@@ -340,15 +335,6 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 			res.Release()
 		}
 	}()
-	// The indexes again: a create may have finished since the check above.
-	for _, ix := range []struct {
-		idx   state.Index
-		value string
-	}{{state.IndexUserName, u.UserName}, {state.IndexEmail, email}} {
-		if _, err := h.store.FindUser(ctx, h.site.ID, ix.idx, ix.value); err == nil {
-			return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: " + string(ix.idx) + " is taken"}
-		}
-	}
 
 	rec := &state.UserRecord{SiteID: h.site.ID, Active: u.Active}
 	var wu *webflowdata.User
@@ -399,7 +385,8 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
 	h.log.Info("user provisioned", "id", rec.ID, "webflow_user_id", rec.WebflowUserID)
-	return h.resourceFor(ctx, rec, nil), nil
+	// A record stored a moment ago is in no group yet: no read needed.
+	return h.resource(rec, nil, nil), nil
 }
 
 // relink gives an adopted record the IdP's attributes and answers the
@@ -467,12 +454,29 @@ func (h *usersHandler) inviteWith(ctx context.Context, email string, groups []st
 
 func (h *usersHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 	ctx := r.Context()
-	rec, err := h.load(ctx, id)
+	rec, groups, err := h.loadView(ctx, id)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "get", err)
 	}
-	rec = h.refresh(ctx, rec)
-	return h.resourceFor(ctx, rec, r), nil
+	return h.resource(h.refresh(ctx, rec), r, groups), nil
+}
+
+// loadView is load with the user's groups attribute, in one round trip
+// in the usual case. A write to /Users never changes the user's groups
+// (they are written through /Groups), so these also serve the answer to
+// a PUT or PATCH.
+func (h *usersHandler) loadView(ctx context.Context, id string) (*state.UserRecord, []any, error) {
+	if strings.TrimSpace(id) != "" {
+		v, err := h.store.ViewUsers(ctx, h.site.ID, []string{id}, false)
+		if err == nil && len(v.Users) == 1 {
+			return v.Users[0], h.refs(v)[id], nil
+		}
+	}
+	rec, err := h.load(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, h.groupRefs(ctx, []string{rec.ID})[rec.ID], nil
 }
 
 // refresh re-reads a stale record from Webflow. Failures are logged and
@@ -500,7 +504,7 @@ func (h *usersHandler) refresh(ctx context.Context, rec *state.UserRecord) *stat
 // library, with the same semantics.
 func (h *usersHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
 	ctx := r.Context()
-	recs, total, err := h.find(ctx, filterOf(params), max(params.StartIndex, 1), params.Count)
+	recs, total, _, err := h.find(ctx, filterOf(params), max(params.StartIndex, 1), params.Count)
 	if err != nil {
 		return scim.Page{}, h.fail(ctx, "list", err)
 	}
@@ -525,31 +529,35 @@ const scanBatch = 500
 // query answers a translated filter: index lookups for the eq conditions,
 // then every condition (and the residual) checked on the records, in
 // creation order so paging is stable.
-func (h *usersHandler) query(ctx context.Context, q mapping.Query) ([]*state.UserRecord, error) {
+func (h *usersHandler) query(ctx context.Context, q mapping.Query) ([]*state.UserRecord, *state.UserView, error) {
 	var candidates []*state.UserRecord
+	var view *state.UserView
 	if len(q.Eq) > 0 {
+		// One round trip for the usual IdP lookup (userName, email,
+		// externalId or id eq): the record and its groups together.
 		c := q.Eq[0]
-		var ids []string
-		if strings.EqualFold(c.Attr, "id") {
-			ids = []string{c.Value}
-		} else {
-			got, err := h.store.LookupUserIDs(ctx, h.site.ID, indexFor(c.Attr), c.Value)
-			if err != nil && !errors.Is(err, state.ErrNotFound) {
-				return nil, err
+		var err error
+		switch idx := indexFor(c.Attr); {
+		case strings.EqualFold(c.Attr, "id"):
+			view, err = h.store.ViewUsers(ctx, h.site.ID, []string{c.Value}, false)
+		case idx.Unique():
+			view, err = h.store.ViewUserBy(ctx, h.site.ID, idx, c.Value, false)
+		default:
+			var ids []string
+			if ids, err = h.store.LookupUserIDs(ctx, h.site.ID, idx, c.Value); err == nil {
+				view, err = h.store.ViewUsers(ctx, h.site.ID, ids, false)
 			}
-			ids = got
 		}
-		if len(ids) > 0 {
-			recs, err := h.store.GetUsers(ctx, h.site.ID, ids)
-			if err != nil {
-				return nil, err
-			}
-			candidates = recs
+		if err != nil && !errors.Is(err, state.ErrNotFound) {
+			return nil, nil, err
+		}
+		if view != nil {
+			candidates = view.Users
 		}
 	} else {
 		all, err := h.allRecords(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		candidates = all
 	}
@@ -557,14 +565,14 @@ func (h *usersHandler) query(ctx context.Context, q mapping.Query) ([]*state.Use
 	for _, rec := range candidates {
 		ok, err := h.matches(q, rec)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ok {
 			out = append(out, rec)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out, nil
+	return out, view, nil
 }
 
 func (h *usersHandler) matches(q mapping.Query, rec *state.UserRecord) (bool, error) {
@@ -628,7 +636,7 @@ func indexFor(attr string) state.Index {
 
 func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	ctx := r.Context()
-	rec, err := h.load(ctx, id)
+	rec, groups, err := h.loadView(ctx, id)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "replace", err)
 	}
@@ -645,12 +653,12 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "replace", err)
 	}
-	return h.resourceFor(ctx, out, r), nil
+	return h.resource(out, r, groups), nil
 }
 
 func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	ctx := r.Context()
-	rec, err := h.load(ctx, id)
+	rec, groups, err := h.loadView(ctx, id)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
@@ -662,7 +670,7 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
-	return h.resourceFor(ctx, out, r), nil
+	return h.resource(out, r, groups), nil
 }
 
 // apply moves the user from rec to next with the fewest Webflow calls,
@@ -752,10 +760,22 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 		}
 	}
 	h.fill(&out, next, email, wu)
+	if sameContent(rec, &out) {
+		return rec, nil // nothing to store: a PUT or PATCH that changes nothing costs no write
+	}
 	if err := h.save(ctx, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// sameContent reports whether two versions of a record hold the same
+// data: every field but the bookkeeping (version, times).
+func sameContent(a, b *state.UserRecord) bool {
+	return a.ID == b.ID && a.SiteID == b.SiteID && a.WebflowUserID == b.WebflowUserID &&
+		a.UserName == b.UserName && a.ExternalID == b.ExternalID && a.Email == b.Email &&
+		a.DisplayName == b.DisplayName && a.Active == b.Active && a.Tombstone == b.Tombstone &&
+		a.Adopted == b.Adopted && bytes.Equal(a.SCIM, b.SCIM) && bytes.Equal(a.Webflow, b.Webflow)
 }
 
 // save stores out, re-reading and overwriting on a concurrent change: the

@@ -25,20 +25,32 @@ import (
 // reservation.
 var ErrCreateInProgress = errors.New("state: a create for this user is already in progress")
 
-// reserveScript: KEYS = reservation keys. ARGV = now ms, ttl ms, stale ms, token.
-// Returns {1, takeover} or {0, 0}.
+// reserveScript: KEYS = users HASH, the nc index HASHes to check, then the
+// reservation keys. ARGV = now ms, ttl ms, stale ms, token, nc, then the nc
+// normalised values. Returns {1, takeover}, {0, 0} (in progress), or
+// {2, i, holderID, holderJSON} when the i-th value is already taken: then
+// nothing is reserved. Checking and reserving in one step means a create
+// that finished a moment ago is seen either by its record or by its
+// reservation, never by neither.
 const reserveScript = `
-local now, ttl, stale, tok = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local now, ttl, stale, tok, nc = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+for i = 1, nc do
+  local v = ARGV[5 + i]
+  if v ~= '' then
+    local holder = redis.call('HGET', KEYS[1 + i], v)
+    if holder then return {2, i, holder, redis.call('HGET', KEYS[1], holder) or ''} end
+  end
+end
 local takeover = 0
-for _, k in ipairs(KEYS) do
-  local v = redis.call('GET', k)
+for j = 2 + nc, #KEYS do
+  local v = redis.call('GET', KEYS[j])
   if v then
     local ts = tonumber(string.match(v, '^(%d+)|')) or 0
     if now - ts < stale then return {0, 0} end
     takeover = 1
   end
 end
-for _, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1] .. '|' .. tok, 'PX', ttl) end
+for j = 2 + nc, #KEYS do redis.call('SET', KEYS[j], ARGV[1] .. '|' .. tok, 'PX', ttl) end
 return {1, takeover}
 `
 
@@ -68,16 +80,35 @@ func (r *CreateReservation) Release() {
 	}
 }
 
+// CreateCheck is a unique index value a create needs free.
+type CreateCheck struct {
+	Index Index
+	Value string // as the IdP sent it; normalised here
+}
+
 // ReserveCreate reserves the creation of a user known by these names
-// (email, userName), for at most ttl. A reservation older than staleAfter
-// is presumed abandoned and taken over. It returns ErrCreateInProgress
-// while another holder's reservation is fresh.
-func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []string, ttl, staleAfter time.Duration) (*CreateReservation, error) {
+// (email, userName), for at most ttl. In the same atomic step it checks
+// that no record holds any of the checks' values; if one does, nothing is
+// reserved and the error is a *ConflictError (errors.Is ErrConflict) whose
+// Holder is that record. A reservation older than staleAfter is presumed
+// abandoned and taken over. It returns ErrCreateInProgress while another
+// holder's reservation is fresh.
+func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []string, checks []CreateCheck, ttl, staleAfter time.Duration) (*CreateReservation, error) {
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
+	k := s.keysFor(siteID)
+	keys := []string{k.users}
+	args := []any{s.now().UnixMilli(), ttl.Milliseconds(), staleAfter.Milliseconds(), "", len(checks)}
+	for _, c := range checks {
+		if !c.Index.Unique() {
+			return nil, fmt.Errorf("%w: a create can only check unique indexes, not %q", ErrInvalid, c.Index)
+		}
+		keys = append(keys, k.index(c.Index))
+		args = append(args, normalize(c.Index, c.Value))
+	}
 	seen := map[string]bool{}
-	var keys []string
+	reserved := 0
 	for _, n := range names {
 		n = strings.ToLower(strings.TrimSpace(n))
 		if n == "" || seen[n] {
@@ -85,26 +116,52 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 		}
 		seen[n] = true
 		keys = append(keys, siteKey(s.prefix, siteID, "creating", sha1Hex(n)))
+		reserved++
 	}
-	if len(keys) == 0 {
+	if reserved == 0 {
 		return nil, fmt.Errorf("%w: nothing to reserve", ErrInvalid)
 	}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	tok := hex.EncodeToString(b[:])
-	res, err := s.createScripts.reserve.Run(ctx, s.rdb, keys, s.now().UnixMilli(), ttl.Milliseconds(), staleAfter.Milliseconds(), tok).Int64Slice()
+	args[3] = tok
+	res, err := s.createScripts.reserve.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("reserving a create: %w", err)
 	}
-	if len(res) != 2 || res[0] != 1 {
-		return nil, ErrCreateInProgress
+	status := int64(-1)
+	if len(res) > 0 {
+		status, _ = res[0].(int64)
 	}
+	switch {
+	case status == 2 && len(res) == 4:
+		i, _ := res[1].(int64)
+		holder, _ := res[2].(string)
+		if i < 1 || int(i) > len(checks) {
+			return nil, fmt.Errorf("state: unexpected reserve reply %v", res)
+		}
+		c := checks[i-1]
+		ce := &ConflictError{Index: c.Index, Value: c.Value, ID: holder}
+		if doc, _ := res[3].(string); doc != "" {
+			if rec, err := decodeUser(doc); err == nil {
+				ce.Holder = rec
+			}
+		}
+		return nil, ce
+	case status == 1 && len(res) == 2:
+	case status == 0:
+		return nil, ErrCreateInProgress
+	default:
+		return nil, fmt.Errorf("state: unexpected reserve reply %v", res)
+	}
+	rkeys := keys[1+len(checks):]
 	release := func() {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		_ = s.createScripts.release.Run(c, s.rdb, keys, "|"+tok).Err()
+		_ = s.createScripts.release.Run(c, s.rdb, rkeys, "|"+tok).Err()
 	}
-	return &CreateReservation{Takeover: res[1] == 1, release: release}, nil
+	takeover, _ := res[1].(int64)
+	return &CreateReservation{Takeover: takeover == 1, release: release}, nil
 }
 
 type createScripts struct{ reserve, release *redis.Script }

@@ -151,10 +151,10 @@ return 1
 // unlockScript deletes a lock only if we still hold it.
 const unlockScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
-type memScripts struct{ change, complete, unlock *redis.Script }
+type memScripts struct{ change, complete, unlock, view *redis.Script }
 
 func newMemScripts() memScripts {
-	return memScripts{redis.NewScript(changeMembersScript), redis.NewScript(completeScript), redis.NewScript(unlockScript)}
+	return memScripts{redis.NewScript(changeMembersScript), redis.NewScript(completeScript), redis.NewScript(unlockScript), redis.NewScript(viewScript)}
 }
 
 // LinkGroup stores a new linked group. ErrExists if the id is linked;
@@ -377,14 +377,11 @@ func (s *RedisStore) ManagedSlugs(ctx context.Context, siteID string) (map[strin
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UnixMilli()
+	flat := make([]any, 0, 2*len(ret))
 	for sl, until := range ret {
-		if ms, _ := strconv.ParseInt(until, 10, 64); ms > now {
-			out[sl] = true
-		} else {
-			s.rdb.HDel(ctx, k.retiring, sl)
-		}
+		flat = append(flat, sl, until)
 	}
+	s.addRetiring(ctx, siteID, out, flat)
 	return out, nil
 }
 
@@ -544,7 +541,10 @@ type MembershipStore interface {
 	RetryPending(ctx context.Context, siteID, userID string, after time.Duration, cause string) (int, error)
 	QueueStats(ctx context.Context, siteID string) (QueueStats, error)
 	LockUser(ctx context.Context, siteID, userID string, ttl time.Duration) (unlock func(), ok bool, err error)
-	ReserveCreate(ctx context.Context, siteID string, names []string, ttl, staleAfter time.Duration) (*CreateReservation, error)
+	ViewUsers(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)
+	ViewUserBy(ctx context.Context, siteID string, idx Index, value string, managed bool) (*UserView, error)
+	GroupsOf(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)
+	ReserveCreate(ctx context.Context, siteID string, names []string, checks []CreateCheck, ttl, staleAfter time.Duration) (*CreateReservation, error)
 	CachedBlob(ctx context.Context, siteID, name string) ([]byte, time.Time, error)
 	StoreBlob(ctx context.Context, siteID, name string, raw []byte) error
 }

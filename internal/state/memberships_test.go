@@ -286,6 +286,121 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 			t.Errorf("%s %v %v", raw, at, err)
 		}
 	})
+
+	// ViewUsers and ViewUserBy read, in one round trip, exactly what the
+	// separate calls (GetUsers, UserGroups, ListGroups, ManagedSlugs) read.
+	t.Run("ViewUsers", func(t *testing.T) {
+		s := newStore(t)
+		for _, u := range []*UserRecord{
+			{ID: "ua", SiteID: site, UserName: "Ann@Example.com", Email: "ann@example.com", ExternalID: "ext-a"},
+			{ID: "ub", SiteID: site, UserName: "bob@example.com", Email: "bob@example.com"},
+			{ID: "uc", SiteID: site, UserName: "cy@example.com", Email: "cy@example.com"},
+		} {
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, g := range []*GroupRecord{
+			{ID: "g1", SiteID: site, Slug: "members", DisplayName: "Members"},
+			{ID: "g2", SiteID: site, Slug: "gold", DisplayName: "Gold"},
+			{ID: "g3", SiteID: site, Slug: "silver", DisplayName: "Silver"},
+		} {
+			if err := s.LinkGroup(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for slug, ids := range map[string][]string{"members": {"ua", "ub"}, "gold": {"ua"}, "silver": {"ub"}} {
+			if _, err := s.ChangeMembers(ctx, site, slug, ops(add(ids...)), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// silver retires (its members are being removed): still managed.
+		if err := s.UnlinkGroup(ctx, site, "g3", true, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		wantManaged, err := s.ManagedSlugs(ctx, site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(t *testing.T, v *UserView, wantIDs []string, managed bool) {
+			t.Helper()
+			var got []string
+			for _, u := range v.Users {
+				got = append(got, u.ID)
+				if u.SiteID != site || u.Version < 1 {
+					t.Errorf("record %+v", u)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(wantIDs) {
+				t.Errorf("users %v, want %v", got, wantIDs)
+			}
+			ug, err := s.UserGroups(ctx, site, wantIDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range wantIDs {
+				a, b := slices.Clone(v.Slugs[id]), slices.Clone(ug[id])
+				slices.Sort(a)
+				slices.Sort(b)
+				if fmt.Sprint(a) != fmt.Sprint(b) {
+					t.Errorf("slugs of %s: %v, UserGroups says %v", id, a, b)
+				}
+				for _, sl := range v.Slugs[id] {
+					if g := v.Groups[sl]; g == nil || g.Slug != sl || g.ID == "" {
+						t.Errorf("group of slug %q: %+v", sl, g)
+					}
+				}
+			}
+			if managed != (v.Managed != nil) {
+				t.Fatalf("managed asked %v, got %v", managed, v.Managed)
+			}
+			if managed && fmt.Sprint(v.Managed) != fmt.Sprint(wantManaged) {
+				t.Errorf("managed %v, ManagedSlugs says %v", v.Managed, wantManaged)
+			}
+		}
+		tests := []struct {
+			name    string
+			read    func() (*UserView, error)
+			want    []string
+			managed bool
+		}{
+			{"ids in order, missing skipped", func() (*UserView, error) { return s.ViewUsers(ctx, site, []string{"ub", "nope", "ua"}, false) }, []string{"ub", "ua"}, false},
+			{"ids with managed", func() (*UserView, error) { return s.ViewUsers(ctx, site, []string{"uc"}, true) }, []string{"uc"}, true},
+			{"no ids", func() (*UserView, error) { return s.ViewUsers(ctx, site, nil, true) }, nil, true},
+			{"userName, any case", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexUserName, "ANN@example.COM", true) }, []string{"ua"}, true},
+			{"email", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexEmail, "bob@example.com", false) }, []string{"ub"}, false},
+			{"externalId is exact", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexExternalID, "EXT-A", false) }, nil, false},
+			{"externalId", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexExternalID, "ext-a", false) }, []string{"ua"}, false},
+			{"no match", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexUserName, "zed@example.com", false) }, nil, false},
+			{"empty value", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexEmail, "", false) }, nil, false},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				v, err := tc.read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(t, v, tc.want, tc.managed)
+			})
+		}
+		if v, err := s.ViewUsers(ctx, site, []string{"ua"}, false); err != nil {
+			t.Fatal(err)
+		} else if g := v.Groups["gold"]; g == nil || g.DisplayName != "Gold" || g.ID != "g2" {
+			t.Errorf("gold: %+v", g)
+		}
+		// GroupsOf: the same groups, no records.
+		if v, err := s.GroupsOf(ctx, site, []string{"ub", "ua", "nope"}, false); err != nil {
+			t.Fatal(err)
+		} else if len(v.Users) != 0 || len(v.Slugs["ua"]) != 2 || len(v.Slugs["ub"]) != 1 || len(v.Groups) != 2 || v.Managed != nil {
+			t.Errorf("GroupsOf: %+v", v)
+		}
+		if _, err := s.ViewUserBy(ctx, site, IndexDisplayName, "x", false); !errors.Is(err, ErrInvalid) {
+			t.Errorf("displayName is not unique: %v", err)
+		}
+		if _, err := s.ViewUsers(ctx, "bad site/", nil, false); !errors.Is(err, ErrInvalid) {
+			t.Errorf("bad site: %v", err)
+		}
+	})
 }
 
 func TestMembershipConformanceMiniredis(t *testing.T) {

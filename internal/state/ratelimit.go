@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -144,7 +145,8 @@ type LimiterStats struct {
 }
 
 // Limiter implements webflowdata.Limiter on Redis. It is safe for concurrent
-// use and holds no state of its own besides its configuration.
+// use. Besides its configuration it holds only a memo of the limit it last
+// reported to Redis per token (see Observe), never budget state.
 type Limiter struct {
 	rdb      redis.UniversalClient
 	prefix   string
@@ -161,7 +163,25 @@ type Limiter struct {
 	feedback *redis.Script
 
 	onAdmit func(key string, at time.Time) // tests: called with the Redis-side admission time
+
+	// reportedMu guards reported: per token, the X-RateLimit-Limit this
+	// replica last wrote to Redis and when. Webflow sends the header on
+	// every answer; writing the same value again each time would cost a
+	// Redis round trip per Webflow call for nothing.
+	reportedMu sync.Mutex
+	reported   map[string]reportedLimit
 }
+
+type reportedLimit struct {
+	limit int
+	at    time.Time
+}
+
+// reportRefresh is how often a replica re-sends an unchanged reported
+// limit. A lower limit recorded by another replica is forgotten by this
+// one at most this long after Webflow reports the full limit again (and
+// in any case when it expires, after reportedLimitTTL).
+const reportRefresh = 10 * time.Second
 
 var _ webflowdata.Limiter = (*Limiter)(nil)
 
@@ -184,7 +204,7 @@ func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error
 	l := &Limiter{
 		rdb: rdb, prefix: opts.Prefix, def: opts.DefaultPerMinute, maxWait: opts.MaxWait,
 		period: opts.Period, now: opts.Now, sleep: opts.Sleep, log: opts.Logger, burstDiv: opts.BurstDivisor,
-		limitTTL: reportedLimitTTL,
+		limitTTL: reportedLimitTTL, reported: map[string]reportedLimit{},
 		gcra:     redis.NewScript(luaLimitParams + gcraScript),
 		feedback: redis.NewScript(luaLimitParams + feedbackScript),
 	}
@@ -309,7 +329,7 @@ func (l *Limiter) Observe(ctx context.Context, key string, info webflowdata.Rate
 	}
 	reported := max(info.Limit, 0)
 	drain := info.Status >= 200 && info.Status < 300 && info.Remaining == 0
-	if pause == 0 && reported == 0 && !drain {
+	if pause == 0 && !drain && !l.reportDue(key, reported) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), observeTimeout)
@@ -328,6 +348,23 @@ func (l *Limiter) Observe(ctx context.Context, key string, info webflowdata.Rate
 		l.log.InfoContext(ctx, "rate limiter: Webflow answered 429; token paused on all replicas",
 			"token", key, "pause", pause)
 	}
+}
+
+// reportDue says whether a reported limit must be written: it is new for
+// this replica, changed, or last written more than reportRefresh ago. It
+// records the write it allows.
+func (l *Limiter) reportDue(key string, limit int) bool {
+	if limit == 0 {
+		return false
+	}
+	now := time.Now()
+	l.reportedMu.Lock()
+	defer l.reportedMu.Unlock()
+	if last, ok := l.reported[key]; ok && last.limit == limit && now.Sub(last.at) < reportRefresh {
+		return false
+	}
+	l.reported[key] = reportedLimit{limit: limit, at: now}
+	return true
 }
 
 // Stats reports key's budget without consuming any of it.

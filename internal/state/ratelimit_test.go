@@ -5,6 +5,7 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -864,6 +865,69 @@ func TestLimiterDefaultBurst(t *testing.T) {
 		}
 		if st.Rate != tc.rate || st.Burst != tc.burst || float64(st.Rate)/float64(tc.limit) < 0.95 {
 			t.Errorf("limit %d: rate %d burst %d", tc.limit, st.Rate, st.Burst)
+		}
+	}
+}
+
+// scriptCounter counts script runs on a client (EVALSHA; the EVAL that
+// follows a NOSCRIPT is the same run).
+type scriptCounter struct{ n atomic.Int64 }
+
+func (c *scriptCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *scriptCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *scriptCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestObserveWritesOnlyWhatChanged: Webflow sends X-RateLimit-Limit on
+// every answer; the limiter writes a reported limit to Redis only when it
+// is new or changed for this replica (or due for a refresh), while a 429
+// and an empty window are always recorded.
+func TestObserveWritesOnlyWhatChanged(t *testing.T) {
+	_, rdb := newMiniredisClient(t, false)
+	cnt := &scriptCounter{}
+	rdb.AddHook(cnt)
+	l, err := NewLimiter(rdb, LimiterOptions{DefaultPerMinute: 120, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const key = "tok1"
+	steps := []struct {
+		name   string
+		info   webflowdata.RateInfo
+		writes int64
+		limit  int // Effective afterwards
+	}{
+		{"first report of the full limit", webflowdata.RateInfo{Status: 200, Limit: 120, Remaining: 50}, 1, 120},
+		{"same limit again", webflowdata.RateInfo{Status: 200, Limit: 120, Remaining: 49}, 0, 120},
+		{"and again", webflowdata.RateInfo{Status: 200, Limit: 120, Remaining: 48}, 0, 120},
+		{"a lower limit", webflowdata.RateInfo{Status: 200, Limit: 60, Remaining: 40}, 1, 60},
+		{"the lower limit again", webflowdata.RateInfo{Status: 200, Limit: 60, Remaining: 39}, 0, 60},
+		{"back to the full limit: forgotten at once", webflowdata.RateInfo{Status: 200, Limit: 120, Remaining: 80}, 1, 120},
+		{"no header", webflowdata.RateInfo{Status: 200, Limit: -1, Remaining: -1}, 0, 120},
+		{"an empty window is always recorded", webflowdata.RateInfo{Status: 200, Limit: 120, Remaining: 0}, 1, 120},
+		{"a 429 is always recorded", webflowdata.RateInfo{Status: 429, Limit: 120, RetryAfter: time.Second}, 1, 120},
+	}
+	for _, st := range steps {
+		before := cnt.n.Load()
+		l.Observe(ctx, key, st.info)
+		if got := cnt.n.Load() - before; got != st.writes {
+			t.Errorf("%s: %d script runs, want %d", st.name, got, st.writes)
+		}
+		stats, err := l.Stats(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats.Effective != st.limit {
+			t.Errorf("%s: effective limit %d, want %d", st.name, stats.Effective, st.limit)
 		}
 	}
 }

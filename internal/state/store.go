@@ -98,6 +98,9 @@ type ConflictError struct {
 	Index Index  // which unique index
 	Value string // the value the caller tried to store (original case)
 	ID    string // SCIM id of the record that holds it
+	// Holder is that record, when the operation read it anyway
+	// (ReserveCreate); nil otherwise.
+	Holder *UserRecord
 }
 
 func (e *ConflictError) Error() string {

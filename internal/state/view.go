@@ -1,0 +1,197 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// UserView is what a SCIM answer about some users needs, read in one round
+// trip: their records, the linked groups the IdP put them in, and, for
+// writers, the site's managed slugs. Every SCIM request pays for each
+// round trip in latency, so the hot paths (a userName lookup, a GET by id,
+// a PATCH) read through a view instead of four separate commands.
+type UserView struct {
+	// Users are the records found, in the order asked; missing ids are
+	// skipped.
+	Users []*UserRecord
+	// Slugs maps a user id to the slugs of the linked groups the IdP put
+	// the user in (UserGroups).
+	Slugs map[string][]string
+	// Groups maps a slug held in Slugs to its linked group.
+	Groups map[string]*GroupRecord
+	// Managed is every managed slug (linked, or retiring after an unlink),
+	// as ManagedSlugs; only filled when asked for.
+	Managed map[string]bool
+}
+
+// viewScript reads a UserView. KEYS: users, umem, grp, grp:slug, retiring,
+// then the index HASH in "ix" mode. ARGV[1] = "ids", "ix", or "refs" (ids,
+// without the records), ARGV[2] = "1"
+// to read the managed slugs, ARGV[3..] = the ids, or the normalised index
+// value. Only the groups the users hold are read, so the cost does not grow
+// with the number of linked groups.
+const viewScript = `
+local ids = {}
+if ARGV[1] == 'ix' then
+  local id = redis.call('HGET', KEYS[6], ARGV[3])
+  if id then ids[1] = id end
+else
+  for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
+local recs, mems, groups = {}, {}, {}
+if #ids > 0 then
+  if ARGV[1] ~= 'refs' then recs = redis.call('HMGET', KEYS[1], unpack(ids)) end
+  mems = redis.call('HMGET', KEYS[2], unpack(ids))
+  local seen, gids = {}, {}
+  for i = 1, #ids do
+    if mems[i] then
+      for _, slug in ipairs(cjson.decode(mems[i])) do
+        if not seen[slug] then
+          seen[slug] = true
+          local gid = redis.call('HGET', KEYS[4], slug)
+          if gid then gids[#gids + 1] = gid end
+        end
+      end
+    end
+  end
+  if #gids > 0 then groups = redis.call('HMGET', KEYS[3], unpack(gids)) end
+end
+local managed, retiring = {}, {}
+if ARGV[2] == '1' then
+  managed = redis.call('HKEYS', KEYS[4])
+  retiring = redis.call('HGETALL', KEYS[5])
+end
+return {ids, recs, mems, groups, managed, retiring}
+`
+
+// ViewUsers reads the users with these ids, their groups and, with
+// managed, the managed slugs, in one round trip.
+func (s *RedisStore) ViewUsers(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, "ids", boolArg(managed))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return s.view(ctx, siteID, nil, args)
+}
+
+// GroupsOf reads the groups of the users with these ids (Slugs and Groups;
+// no records) and, with managed, the managed slugs, in one round trip.
+func (s *RedisStore) GroupsOf(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, "refs", boolArg(managed))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return s.view(ctx, siteID, nil, args)
+}
+
+// ViewUserBy resolves a unique index value and reads the user's view in one
+// round trip. No match is an empty view, not an error.
+func (s *RedisStore) ViewUserBy(ctx context.Context, siteID string, idx Index, value string, managed bool) (*UserView, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	if err := checkIndex(idx); err != nil {
+		return nil, err
+	}
+	if !idx.Unique() {
+		return nil, fmt.Errorf("%w: ViewUserBy needs a unique index, not %q", ErrInvalid, idx)
+	}
+	if value == "" {
+		return s.ViewUsers(ctx, siteID, nil, managed)
+	}
+	ixKey := s.keysFor(siteID).index(idx)
+	return s.view(ctx, siteID, &ixKey, []any{"ix", boolArg(managed), normalize(idx, value)})
+}
+
+func (s *RedisStore) view(ctx context.Context, siteID string, ixKey *string, args []any) (*UserView, error) {
+	k, mk := s.keysFor(siteID), s.memKeys(siteID)
+	keys := []string{k.users, mk.umem, mk.grp, mk.grpSlug, mk.retiring}
+	if ixKey != nil {
+		keys = append(keys, *ixKey)
+	}
+	res, err := s.memScripts.view.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("state: read users of site %q: %w", siteID, err)
+	}
+	if len(res) != 6 {
+		return nil, fmt.Errorf("state: unexpected view reply of %d parts", len(res))
+	}
+	part := func(i int) []any { p, _ := res[i].([]any); return p }
+	ids, recs, mems := part(0), part(1), part(2)
+	v := &UserView{Slugs: map[string][]string{}, Groups: map[string]*GroupRecord{}}
+	for i, raw := range ids {
+		id, _ := raw.(string)
+		if doc, ok := at(recs, i).(string); ok {
+			rec, err := decodeUser(doc)
+			if err != nil {
+				return nil, err
+			}
+			v.Users = append(v.Users, rec)
+		}
+		if doc, ok := at(mems, i).(string); ok {
+			var slugs []string
+			if json.Unmarshal([]byte(doc), &slugs) == nil && len(slugs) > 0 {
+				v.Slugs[id] = slugs
+			}
+		}
+	}
+	for _, raw := range part(3) {
+		if doc, ok := raw.(string); ok {
+			var g GroupRecord
+			if json.Unmarshal([]byte(doc), &g) == nil {
+				v.Groups[g.Slug] = &g
+			}
+		}
+	}
+	if args[1] == "1" {
+		v.Managed = map[string]bool{}
+		for _, raw := range part(4) {
+			if sl, ok := raw.(string); ok {
+				v.Managed[sl] = true
+			}
+		}
+		s.addRetiring(ctx, siteID, v.Managed, part(5))
+	}
+	return v, nil
+}
+
+// addRetiring adds the retiring slugs still within their retirement to
+// managed; expired ones are removed from Redis (rarely: once each).
+func (s *RedisStore) addRetiring(ctx context.Context, siteID string, managed map[string]bool, flat []any) {
+	now := s.now().UnixMilli()
+	var expired []string
+	for i := 0; i+1 < len(flat); i += 2 {
+		sl, _ := flat[i].(string)
+		until, _ := flat[i+1].(string)
+		if ms, _ := strconv.ParseInt(until, 10, 64); ms > now {
+			managed[sl] = true
+		} else {
+			expired = append(expired, sl)
+		}
+	}
+	if len(expired) > 0 {
+		if err := s.rdb.HDel(ctx, s.memKeys(siteID).retiring, expired...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return // best effort: the next reader retries
+		}
+	}
+}
+
+func at(xs []any, i int) any {
+	if i < len(xs) {
+		return xs[i]
+	}
+	return nil
+}

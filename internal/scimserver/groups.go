@@ -88,7 +88,16 @@ type groupView struct {
 // when younger than the refresh age. When Webflow cannot answer, a stale
 // cache is better than nothing.
 func (g *groupsHandler) accessGroups(ctx context.Context, maxAge time.Duration) ([]webflowdata.AccessGroup, error) {
-	raw, at, err := g.store.CachedBlob(ctx, g.site.ID, "accessgroups")
+	raw, at, err := g.store.CachedBlob(ctx, g.site.ID, accessGroupsBlob)
+	return g.accessGroupsFrom(ctx, raw, at, err, maxAge)
+}
+
+// accessGroupsBlob names the cached access-group list in the state store.
+const accessGroupsBlob = "accessgroups"
+
+// accessGroupsFrom is accessGroups on a cache read already made (err is
+// that read's error; state.ErrNotFound when nothing is cached).
+func (g *groupsHandler) accessGroupsFrom(ctx context.Context, raw []byte, at time.Time, err error, maxAge time.Duration) ([]webflowdata.AccessGroup, error) {
 	var cached []webflowdata.AccessGroup
 	if err == nil {
 		_ = json.Unmarshal(raw, &cached)
@@ -107,7 +116,7 @@ func (g *groupsHandler) accessGroups(ctx context.Context, maxAge time.Duration) 
 		return nil, ferr
 	}
 	b, _ := json.Marshal(fresh)
-	if err := g.store.StoreBlob(ctx, g.site.ID, "accessgroups", b); err != nil {
+	if err := g.store.StoreBlob(ctx, g.site.ID, accessGroupsBlob, b); err != nil {
 		g.log.Warn("could not cache access groups", "error", err)
 	}
 	return fresh, nil
@@ -116,11 +125,11 @@ func (g *groupsHandler) accessGroups(ctx context.Context, maxAge time.Duration) 
 // views returns every access group as a SCIM Group, in a stable order.
 // Linked groups whose access group vanished from Webflow are still shown.
 func (g *groupsHandler) views(ctx context.Context) ([]groupView, error) {
-	ags, err := g.accessGroups(ctx, g.site.AccessGroupsRefresh)
-	if err != nil {
+	links, raw, at, err := g.store.SiteGroups(ctx, g.site.ID, accessGroupsBlob)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return nil, err
 	}
-	links, err := g.store.ListGroups(ctx, g.site.ID)
+	ags, err := g.accessGroupsFrom(ctx, raw, at, err, g.site.AccessGroupsRefresh)
 	if err != nil {
 		return nil, err
 	}
@@ -299,26 +308,29 @@ func (g *groupsHandler) checkMembers(ctx context.Context, ids []string) error {
 			missing = append(missing, id)
 		}
 	}
-	if len(missing) > 0 {
-		if len(missing) > 5 {
-			missing = append(missing[:5], fmt.Sprintf("and %d more", len(missing)-5))
-		}
-		return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue,
-			Detail: "members are not SCIM users of this site: " + strings.Join(missing, ", ")}
-	}
-	return nil
+	return notMembers(missing)
 }
 
-// change records membership ops for a linked group and wakes the workers.
+// notMembers is the answer to members that are not users of the site.
+func notMembers(missing []string) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	if len(missing) > 5 {
+		missing = append(missing[:5], fmt.Sprintf("and %d more", len(missing)-5))
+	}
+	return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue,
+		Detail: "members are not SCIM users of this site: " + strings.Join(missing, ", ")}
+}
+
+// change applies a membership change. Unknown member ids refuse the whole
+// change (400), checked in the same atomic step.
 func (g *groupsHandler) change(ctx context.Context, slug string, ops []state.MemberOp) error {
-	var ids []string
-	for _, op := range ops {
-		ids = append(ids, op.IDs...)
+	n, err := g.store.ChangeMembers(ctx, g.site.ID, slug, ops, state.ChangeOptions{Enqueue: true, RequireUsers: true})
+	var mu *state.MissingUsersError
+	if errors.As(err, &mu) {
+		return notMembers(mu.IDs)
 	}
-	if err := g.checkMembers(ctx, ids); err != nil {
-		return err
-	}
-	n, err := g.store.ChangeMembers(ctx, g.site.ID, slug, ops, true)
 	if err != nil {
 		return err
 	}
@@ -509,9 +521,17 @@ func (g *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceA
 
 func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	ctx := r.Context()
-	rec, err := g.linked(ctx, id)
-	if err != nil {
-		return scim.Resource{}, g.fail(ctx, "patch", err)
+	// A linked group (the usual case) is found, and answered, from one
+	// read; anything else takes the path that may link it.
+	v, err := g.view(ctx, id)
+	var rec *state.GroupRecord
+	if err == nil && v.Linked {
+		rec = &state.GroupRecord{ID: v.ID, SiteID: g.site.ID, Slug: v.Slug, DisplayName: v.DisplayName, ExternalID: v.ExternalID, Modified: v.Modified}
+	} else {
+		if rec, err = g.linked(ctx, id); err != nil {
+			return scim.Resource{}, g.fail(ctx, "patch", err)
+		}
+		v.Linked = false // re-read below
 	}
 	var mops []state.MemberOp
 	name, ext := rec.DisplayName, rec.ExternalID
@@ -565,8 +585,16 @@ func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 		if err := g.store.UpdateGroup(ctx, rec); err != nil {
 			return scim.Resource{}, g.fail(ctx, "patch", err)
 		}
+		v.DisplayName, v.ExternalID, v.Modified = rec.DisplayName, rec.ExternalID, rec.Modified
 	}
-	return g.Get(r, id)
+	if !v.Linked {
+		return g.Get(r, id)
+	}
+	res, err := g.resource(ctx, v, r)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "patch", err)
+	}
+	return res, nil
 }
 
 // memberOp maps a PATCH op on members to a membership step. A remove with

@@ -80,7 +80,7 @@ func newHookFixture(t *testing.T) *hookFixture {
 	if err := f.store.LinkGroup(ctx, &state.GroupRecord{ID: "g1", SiteID: hookSite, Slug: hookManaged, DisplayName: "Gold"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.ChangeMembers(ctx, hookSite, hookManaged, []state.MemberOp{{Op: "add", IDs: []string{hookSCIMID}}}, false); err != nil {
+	if _, err := f.store.ChangeMembers(ctx, hookSite, hookManaged, []state.MemberOp{{Op: "add", IDs: []string{hookSCIMID}}}, state.ChangeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -87,9 +88,24 @@ func (s *RedisStore) memberSetKey(siteID, slug string) string {
 
 // changeMembersScript applies ops to one group's member set and enqueues
 // every user whose membership actually flipped.
-// KEYS: mem set, umem, pending, pseq. ARGV: slug, now ms, ops JSON, enqueue (1/0).
+// KEYS: mem set, umem, pending, pseq, users. ARGV: slug, now ms, ops JSON,
+// enqueue (1/0), require users (1/0). Replies {n changed}, or {-1, ids...}
+// when users are required and these ids have no record: then nothing
+// changed.
 const changeMembersScript = `
 local slug, now, ops, enqueue = ARGV[1], tonumber(ARGV[2]), cjson.decode(ARGV[3]), ARGV[4] == '1'
+if ARGV[5] == '1' then
+  local missing, seen = {-1}, {}
+  for _, op in ipairs(ops) do
+    for _, id in ipairs(op.ids or {}) do
+      if not seen[id] then
+        seen[id] = true
+        if redis.call('HEXISTS', KEYS[5], id) == 0 then missing[#missing + 1] = id end
+      end
+    end
+  end
+  if #missing > 1 then return missing end
+end
 local touched, orig = {}, {}
 local function flip(id, want)
   local has = redis.call('SISMEMBER', KEYS[1], id) == 1
@@ -130,7 +146,7 @@ for id, want in pairs(touched) do
     end
   end
 end
-return n
+return {n}
 `
 
 // completeScript removes a user from the queue unless it changed since the
@@ -228,6 +244,10 @@ func (s *RedisStore) ListGroups(ctx context.Context, siteID string) ([]*GroupRec
 	if err != nil {
 		return nil, err
 	}
+	return decodeGroups(all), nil
+}
+
+func decodeGroups(all map[string]string) []*GroupRecord {
 	out := make([]*GroupRecord, 0, len(all))
 	for _, doc := range all {
 		var g GroupRecord
@@ -236,7 +256,7 @@ func (s *RedisStore) ListGroups(ctx context.Context, siteID string) ([]*GroupRec
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return out
 }
 
 // UpdateGroup stores a renamed group (displayName, externalId). The slug of
@@ -264,7 +284,7 @@ func (s *RedisStore) UnlinkGroup(ctx context.Context, siteID, id string, removeM
 	if err != nil {
 		return err
 	}
-	if _, err := s.ChangeMembers(ctx, siteID, g.Slug, []MemberOp{{Op: "removeAll"}}, removeMembers); err != nil {
+	if _, err := s.ChangeMembers(ctx, siteID, g.Slug, []MemberOp{{Op: "removeAll"}}, ChangeOptions{Enqueue: removeMembers}); err != nil {
 		return err
 	}
 	k := s.memKeys(siteID)
@@ -283,23 +303,50 @@ func (s *RedisStore) UnlinkGroup(ctx context.Context, siteID, id string, removeM
 // each affected user's desired slugs, and (when enqueue) queues them. It
 // returns how many users' membership changed. Callers check that the ids
 // are users of the site.
-func (s *RedisStore) ChangeMembers(ctx context.Context, siteID, slug string, ops []MemberOp, enqueue bool) (int, error) {
+func (s *RedisStore) ChangeMembers(ctx context.Context, siteID, slug string, ops []MemberOp, opts ChangeOptions) (int, error) {
 	if err := ValidateSiteID(siteID); err != nil {
 		return 0, err
 	}
 	k := s.memKeys(siteID)
 	raw, _ := json.Marshal(ops)
-	flag := "0"
-	if enqueue {
-		flag = "1"
-	}
-	n, err := s.memScripts.change.Run(ctx, s.rdb, []string{s.memberSetKey(siteID, slug), k.umem, k.pending, k.pseq},
-		slug, s.now().UnixMilli(), string(raw), flag).Int()
+	res, err := s.memScripts.change.Run(ctx, s.rdb, []string{s.memberSetKey(siteID, slug), k.umem, k.pending, k.pseq, s.keysFor(siteID).users},
+		slug, s.now().UnixMilli(), string(raw), boolArg(opts.Enqueue), boolArg(opts.RequireUsers)).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("changing members of %s: %w", slug, err)
 	}
-	return n, nil
+	n, _ := at(res, 0).(int64)
+	if n < 0 {
+		e := &MissingUsersError{}
+		for _, id := range res[1:] {
+			if s, ok := id.(string); ok {
+				e.IDs = append(e.IDs, s)
+			}
+		}
+		return 0, e
+	}
+	return int(n), nil
 }
+
+// ChangeOptions says how ChangeMembers applies a change.
+type ChangeOptions struct {
+	// Enqueue queues every user whose membership flipped for the workers.
+	Enqueue bool
+	// RequireUsers refuses the whole change, applying nothing, when an id
+	// it names has no user record (a *MissingUsersError). The check and
+	// the change are one atomic step.
+	RequireUsers bool
+}
+
+// MissingUsersError lists the ids a membership change named that are not
+// users of the site. errors.Is(err, ErrNotFound) holds.
+type MissingUsersError struct{ IDs []string }
+
+func (e *MissingUsersError) Error() string {
+	return fmt.Sprintf("state: not users of this site: %s", strings.Join(e.IDs, ", "))
+}
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *MissingUsersError) Is(target error) bool { return target == ErrNotFound }
 
 // GroupMembers returns the user ids the IdP wants in slug.
 func (s *RedisStore) GroupMembers(ctx context.Context, siteID, slug string) ([]string, error) {
@@ -342,7 +389,7 @@ func (s *RedisStore) ForgetUser(ctx context.Context, siteID, userID string) erro
 		return err
 	}
 	for _, slug := range groups[userID] {
-		if _, err := s.ChangeMembers(ctx, siteID, slug, []MemberOp{{Op: "remove", IDs: []string{userID}}}, false); err != nil {
+		if _, err := s.ChangeMembers(ctx, siteID, slug, []MemberOp{{Op: "remove", IDs: []string{userID}}}, ChangeOptions{}); err != nil {
 			return err
 		}
 	}
@@ -530,7 +577,7 @@ type MembershipStore interface {
 	ListGroups(ctx context.Context, siteID string) ([]*GroupRecord, error)
 	UpdateGroup(ctx context.Context, g *GroupRecord) error
 	UnlinkGroup(ctx context.Context, siteID, id string, removeMembers bool, retireFor time.Duration) error
-	ChangeMembers(ctx context.Context, siteID, slug string, ops []MemberOp, enqueue bool) (int, error)
+	ChangeMembers(ctx context.Context, siteID, slug string, ops []MemberOp, opts ChangeOptions) (int, error)
 	GroupMembers(ctx context.Context, siteID, slug string) ([]string, error)
 	UserGroups(ctx context.Context, siteID string, userIDs []string) (map[string][]string, error)
 	ForgetUser(ctx context.Context, siteID, userID string) error
@@ -546,6 +593,7 @@ type MembershipStore interface {
 	GroupsOf(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)
 	ReserveCreate(ctx context.Context, siteID string, names []string, checks []CreateCheck, ttl, staleAfter time.Duration) (*CreateReservation, error)
 	CachedBlob(ctx context.Context, siteID, name string) ([]byte, time.Time, error)
+	SiteGroups(ctx context.Context, siteID, blob string) (links []*GroupRecord, raw []byte, at time.Time, err error)
 	StoreBlob(ctx context.Context, siteID, name string, raw []byte) error
 }
 
@@ -567,16 +615,41 @@ func (s *RedisStore) CachedBlob(ctx context.Context, siteID, name string) ([]byt
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	doc, ok := vals[0].(string)
+	return blobOf(vals)
+}
+
+func blobOf(vals []any) ([]byte, time.Time, error) {
+	doc, ok := at(vals, 0).(string)
 	if !ok {
 		return nil, time.Time{}, ErrNotFound
 	}
-	var at time.Time
-	if v, ok := vals[1].(string); ok {
+	var when time.Time
+	if v, ok := at(vals, 1).(string); ok {
 		ms, _ := strconv.ParseInt(v, 10, 64)
-		at = time.UnixMilli(ms)
+		when = time.UnixMilli(ms)
 	}
-	return []byte(doc), at, nil
+	return []byte(doc), when, nil
+}
+
+// SiteGroups is ListGroups and CachedBlob(blob) read in one round trip:
+// what every answer of the Groups endpoint starts from.
+func (s *RedisStore) SiteGroups(ctx context.Context, siteID, blob string) (links []*GroupRecord, raw []byte, at time.Time, err error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	var all *redis.MapStringStringCmd
+	var cached *redis.SliceCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, s.memKeys(siteID).grp)
+		cached = p.HMGet(ctx, siteKey(s.prefix, siteID, "cache"), blob, blob+":at")
+		return nil
+	})
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	links = decodeGroups(all.Val())
+	raw, at, err = blobOf(cached.Val())
+	return links, raw, at, err
 }
 
 // StoreBlob stores a cached document with the current time.

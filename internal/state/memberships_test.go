@@ -80,7 +80,7 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 			{ops(MemberOp{Op: "replace"}), "[]", 0},
 		}
 		for i, tc := range tests {
-			n, err := s.ChangeMembers(ctx, site, "premium", tc.ops, true)
+			n, err := s.ChangeMembers(ctx, site, "premium", tc.ops, ChangeOptions{Enqueue: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,8 +88,8 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 				t.Errorf("step %d: members %s (%d changed), want %s (%d)", i, got, n, tc.members, tc.n)
 			}
 		}
-		s.ChangeMembers(ctx, site, "premium", ops(add("a")), false)
-		s.ChangeMembers(ctx, site, "staff", ops(add("a", "b")), false)
+		s.ChangeMembers(ctx, site, "premium", ops(add("a")), ChangeOptions{})
+		s.ChangeMembers(ctx, site, "staff", ops(add("a", "b")), ChangeOptions{})
 		if userGroups(t, s, "a") != "[premium staff]" || userGroups(t, s, "b") != "[staff]" || userGroups(t, s, "zz") != "[]" {
 			t.Errorf("user groups: a=%s b=%s", userGroups(t, s, "a"), userGroups(t, s, "b"))
 		}
@@ -103,13 +103,13 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 
 	t.Run("QueueNeverDropsAChangeThatLandsDuringAWrite", func(t *testing.T) {
 		s := newStore(t)
-		s.ChangeMembers(ctx, site, "premium", ops(add("u1", "u2")), true)
+		s.ChangeMembers(ctx, site, "premium", ops(add("u1", "u2")), ChangeOptions{Enqueue: true})
 		due, err := s.DuePending(ctx, site, 10)
 		if err != nil || len(due) != 2 {
 			t.Fatal(due, err)
 		}
 		// While the worker writes u1, another change for u1 arrives.
-		s.ChangeMembers(ctx, site, "staff", ops(add("u1")), true)
+		s.ChangeMembers(ctx, site, "staff", ops(add("u1")), ChangeOptions{Enqueue: true})
 		for _, p := range due {
 			done, err := s.CompletePending(ctx, site, p, "")
 			if err != nil {
@@ -165,7 +165,7 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		s := newStore(t)
 		for i, slug := range []string{"keep", "retire"} {
 			s.LinkGroup(ctx, &GroupRecord{ID: fmt.Sprint("g", i), SiteID: site, Slug: slug})
-			s.ChangeMembers(ctx, site, slug, ops(add("u1")), false)
+			s.ChangeMembers(ctx, site, slug, ops(add("u1")), ChangeOptions{})
 		}
 		if m, _ := s.ManagedSlugs(ctx, site); !m["keep"] || !m["retire"] || len(m) != 2 {
 			t.Errorf("managed %v", m)
@@ -252,7 +252,7 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 					if i%3 == 2 {
 						op = rm(id)
 					}
-					if _, err := s.ChangeMembers(ctx, site, slug, ops(op), true); err != nil {
+					if _, err := s.ChangeMembers(ctx, site, slug, ops(op), ChangeOptions{Enqueue: true}); err != nil {
 						t.Error(err)
 						return
 					}
@@ -310,7 +310,7 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 			}
 		}
 		for slug, ids := range map[string][]string{"members": {"ua", "ub"}, "gold": {"ua"}, "silver": {"ub"}} {
-			if _, err := s.ChangeMembers(ctx, site, slug, ops(add(ids...)), false); err != nil {
+			if _, err := s.ChangeMembers(ctx, site, slug, ops(add(ids...)), ChangeOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -387,6 +387,21 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 			t.Fatal(err)
 		} else if g := v.Groups["gold"]; g == nil || g.DisplayName != "Gold" || g.ID != "g2" {
 			t.Errorf("gold: %+v", g)
+		}
+		// RequireUsers: ids without a record refuse the whole change.
+		_, err = s.ChangeMembers(ctx, site, "members", ops(add("uc"), add("ghost"), rm("ua", "ghost2")), ChangeOptions{Enqueue: true, RequireUsers: true})
+		var mu *MissingUsersError
+		if !errors.As(err, &mu) || !errors.Is(err, ErrNotFound) || fmt.Sprint(mu.IDs) != "[ghost ghost2]" {
+			t.Errorf("missing users: %v", err)
+		}
+		if m, _ := s.GroupMembers(ctx, site, "members"); fmt.Sprint(m) != "[ua ub]" {
+			t.Errorf("a refused change changed the members: %v", m)
+		}
+		if n, err := s.ChangeMembers(ctx, site, "members", ops(add("uc"), rm("ua")), ChangeOptions{RequireUsers: true}); err != nil || n != 2 {
+			t.Errorf("change of known users: %d %v", n, err)
+		}
+		if _, err := s.ChangeMembers(ctx, site, "members", ops(add("ua"), rm("uc")), ChangeOptions{RequireUsers: true}); err != nil {
+			t.Fatal(err)
 		}
 		// GroupsOf: the same groups, no records.
 		if v, err := s.GroupsOf(ctx, site, []string{"ub", "ua", "nope"}, false); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,8 +87,9 @@ func oldFormatDoc(t *testing.T, rec *UserRecord) string {
 	return string(b)
 }
 
-// createOldFormat stores rec in the previous format, through the create
-// script as the previous version of the store did.
+// createOldFormat stores rec as the previous version of the store did: the
+// document in the previous format, through the create script, and an index
+// entry for every value, the Webflow user id too when it equals the SCIM id.
 func createOldFormat(t *testing.T, s *RedisStore, rec *UserRecord) {
 	t.Helper()
 	args, err := writeArgs(rec)
@@ -95,20 +97,22 @@ func createOldFormat(t *testing.T, s *RedisStore, rec *UserRecord) {
 		t.Fatal(err)
 	}
 	args[1] = oldFormatDoc(t, rec)
-	res, err := s.scripts.create.Run(t.Context(), s.rdb, s.keysFor(rec.SiteID).list(), args...).Result()
+	k := s.keysFor(rec.SiteID)
+	res, err := s.scripts.create.Run(t.Context(), s.rdb, k.list(), args...).Result()
 	if err != nil || scriptResult(res, rec) != nil {
 		t.Fatalf("create old format: %v %v", res, err)
 	}
+	if rec.WebflowUserID != "" {
+		if err := s.rdb.HSet(t.Context(), k.ixWebflowID, rec.WebflowUserID, rec.ID).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
-func TestOldFormatRecords(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	old := func() *UserRecord {
-		return &UserRecord{ID: "u1", SiteID: siteA, WebflowUserID: "u1", UserName: "Alice@Example.com", Email: "Alice@Example.com",
-			ExternalID: "ext-1", DisplayName: "Alice Liddell", Active: true, Version: 1, Created: now, Modified: now, SyncedAt: now,
-			SCIM: json.RawMessage(`{"userName":"Alice@Example.com","active":true}`), Webflow: json.RawMessage(`{"id":"u1","status":"verified"}`)}
-	}
-	stores := map[string]func(t *testing.T) *RedisStore{
+// testStores are the backends of the format tests: miniredis always, the
+// Redis at REDIS_URL when set.
+func testStores() map[string]func(t *testing.T) *RedisStore {
+	return map[string]func(t *testing.T) *RedisStore{
 		"miniredis": func(t *testing.T) *RedisStore {
 			_, rdb := newMiniredisClient(t, false)
 			return NewRedisStore(rdb, Options{})
@@ -120,7 +124,16 @@ func TestOldFormatRecords(t *testing.T) {
 			return NewRedisStore(rdb, Options{Prefix: prefix})
 		},
 	}
-	for backend, newStore := range stores {
+}
+
+func TestOldFormatRecords(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	old := func() *UserRecord {
+		return &UserRecord{ID: "u1", SiteID: siteA, WebflowUserID: "u1", UserName: "Alice@Example.com", Email: "Alice@Example.com",
+			ExternalID: "ext-1", DisplayName: "Alice Liddell", Active: true, Version: 1, Created: now, Modified: now, SyncedAt: now,
+			SCIM: json.RawMessage(`{"userName":"Alice@Example.com","active":true}`), Webflow: json.RawMessage(`{"id":"u1","status":"verified"}`)}
+	}
+	for backend, newStore := range testStores() {
 		t.Run(backend, func(t *testing.T) {
 			t.Run("decodes and is found", func(t *testing.T) {
 				s := newStore(t)
@@ -257,5 +270,115 @@ func TestCompactFormatUnindexes(t *testing.T) {
 		if n, _ := rdb.Exists(context.Background(), key).Result(); n != 0 {
 			t.Errorf("%s left behind", key)
 		}
+	}
+}
+
+// TestImplicitWebflowID: a Webflow user id equal to the record's SCIM id has
+// no index entry, yet finds its record and is exactly as unique as any other.
+func TestImplicitWebflowID(t *testing.T) {
+	const x = "6287ec36a841b25637c663df"
+	rec := func(id, wf string) *UserRecord {
+		return &UserRecord{ID: id, SiteID: siteA, WebflowUserID: wf, UserName: id + "-name", Email: id + "@x"}
+	}
+	type step struct {
+		what string
+		run  func(t *testing.T, s *RedisStore) error
+		// conflict is the holder a webflowId conflict must name, "" for success.
+		conflict string
+	}
+	create := func(id, wf string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error { return s.CreateUser(t.Context(), rec(id, wf)) }
+	}
+	replace := func(id, wf string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error {
+			cur := mustGet(t, s, siteA, id)
+			cur.WebflowUserID = wf
+			return s.ReplaceUser(t.Context(), cur)
+		}
+	}
+	del := func(id string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error { return s.DeleteUser(t.Context(), siteA, id) }
+	}
+	old := func(id, wf string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error {
+			r := rec(id, wf)
+			r.Version = 1
+			createOldFormat(t, s, r)
+			return nil
+		}
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		// holders maps Webflow user ids to the SCIM id that must hold them
+		// at the end ("" for nobody).
+		holders map[string]string
+	}{
+		{"own id is held without an entry", []step{{"create X", create(x, x), ""}}, map[string]string{x: x}},
+		{"another record cannot take it", []step{{"create X", create(x, x), ""}, {"create B with X", create("b", x), x}}, map[string]string{x: x}},
+		{"nor take it by replace", []step{{"create X", create(x, x), ""}, {"create B", create("b", "wf-b"), ""}, {"B to X", replace("b", x), x}},
+			map[string]string{x: x, "wf-b": "b"}},
+		{"an entry held by another blocks the own id", []step{{"create B with X", create("b", x), ""}, {"create X", create(x, x), "b"}},
+			map[string]string{x: "b"}},
+		{"nor by replace", []step{{"create B with X", create("b", x), ""}, {"create X unlinked", create(x, ""), ""}, {"X to X", replace(x, x), "b"}},
+			map[string]string{x: "b"}},
+		{"moving away frees it", []step{{"create X", create(x, x), ""}, {"X to Y", replace(x, "wf-y"), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b", "wf-y": x}},
+		{"moving back drops the entry", []step{{"create X", create(x, "wf-y"), ""}, {"X to X", replace(x, x), ""}, {"create B with Y", create("b", "wf-y"), ""}},
+			map[string]string{x: x, "wf-y": "b"}},
+		{"deleting frees it", []step{{"create X", create(x, x), ""}, {"delete X", del(x), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b"}},
+		{"an unlinked record holds nothing", []step{{"create X unlinked", create(x, ""), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b"}},
+		{"a record linked elsewhere holds only that", []step{{"create X", create(x, "wf-y"), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b", "wf-y": x}},
+		{"old-format entry still conflicts", []step{{"old X", old(x, x), ""}, {"create B with X", create("b", x), x}},
+			map[string]string{x: x}},
+		{"old-format record rewritten keeps it", []step{{"old X", old(x, x), ""}, {"rewrite X", replace(x, x), ""}, {"create B with X", create("b", x), x}},
+			map[string]string{x: x}},
+		{"old-format record moving away frees it", []step{{"old X", old(x, x), ""}, {"X to Y", replace(x, "wf-y"), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b", "wf-y": x}},
+	}
+	for backend, newStore := range testStores() {
+		t.Run(backend, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					s := newStore(t)
+					for _, st := range tc.steps {
+						err := st.run(t, s)
+						if st.conflict == "" {
+							if err != nil {
+								t.Fatalf("%s: %v", st.what, err)
+							}
+						} else {
+							wantConflict(t, st.what, err, IndexWebflowID, x, st.conflict)
+						}
+						if err := s.checkInvariants(t.Context(), siteA); err != nil {
+							t.Fatalf("after %s: %v", st.what, err)
+						}
+					}
+					for wf, want := range tc.holders {
+						if got := findID(t, s, siteA, IndexWebflowID, wf); got != want {
+							t.Errorf("FindUser(webflowId %q) = %q, want %q", wf, got, want)
+						}
+						var wantIDs []string
+						if want != "" {
+							wantIDs = []string{want}
+						}
+						if got := lookup(t, s, siteA, IndexWebflowID, wf); !slices.Equal(got, wantIDs) {
+							t.Errorf("LookupUserIDs(webflowId %q) = %v, want %v", wf, got, wantIDs)
+						}
+						if want != "" {
+							if r := mustGet(t, s, siteA, want); r.WebflowUserID != wf {
+								t.Errorf("holder %q has webflowUserId %q", want, r.WebflowUserID)
+							}
+						}
+					}
+					if n, _ := s.rdb.HExists(t.Context(), s.keysFor(siteA).ixWebflowID, x).Result(); n && tc.holders[x] == x && !strings.HasPrefix(tc.name, "old-format entry") {
+						t.Errorf("%q has an index entry although its record holds it", x)
+					}
+				})
+			}
+		})
 	}
 }

@@ -327,7 +327,7 @@ func (s *RedisStore) FindUser(ctx context.Context, siteID string, idx Index, val
 	k := s.keysFor(siteID)
 	// Run, not RunRO: EVALSHA_RO needs Redis 7, and go-redis' cluster
 	// client cannot route it against servers whose COMMAND table lacks it.
-	res, err := s.scripts.find.Run(ctx, s.rdb, []string{k.index(idx), k.users}, normalize(idx, value)).StringSlice()
+	res, err := s.find(ctx, k, idx, value)
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("%w: %s %q in site %q", ErrNotFound, idx, value, siteID)
 	}
@@ -338,6 +338,16 @@ func (s *RedisStore) FindUser(ctx context.Context, siteID string, idx Index, val
 		return nil, fmt.Errorf("state: find user by %s in site %q: unexpected reply %q", idx, siteID, res)
 	}
 	return decodeRecord(siteID, res[0], res[1])
+}
+
+// find runs findScript: {SCIM id, record JSON} of the holder of a unique
+// index value, or redis.Nil.
+func (s *RedisStore) find(ctx context.Context, k siteKeys, idx Index, value string) ([]string, error) {
+	implicit := "0"
+	if idx == IndexWebflowID {
+		implicit = "1"
+	}
+	return s.scripts.find.Run(ctx, s.rdb, []string{k.index(idx), k.users}, normalize(idx, value), implicit).StringSlice()
 }
 
 // LookupUserIDs implements Store.
@@ -352,6 +362,21 @@ func (s *RedisStore) LookupUserIDs(ctx context.Context, siteID string, idx Index
 		return []string{}, nil
 	}
 	k := s.keysFor(siteID)
+	if idx == IndexWebflowID {
+		// Most Webflow user ids have no index entry (see index in
+		// scripts.go): the script also asks the record with that SCIM id.
+		res, err := s.find(ctx, k, idx, value)
+		if errors.Is(err, redis.Nil) {
+			return []string{}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("state: lookup %s in site %q: %w", idx, siteID, err)
+		}
+		if len(res) != 2 {
+			return nil, fmt.Errorf("state: lookup %s in site %q: unexpected reply %q", idx, siteID, res)
+		}
+		return []string{res[0]}, nil
+	}
 	if idx.Unique() {
 		id, err := s.rdb.HGet(ctx, k.index(idx), normalize(idx, value)).Result()
 		if errors.Is(err, redis.Nil) {

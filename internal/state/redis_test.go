@@ -69,6 +69,13 @@ func (s *RedisStore) checkInvariants(ctx context.Context, siteID string) error {
 		}
 		for id, rec := range recs {
 			v := normalize(idx, originalValue(rec, idx))
+			if idx == IndexWebflowID && v == id && strings.HasPrefix(docs[id], recordFormat) {
+				// Held without an entry (scripts.go, index).
+				if holder, ok := entries[v]; ok {
+					return fmt.Errorf("record %q: %s %q has an entry (-> %q) although the record holds it", id, idx, v, holder)
+				}
+				continue
+			}
 			if v != "" && entries[v] != id {
 				return fmt.Errorf("record %q: %s %q indexed as %q", id, idx, v, entries[v])
 			}

@@ -19,24 +19,10 @@ import "github.com/redis/go-redis/v9"
 // differs from the stored original, from the original otherwise. Go decides
 // which is which (compactIx), so the scripts never compare or convert case.
 
-// luaHelpers is prepended to the write scripts.
-const luaHelpers = `
+// luaStored reads stored records; it is prepended to every user script.
+const luaStored = `
 local function str(v)
   if type(v) == 'string' and v ~= '' then return v end
-  return nil
-end
-
--- conflicts returns a CONFLICT reply if a unique value in new (index 1-4)
--- belongs to a record other than id.
-local function conflicts(id, new)
-  for i = 1, 4 do
-    if new[i] then
-      local holder = redis.call('HGET', KEYS[1 + i], new[i])
-      if holder and holder ~= id then
-        return {'CONFLICT', tostring(i), holder}
-      end
-    end
-  end
   return nil
 end
 
@@ -58,6 +44,38 @@ local function storedValues(id, doc)
   return {str(ix.userName) or str(doc.u), str(ix.email) or str(email), str(doc.x), str(wf)}, str(ix.displayName)
 end
 
+-- implicitHolder returns wf if the record whose SCIM id is wf holds the
+-- Webflow user id wf without an index entry (see index), else nil. users is
+-- the users HASH.
+local function implicitHolder(users, wf)
+  local cur = redis.call('HGET', users, wf)
+  if not cur then return nil end
+  local vals = storedValues(wf, cjson.decode(cur))
+  if vals[4] == wf then return wf end
+  return nil
+end
+`
+
+// luaHelpers is prepended to the write scripts.
+const luaHelpers = luaStored + `
+-- conflicts returns a CONFLICT reply if a unique value in new (index 1-4)
+-- belongs to a record other than id, also a Webflow user id held without
+-- an index entry.
+local function conflicts(id, new)
+  for i = 1, 4 do
+    if new[i] then
+      local holder = redis.call('HGET', KEYS[1 + i], new[i])
+      if not holder and i == 4 and new[i] ~= id then
+        holder = implicitHolder(KEYS[1], new[i])
+      end
+      if holder and holder ~= id then
+        return {'CONFLICT', tostring(i), holder}
+      end
+    end
+  end
+  return nil
+end
+
 -- unindex removes the stored record's entries that still point at id.
 -- Entries owned by someone else are left alone.
 local function unindex(id, doc)
@@ -70,9 +88,12 @@ local function unindex(id, doc)
   if dn then redis.call('ZREM', KEYS[6], dn .. id) end
 end
 
+-- index adds the entries of the new values. A Webflow user id equal to the
+-- SCIM id (every user the bridge invites) gets no entry: the record under
+-- that id says it holds it (implicitHolder), which saves an entry per user.
 local function index(id, new, dn)
   for i = 1, 4 do
-    if new[i] then redis.call('HSET', KEYS[1 + i], new[i], id) end
+    if new[i] and not (i == 4 and new[i] == id) then redis.call('HSET', KEYS[1 + i], new[i], id) end
   end
   if dn then redis.call('ZADD', KEYS[6], 0, dn .. id) end
 end
@@ -135,10 +156,12 @@ return {'OK'}
 
 // findScript resolves a unique index value to {SCIM id, record JSON} in one
 // round trip (the record does not repeat its id). KEYS[1] = index HASH,
-// KEYS[2] = users HASH, ARGV[1] = normalised value. Replies nil (redis.Nil)
-// when nothing matches.
-const findScript = `
+// KEYS[2] = users HASH, ARGV[1] = normalised value, ARGV[2] = "1" for the
+// webflowId index, whose values may be held without an entry (index).
+// Replies nil (redis.Nil) when nothing matches.
+const findScript = luaStored + `
 local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id and ARGV[2] == '1' then id = implicitHolder(KEYS[2], ARGV[1]) end
 if not id then return false end
 local doc = redis.call('HGET', KEYS[2], id)
 if not doc then return false end

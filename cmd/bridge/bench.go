@@ -36,6 +36,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/scimserver"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
@@ -500,7 +501,8 @@ func benchUserName(i int) string { return fmt.Sprintf("user%06d@example.com", i)
 
 // preload puts n users straight into the store (and into the simulator
 // when withSim), as the bridge itself would have recorded them: a
-// mapping.User as SCIM, the Webflow user as snapshot, fresh.
+// mapping.User as SCIM, the Webflow user as snapshot, fresh, both encoded
+// by the bridge's own scimserver.FillRecord.
 func (e *benchEnv) preload(ctx context.Context, n int, withSim bool) error {
 	now := time.Now()
 	var next atomic.Int64
@@ -534,10 +536,8 @@ func (e *benchEnv) preload(ctx context.Context, n int, withSim bool) error {
 				if err == nil {
 					u := mapping.User{UserName: email, Active: true, Name: mapping.Name{GivenName: given, FamilyName: family},
 						Emails: []mapping.Email{{Value: email, Type: "work", Primary: true}}}
-					raw, _ := json.Marshal(u)
-					snap, _ := json.Marshal(wu)
-					rec := &state.UserRecord{ID: wu.ID, SiteID: webflowsim.DemoSiteID, WebflowUserID: wu.ID, UserName: email, Email: email,
-						Active: true, SCIM: raw, Webflow: snap, SyncedAt: now}
+					rec := &state.UserRecord{ID: wu.ID, SiteID: webflowsim.DemoSiteID, Active: true}
+					scimserver.FillRecord(rec, u, email, &wu, now)
 					err = e.apps[0].store.CreateUser(ctx, rec)
 				}
 				if err != nil {

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/scimserver"
 	"github.com/webflowscim/bridge/internal/state"
-	"github.com/webflowscim/bridge/internal/webflowdata"
 )
 
 // identityStore is what the identity lookup reads.
@@ -74,8 +74,7 @@ func identityHandler(store identityStore, sites []string, tokens mapping.TokenSe
 			rec, err := store.FindUser(r.Context(), sid, state.IndexEmail, email)
 			if err == nil {
 				m := &member{ID: rec.ID, WebflowUserID: rec.WebflowUserID, UserName: rec.UserName, Active: rec.Active, AccessGroups: []string{}}
-				var wu webflowdata.User
-				if len(rec.Webflow) > 0 && json.Unmarshal(rec.Webflow, &wu) == nil && rec.WebflowUserID != "" {
+				if wu := scimserver.WebflowSnapshot(rec); wu != nil && rec.WebflowUserID != "" {
 					m.Status, m.AccessGroups = wu.Status, wu.Slugs()
 				}
 				e.Member = m

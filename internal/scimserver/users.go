@@ -73,32 +73,27 @@ func decodeUser(rec *state.UserRecord) mapping.User {
 	return u
 }
 
-func decodeWebflow(rec *state.UserRecord) *webflowdata.User {
+// decodeWebflow returns the record's Webflow snapshot (see snapshot.go), or
+// nil when it has none or it cannot be read.
+func decodeWebflow(rec *state.UserRecord) *webflowdata.User { return WebflowSnapshot(rec) }
+
+// WebflowSnapshot returns the last Webflow user stored with rec (see
+// snapshot.go), or nil when it has none or it cannot be read. Read the
+// snapshot only through it: it is stored in a form only FillRecord writes.
+func WebflowSnapshot(rec *state.UserRecord) *webflowdata.User {
 	if len(rec.Webflow) == 0 {
 		return nil
 	}
-	var w webflowdata.User
-	if json.Unmarshal(rec.Webflow, &w) != nil {
+	w, err := decodeSnapshot(rec.Webflow, rec.WebflowUserID, rec.Email)
+	if err != nil {
 		return nil
 	}
-	return &w
+	return w
 }
 
 // fill writes u and wu into rec, keeping the indexed fields in step.
 func (h *usersHandler) fill(rec *state.UserRecord, u mapping.User, email string, wu *webflowdata.User) {
-	u.Active = rec.Active
-	b, _ := json.Marshal(u)
-	rec.SCIM = b
-	rec.UserName = u.UserName
-	rec.ExternalID = u.ExternalID
-	rec.DisplayName = u.DisplayName
-	rec.Email = email
-	if wu != nil {
-		wb, _ := json.Marshal(wu)
-		rec.Webflow = wb
-		rec.WebflowUserID = wu.ID
-		rec.SyncedAt = h.now()
-	}
+	FillRecord(rec, u, email, wu, h.now())
 }
 
 // groupRefs returns each user's groups attribute (the linked groups the IdP

@@ -270,7 +270,7 @@ func (h *usersHandler) webhookUpdated(ctx context.Context, rec *state.UserRecord
 		}
 	}
 	next := *rec
-	next.Webflow, _ = json.Marshal(&merged)
+	next.Webflow, _ = encodeSnapshot(&merged, next.WebflowUserID, next.Email)
 	next.SyncedAt = h.now()
 	if err := h.store.ReplaceUser(ctx, &next); err != nil {
 		return "", err

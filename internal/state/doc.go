@@ -23,11 +23,11 @@
 // site's keys live in one Redis Cluster slot and a script may touch any of
 // them. With the default prefix "wfb":
 //
-//	wfb:{s:<site>}:users           HASH  SCIM id → record JSON (plus "_ix", the normalised index values)
+//	wfb:{s:<site>}:users           HASH  SCIM id → record JSON, compact (encoding.go), with "_ix" for the normalised index values the scripts cannot take from the record
 //	wfb:{s:<site>}:ix:userName     HASH  lower(userName) → SCIM id   (unique)
 //	wfb:{s:<site>}:ix:email        HASH  lower(email) → SCIM id      (unique)
 //	wfb:{s:<site>}:ix:externalId   HASH  externalId → SCIM id        (unique, exact)
-//	wfb:{s:<site>}:ix:webflowId    HASH  webflowUserId → SCIM id     (unique, exact)
+//	wfb:{s:<site>}:ix:webflowId    HASH  webflowUserId → SCIM id     (unique, exact; none when webflowUserId = SCIM id: the record holds it)
 //	wfb:{s:<site>}:ix:displayName  ZSET  score 0, member sha1hex(lower(displayName)) + SCIM id (not unique)
 //	wfb:{s:<site>}:order           ZSET  score = per-site sequence, member = SCIM id (creation order, paging)
 //	wfb:{s:<site>}:seq             STRING per-site creation counter

@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -84,8 +83,9 @@ func (s *RedisStore) Key(siteID string, parts ...string) string {
 	return siteKey(s.prefix, siteID, parts...)
 }
 
-// storedIx is the normalised index values of a stored record. It is kept in
-// the record JSON so that the Lua scripts can remove exactly the entries a
+// storedIx is the normalised index values of a stored record. They are kept
+// in the record JSON (only those that differ from the stored originals, see
+// encodeRecord) so that the Lua scripts can remove exactly the entries a
 // record owns without lower-casing anything themselves.
 type storedIx struct {
 	UserName    string `json:"userName,omitempty"`
@@ -93,13 +93,6 @@ type storedIx struct {
 	ExternalID  string `json:"externalId,omitempty"`
 	WebflowID   string `json:"webflowId,omitempty"`
 	DisplayName string `json:"displayName,omitempty"` // dnHash, not the name
-}
-
-// storedUser is the JSON stored per record: the UserRecord fields plus _ix.
-// Decoding it into a plain UserRecord simply ignores _ix.
-type storedUser struct {
-	*UserRecord
-	Ix storedIx `json:"_ix"`
 }
 
 func indexValues(rec *UserRecord) storedIx {
@@ -164,9 +157,9 @@ func validateIDs(siteID, id string) error {
 // writeArgs returns the ARGV shared by the create and replace scripts.
 func writeArgs(rec *UserRecord) ([]any, error) {
 	ix := indexValues(rec)
-	doc, err := json.Marshal(storedUser{UserRecord: rec, Ix: ix})
+	doc, err := encodeRecord(rec, ix)
 	if err != nil {
-		return nil, fmt.Errorf("state: encode user %q: %w", rec.ID, err)
+		return nil, err
 	}
 	return []any{rec.ID, doc, ix.UserName, ix.Email, ix.ExternalID, ix.WebflowID, ix.DisplayName}, nil
 }
@@ -307,15 +300,7 @@ func (s *RedisStore) GetUser(ctx context.Context, siteID, id string) (*UserRecor
 	if err != nil {
 		return nil, fmt.Errorf("state: get user %q in site %q: %w", id, siteID, err)
 	}
-	return decodeUser(doc)
-}
-
-func decodeUser(doc string) (*UserRecord, error) {
-	var rec UserRecord
-	if err := json.Unmarshal([]byte(doc), &rec); err != nil {
-		return nil, fmt.Errorf("state: decode stored user: %w", err)
-	}
-	return &rec, nil
+	return decodeRecord(siteID, id, doc)
 }
 
 func checkIndex(idx Index) error {
@@ -342,14 +327,27 @@ func (s *RedisStore) FindUser(ctx context.Context, siteID string, idx Index, val
 	k := s.keysFor(siteID)
 	// Run, not RunRO: EVALSHA_RO needs Redis 7, and go-redis' cluster
 	// client cannot route it against servers whose COMMAND table lacks it.
-	doc, err := s.scripts.find.Run(ctx, s.rdb, []string{k.index(idx), k.users}, normalize(idx, value)).Text()
+	res, err := s.find(ctx, k, idx, value)
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("%w: %s %q in site %q", ErrNotFound, idx, value, siteID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state: find user by %s in site %q: %w", idx, siteID, err)
 	}
-	return decodeUser(doc)
+	if len(res) != 2 {
+		return nil, fmt.Errorf("state: find user by %s in site %q: unexpected reply %q", idx, siteID, res)
+	}
+	return decodeRecord(siteID, res[0], res[1])
+}
+
+// find runs findScript: {SCIM id, record JSON} of the holder of a unique
+// index value, or redis.Nil.
+func (s *RedisStore) find(ctx context.Context, k siteKeys, idx Index, value string) ([]string, error) {
+	implicit := "0"
+	if idx == IndexWebflowID {
+		implicit = "1"
+	}
+	return s.scripts.find.Run(ctx, s.rdb, []string{k.index(idx), k.users}, normalize(idx, value), implicit).StringSlice()
 }
 
 // LookupUserIDs implements Store.
@@ -364,6 +362,21 @@ func (s *RedisStore) LookupUserIDs(ctx context.Context, siteID string, idx Index
 		return []string{}, nil
 	}
 	k := s.keysFor(siteID)
+	if idx == IndexWebflowID {
+		// Most Webflow user ids have no index entry (see index in
+		// scripts.go): the script also asks the record with that SCIM id.
+		res, err := s.find(ctx, k, idx, value)
+		if errors.Is(err, redis.Nil) {
+			return []string{}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("state: lookup %s in site %q: %w", idx, siteID, err)
+		}
+		if len(res) != 2 {
+			return nil, fmt.Errorf("state: lookup %s in site %q: unexpected reply %q", idx, siteID, res)
+		}
+		return []string{res[0]}, nil
+	}
 	if idx.Unique() {
 		id, err := s.rdb.HGet(ctx, k.index(idx), normalize(idx, value)).Result()
 		if errors.Is(err, redis.Nil) {
@@ -431,12 +444,12 @@ func (s *RedisStore) GetUsers(ctx context.Context, siteID string, ids []string) 
 	if err != nil {
 		return nil, fmt.Errorf("state: get %d users of site %q: %w", len(ids), siteID, err)
 	}
-	for _, v := range vals {
+	for i, v := range vals {
 		doc, ok := v.(string)
 		if !ok {
 			continue // missing (nil)
 		}
-		rec, err := decodeUser(doc)
+		rec, err := decodeRecord(siteID, ids[i], doc)
 		if err != nil {
 			return nil, err
 		}

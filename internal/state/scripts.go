@@ -14,22 +14,60 @@ import "github.com/redis/go-redis/v9"
 //
 // They never lower-case anything themselves (Lua's string.lower is ASCII-only
 // and would disagree with Go's strings.ToLower); the normalised index values
-// of the new record come in ARGV and those of the stored record are read from
-// its "_ix" object with cjson.
+// of the new record come in ARGV and those of the stored record are read with
+// cjson (storedValues): from its "_ix" object where the normalised value
+// differs from the stored original, from the original otherwise. Go decides
+// which is which (compactIx), so the scripts never compare or convert case.
 
-// luaHelpers is prepended to the write scripts.
-const luaHelpers = `
+// luaStored reads stored records; it is prepended to every user script.
+const luaStored = `
 local function str(v)
   if type(v) == 'string' and v ~= '' then return v end
   return nil
 end
 
+-- storedValues returns the normalised unique index values (1-4) and the
+-- displayName hash of a stored record (see encoding.go). A document without
+-- "v" is of the previous format, whose _ix holds every value. In the compact
+-- format _ix holds only the values that differ from the originals; an absent
+-- "e" means the email is the userName, an absent "w" that the Webflow user id
+-- is the SCIM id.
+local function storedValues(id, doc)
+  local ix = doc._ix
+  if type(ix) ~= 'table' then ix = {} end
+  if doc.v == nil then
+    return {str(ix.userName), str(ix.email), str(ix.externalId), str(ix.webflowId)}, str(ix.displayName)
+  end
+  local email, wf = doc.e, doc.w
+  if email == nil then email = doc.u end
+  if wf == nil then wf = id end
+  return {str(ix.userName) or str(doc.u), str(ix.email) or str(email), str(doc.x), str(wf)}, str(ix.displayName)
+end
+
+-- implicitHolder returns wf if the record whose SCIM id is wf holds the
+-- Webflow user id wf without an index entry (see index), else nil. users is
+-- the users HASH.
+local function implicitHolder(users, wf)
+  local cur = redis.call('HGET', users, wf)
+  if not cur then return nil end
+  local vals = storedValues(wf, cjson.decode(cur))
+  if vals[4] == wf then return wf end
+  return nil
+end
+`
+
+// luaHelpers is prepended to the write scripts.
+const luaHelpers = luaStored + `
 -- conflicts returns a CONFLICT reply if a unique value in new (index 1-4)
--- belongs to a record other than id.
+-- belongs to a record other than id, also a Webflow user id held without
+-- an index entry.
 local function conflicts(id, new)
   for i = 1, 4 do
     if new[i] then
       local holder = redis.call('HGET', KEYS[1 + i], new[i])
+      if not holder and i == 4 and new[i] ~= id then
+        holder = implicitHolder(KEYS[1], new[i])
+      end
       if holder and holder ~= id then
         return {'CONFLICT', tostring(i), holder}
       end
@@ -38,23 +76,24 @@ local function conflicts(id, new)
   return nil
 end
 
--- unindex removes the stored record's entries (described by its _ix) that
--- still point at id. Entries owned by someone else are left alone.
-local function unindex(id, ix)
-  if type(ix) ~= 'table' then return end
-  local old = {str(ix.userName), str(ix.email), str(ix.externalId), str(ix.webflowId)}
+-- unindex removes the stored record's entries that still point at id.
+-- Entries owned by someone else are left alone.
+local function unindex(id, doc)
+  local old, dn = storedValues(id, doc)
   for i = 1, 4 do
     if old[i] and redis.call('HGET', KEYS[1 + i], old[i]) == id then
       redis.call('HDEL', KEYS[1 + i], old[i])
     end
   end
-  local dn = str(ix.displayName)
   if dn then redis.call('ZREM', KEYS[6], dn .. id) end
 end
 
+-- index adds the entries of the new values. A Webflow user id equal to the
+-- SCIM id (every user the bridge invites) gets no entry: the record under
+-- that id says it holds it (implicitHolder), which saves an entry per user.
 local function index(id, new, dn)
   for i = 1, 4 do
-    if new[i] then redis.call('HSET', KEYS[1 + i], new[i], id) end
+    if new[i] and not (i == 4 and new[i] == id) then redis.call('HSET', KEYS[1 + i], new[i], id) end
   end
   if dn then redis.call('ZADD', KEYS[6], 0, dn .. id) end
 end
@@ -91,13 +130,14 @@ local cur = redis.call('HGET', KEYS[1], id)
 if not cur then return {'NOTFOUND'} end
 if cur == ARGV[2] then return {'OK'} end
 local doc = cjson.decode(cur)
-if tonumber(doc.version) ~= tonumber(ARGV[8]) then
-  return {'MISMATCH', tostring(doc.version)}
+local version = doc.v or doc.version
+if tonumber(version) ~= tonumber(ARGV[8]) then
+  return {'MISMATCH', tostring(version)}
 end
 local new = {str(ARGV[3]), str(ARGV[4]), str(ARGV[5]), str(ARGV[6])}
 local c = conflicts(id, new)
 if c then return c end
-unindex(id, doc._ix)
+unindex(id, doc)
 index(id, new, str(ARGV[7]))
 redis.call('HSET', KEYS[1], id, ARGV[2])
 return {'OK'}
@@ -108,20 +148,24 @@ const deleteScript = luaHelpers + `
 local id = ARGV[1]
 local cur = redis.call('HGET', KEYS[1], id)
 if not cur then return {'NOTFOUND'} end
-local doc = cjson.decode(cur)
-unindex(id, doc._ix)
+unindex(id, cjson.decode(cur))
 redis.call('ZREM', KEYS[7], id)
 redis.call('HDEL', KEYS[1], id)
 return {'OK'}
 `
 
-// findScript resolves a unique index value to the record JSON in one round
-// trip. KEYS[1] = index HASH, KEYS[2] = users HASH, ARGV[1] = normalised value.
+// findScript resolves a unique index value to {SCIM id, record JSON} in one
+// round trip (the record does not repeat its id). KEYS[1] = index HASH,
+// KEYS[2] = users HASH, ARGV[1] = normalised value, ARGV[2] = "1" for the
+// webflowId index, whose values may be held without an entry (index).
 // Replies nil (redis.Nil) when nothing matches.
-const findScript = `
+const findScript = luaStored + `
 local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id and ARGV[2] == '1' then id = implicitHolder(KEYS[2], ARGV[1]) end
 if not id then return false end
-return redis.call('HGET', KEYS[2], id)
+local doc = redis.call('HGET', KEYS[2], id)
+if not doc then return false end
+return {id, doc}
 `
 
 // scripts holds the compiled scripts per store; redis.Script only caches the

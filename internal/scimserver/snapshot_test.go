@@ -1,0 +1,173 @@
+package scimserver
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// sameWebflowUser compares two Webflow users by their API JSON, which is
+// what the bridge ever shows of them (times at millisecond precision).
+func sameWebflowUser(t *testing.T, got, want *webflowdata.User) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if string(g) != string(w) {
+		t.Fatalf("Webflow user:\n got %s\nwant %s", g, w)
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	at := webflowdata.NewTime(time.Date(2026, 11, 26, 20, 38, 0, 473_000_000, time.UTC))
+	const id, email = "6287ec36a841b25637c663df", "Alice@Example.com"
+	full := func() *webflowdata.User {
+		return &webflowdata.User{ID: id, IsEmailVerified: true, Status: webflowdata.StatusVerified,
+			CreatedOn: at, LastUpdated: webflowdata.NewTime(at.Add(time.Hour)), InvitedOn: webflowdata.NewTime(at.Add(-time.Hour)), LastLogin: webflowdata.NewTime(at.Add(2 * time.Hour)),
+			AccessGroups: []webflowdata.AccessGroupRef{{Slug: "gold", Type: webflowdata.AccessGroupAdmin}, {Slug: "shop", Type: webflowdata.AccessGroupEcommerce}, {Slug: "bare"}},
+			Data:         webflowdata.UserData{"email": email, "name": "Alice", "accept-privacy": true, "count": 3.5, "nested": map[string]any{"a": []any{"b"}}}}
+	}
+	tests := []struct {
+		name   string
+		change func(u *webflowdata.User)
+		// recID and recEmail are the record's webflowUserId and email.
+		recID, recEmail string
+		in, out         []string // substrings the snapshot must (not) contain
+	}{
+		{"full", func(*webflowdata.User) {}, id, email, []string{snapshotFormat + ",", `"s":"verified"`, `"g":[{"s":"gold","t":"admin"}`},
+			[]string{id, email, `"id"`, `"ne"`}},
+		{"minimal", func(u *webflowdata.User) {
+			u.IsEmailVerified, u.Status, u.AccessGroups = false, "", []webflowdata.AccessGroupRef{}
+			u.CreatedOn, u.LastUpdated, u.InvitedOn, u.LastLogin = webflowdata.Time{}, webflowdata.Time{}, webflowdata.Time{}, webflowdata.Time{}
+			u.Data = webflowdata.UserData{"email": email}
+		}, id, email, nil, []string{`"g"`, `"d"`, `"c"`, `"u"`, `"i"`, `"l"`, `"ev"`}},
+		{"email differs from the record's", func(*webflowdata.User) {}, id, "alice@example.com", []string{`"email":"Alice@Example.com"`}, nil},
+		{"data without email", func(u *webflowdata.User) { delete(u.Data, "email") }, id, email, []string{`"ne":true`}, nil},
+		{"empty data", func(u *webflowdata.User) { u.Data = webflowdata.UserData{} }, id, email, []string{`"ne":true`}, nil},
+		{"non-string email", func(u *webflowdata.User) { u.Data["email"] = 7.0 }, id, email, []string{`"email":7`}, nil},
+		{"empty email", func(u *webflowdata.User) { u.Data["email"] = "" }, id, "", nil, []string{`"email"`, `"ne"`}},
+		{"id differs from the record's", func(*webflowdata.User) {}, "other", email, []string{`"id":"` + id + `"`}, nil},
+		{"record without webflowUserId", func(*webflowdata.User) {}, "", email, []string{`"id":"` + id + `"`}, nil},
+		{"empty id", func(u *webflowdata.User) { u.ID = "" }, id, email, []string{`"id":""`}, nil},
+		{"epoch", func(u *webflowdata.User) { u.CreatedOn = webflowdata.NewTime(time.Unix(0, 0)) }, id, email, []string{`"c":0`}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wu := full()
+			tc.change(wu)
+			raw, err := encodeSnapshot(wu, tc.recID, tc.recEmail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.in {
+				if !strings.Contains(string(raw), s) {
+					t.Errorf("snapshot %s lacks %s", raw, s)
+				}
+			}
+			for _, s := range tc.out {
+				if strings.Contains(string(raw), s) {
+					t.Errorf("snapshot %s contains %s", raw, s)
+				}
+			}
+			got, err := decodeSnapshot(raw, tc.recID, tc.recEmail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameWebflowUser(t, got, wu)
+			if _, ok := wu.Data["email"]; ok && got.Email() != wu.Email() {
+				t.Errorf("email = %q, want %q", got.Email(), wu.Email())
+			}
+		})
+	}
+}
+
+// TestSnapshotCoversWebflowUser fails when webflowdata.User gains a field,
+// which the snapshot would otherwise drop silently.
+func TestSnapshotCoversWebflowUser(t *testing.T) {
+	var names []string
+	typ := reflect.TypeFor[webflowdata.User]()
+	for i := range typ.NumField() {
+		names = append(names, typ.Field(i).Name)
+	}
+	want := "ID IsEmailVerified LastUpdated InvitedOn CreatedOn LastLogin Status AccessGroups Data"
+	if got := strings.Join(names, " "); got != want {
+		t.Fatalf("webflowdata.User fields are %s; teach encodeSnapshot and decodeSnapshot the new ones (was %s)", got, want)
+	}
+}
+
+// TestSnapshotOldFormat: snapshots stored before the compact format (the
+// full Webflow user JSON) still decode, whatever the record holds.
+func TestSnapshotOldFormat(t *testing.T) {
+	old := `{"id":"wf-1","isEmailVerified":true,"lastUpdated":"2026-11-26T20:38:00.473Z","invitedOn":null,"createdOn":"2026-11-26T20:38:00.473Z",` +
+		`"lastLogin":null,"status":"verified","accessGroups":[{"slug":"gold","type":"admin"}],"data":{"email":"a@x","name":"A"}}`
+	rec := &state.UserRecord{ID: "u1", WebflowUserID: "wf-1", Email: "A@X", Webflow: json.RawMessage(old)}
+	got := decodeWebflow(rec)
+	var want webflowdata.User
+	if err := json.Unmarshal([]byte(old), &want); err != nil {
+		t.Fatal(err)
+	}
+	sameWebflowUser(t, got, &want)
+	if got.Email() != "a@x" || got.ID != "wf-1" {
+		t.Fatalf("decoded %+v", got)
+	}
+}
+
+func TestFillRecord(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	u := mapping.User{UserName: "Alice@Example.com", DisplayName: "Alice", ExternalID: "ext", Active: true,
+		Name: mapping.Name{GivenName: "Alice"}, Emails: []mapping.Email{{Value: "alice@example.com", Primary: true}}}
+	wu := &webflowdata.User{ID: "wf-1", Status: webflowdata.StatusVerified, AccessGroups: []webflowdata.AccessGroupRef{},
+		Data: webflowdata.UserData{"email": "alice@example.com", "name": "Alice"}}
+
+	rec := &state.UserRecord{ID: "wf-1", SiteID: "s", Active: true}
+	FillRecord(rec, u, "alice@example.com", wu, now)
+	if rec.UserName != u.UserName || rec.Email != "alice@example.com" || rec.ExternalID != "ext" || rec.DisplayName != "Alice" ||
+		rec.WebflowUserID != "wf-1" || !rec.SyncedAt.Equal(now) {
+		t.Fatalf("record fields: %+v", rec)
+	}
+	for _, s := range []string{`"userName"`, `"active"`, "Alice@Example.com"} {
+		if strings.Contains(string(rec.SCIM), s) {
+			t.Errorf("SCIM blob %s repeats %s", rec.SCIM, s)
+		}
+	}
+	if got := decodeUser(rec); !reflect.DeepEqual(got, u) {
+		t.Fatalf("decodeUser = %+v, want %+v", got, u)
+	}
+	rec.Active = false
+	if got := decodeUser(rec); got.Active {
+		t.Fatal("decodeUser must take active from the record")
+	}
+	sameWebflowUser(t, decodeWebflow(rec), wu)
+
+	// The email changes without a new Webflow user: the stored snapshot
+	// must still say what Webflow holds, not the new email.
+	u.Emails[0].Value = "alice@new.example"
+	synced := rec.SyncedAt
+	FillRecord(rec, u, "alice@new.example", nil, now.Add(time.Hour))
+	if rec.Email != "alice@new.example" || !rec.SyncedAt.Equal(synced) {
+		t.Fatalf("record fields: %+v", rec)
+	}
+	sameWebflowUser(t, decodeWebflow(rec), wu)
+
+	// Unlinked records have no snapshot, and fill keeps it that way.
+	rec.WebflowUserID, rec.Webflow = "", nil
+	FillRecord(rec, u, "alice@new.example", nil, now)
+	if rec.Webflow != nil || decodeWebflow(rec) != nil {
+		t.Fatalf("snapshot %s appeared", rec.Webflow)
+	}
+}
+
+// TestSCIMBlobOldFormat: SCIM blobs stored with userName and active still
+// decode, the record's active flag winning.
+func TestSCIMBlobOldFormat(t *testing.T) {
+	rec := &state.UserRecord{UserName: "bob", Active: false, SCIM: json.RawMessage(`{"userName":"bob","name":{"givenName":"Bob"},"active":true}`)}
+	got := decodeUser(rec)
+	if got.UserName != "bob" || got.Active || got.Name.GivenName != "Bob" {
+		t.Fatalf("decodeUser = %+v", got)
+	}
+}

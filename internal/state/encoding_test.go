@@ -1,0 +1,384 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRecordEncodingRoundTrip(t *testing.T) {
+	ns := time.Date(2026, 11, 26, 20, 38, 0, 473944944, time.UTC)
+	base := func() *UserRecord {
+		return &UserRecord{ID: "u1", SiteID: siteA, WebflowUserID: "u1", UserName: "alice@example.com", Email: "alice@example.com",
+			Active: true, Version: 3, Created: ns, Modified: ns.Add(time.Second), SyncedAt: ns.Add(-time.Second),
+			SCIM: json.RawMessage(`{"name":{"givenName":"Alice"}}`), Webflow: json.RawMessage(`{"f":1,"s":"verified"}`)}
+	}
+	tests := []struct {
+		name   string
+		change func(r *UserRecord)
+		// in and out are substrings the document must (not) contain.
+		in, out []string
+	}{
+		{"typical", func(*UserRecord) {}, []string{`{"v":3,`, `"u":"alice@example.com"`},
+			[]string{`"e"`, `"w"`, `"_ix"`, `"u1"`, siteA, `"x"`, `"d"`, `"tombstone"`, `"adopted"`}},
+		{"email differs", func(r *UserRecord) { r.Email = "alice@corp.example" }, []string{`"e":"alice@corp.example"`}, nil},
+		{"email differs in case only", func(r *UserRecord) { r.Email = "Alice@example.com" },
+			[]string{`"e":"Alice@example.com"`, `"_ix":{"email":"alice@example.com"}`}, nil},
+		{"no email", func(r *UserRecord) { r.Email = "" }, []string{`"e":""`}, nil},
+		{"userName not normalised", func(r *UserRecord) { r.UserName, r.Email = "ÉMILE@x", "ÉMILE@x" },
+			[]string{`"_ix":{"userName":"émile@x","email":"émile@x"}`}, []string{`"e"`}},
+		{"webflow id differs", func(r *UserRecord) { r.WebflowUserID = "wf-9" }, []string{`"w":"wf-9"`}, nil},
+		{"no webflow user", func(r *UserRecord) { r.WebflowUserID = "" }, []string{`"w":""`}, nil},
+		{"everything", func(r *UserRecord) {
+			r.ExternalID, r.DisplayName, r.Tombstone, r.Adopted = "ext-1", "Alice Liddell", true, true
+		}, []string{`"x":"ext-1"`, `"d":"Alice Liddell"`, `"tombstone":true`, `"adopted":true`, `"_ix":{"displayName":"` + dnHash("Alice Liddell") + `"}`}, nil},
+		{"inactive, zero times, no blobs", func(r *UserRecord) {
+			r.Active, r.Created, r.Modified, r.SyncedAt, r.SCIM, r.Webflow = false, time.Time{}, time.Time{}, time.Time{}, nil, nil
+		}, nil, []string{`"a"`, `"c"`, `"m"`, `"s"`, `"sc"`, `"wf"`}},
+		{"times outside int64 nanoseconds", func(r *UserRecord) {
+			r.Created = time.Date(1500, 1, 2, 3, 4, 5, 6, time.UTC)
+			r.SyncedAt = time.Date(3000, 1, 2, 3, 4, 5, 6, time.UTC)
+		}, []string{`"c":"1500-01-02T03:04:05.000000006Z"`, `"s":"3000-01-02T03:04:05.000000006Z"`}, nil},
+		{"time in another zone", func(r *UserRecord) { r.SyncedAt = ns.In(time.FixedZone("X", 3600)) }, nil, nil},
+		{"epoch", func(r *UserRecord) { r.Created = time.Unix(0, 0) }, []string{`"c":0`}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := base()
+			tc.change(rec)
+			doc, err := encodeRecord(rec, indexValues(rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.in {
+				if !strings.Contains(string(doc), s) {
+					t.Errorf("document %s lacks %s", doc, s)
+				}
+			}
+			for _, s := range tc.out {
+				if strings.Contains(string(doc), s) {
+					t.Errorf("document %s contains %s", doc, s)
+				}
+			}
+			got, err := decodeRecord(siteA, "u1", string(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameRecord(t, got, rec)
+		})
+	}
+}
+
+// oldFormatDoc is a record as the previous encoding stored it: the
+// UserRecord JSON (id and siteId included, RFC 3339 times) plus the full _ix.
+func oldFormatDoc(t *testing.T, rec *UserRecord) string {
+	t.Helper()
+	b, err := json.Marshal(struct {
+		*UserRecord
+		Ix storedIx `json:"_ix"`
+	}{rec, indexValues(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// createOldFormat stores rec as the previous version of the store did: the
+// document in the previous format, through the create script, and an index
+// entry for every value, the Webflow user id too when it equals the SCIM id.
+func createOldFormat(t *testing.T, s *RedisStore, rec *UserRecord) {
+	t.Helper()
+	args, err := writeArgs(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args[1] = oldFormatDoc(t, rec)
+	k := s.keysFor(rec.SiteID)
+	res, err := s.scripts.create.Run(t.Context(), s.rdb, k.list(), args...).Result()
+	if err != nil || scriptResult(res, rec) != nil {
+		t.Fatalf("create old format: %v %v", res, err)
+	}
+	if rec.WebflowUserID != "" {
+		if err := s.rdb.HSet(t.Context(), k.ixWebflowID, rec.WebflowUserID, rec.ID).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// testStores are the backends of the format tests: miniredis always, the
+// Redis at REDIS_URL when set.
+func testStores() map[string]func(t *testing.T) *RedisStore {
+	return map[string]func(t *testing.T) *RedisStore{
+		"miniredis": func(t *testing.T) *RedisStore {
+			_, rdb := newMiniredisClient(t, false)
+			return NewRedisStore(rdb, Options{})
+		},
+		"redis": func(t *testing.T) *RedisStore {
+			rdb := realRedis(t)
+			prefix := "wfbtest-" + randomHex(t, 6)
+			t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+			return NewRedisStore(rdb, Options{Prefix: prefix})
+		},
+	}
+}
+
+func TestOldFormatRecords(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	old := func() *UserRecord {
+		return &UserRecord{ID: "u1", SiteID: siteA, WebflowUserID: "u1", UserName: "Alice@Example.com", Email: "Alice@Example.com",
+			ExternalID: "ext-1", DisplayName: "Alice Liddell", Active: true, Version: 1, Created: now, Modified: now, SyncedAt: now,
+			SCIM: json.RawMessage(`{"userName":"Alice@Example.com","active":true}`), Webflow: json.RawMessage(`{"id":"u1","status":"verified"}`)}
+	}
+	for backend, newStore := range testStores() {
+		t.Run(backend, func(t *testing.T) {
+			t.Run("decodes and is found", func(t *testing.T) {
+				s := newStore(t)
+				rec := old()
+				createOldFormat(t, s, rec)
+				sameRecord(t, mustGet(t, s, siteA, "u1"), rec)
+				for _, q := range []struct {
+					idx   Index
+					value string
+				}{{IndexUserName, "alice@example.com"}, {IndexEmail, "ALICE@example.com"}, {IndexExternalID, "ext-1"}, {IndexWebflowID, "u1"}} {
+					got, err := s.FindUser(t.Context(), siteA, q.idx, q.value)
+					if err != nil {
+						t.Fatalf("FindUser(%s): %v", q.idx, err)
+					}
+					sameRecord(t, got, rec)
+				}
+				if ids := lookup(t, s, siteA, IndexDisplayName, "alice liddell"); len(ids) != 1 || ids[0] != "u1" {
+					t.Fatalf("displayName lookup = %v", ids)
+				}
+				recs, err := s.GetUsers(t.Context(), siteA, []string{"u1"})
+				if err != nil || len(recs) != 1 {
+					t.Fatalf("GetUsers = %v %v", recs, err)
+				}
+				sameRecord(t, recs[0], rec)
+				if err := s.checkInvariants(t.Context(), siteA); err != nil {
+					t.Fatal(err)
+				}
+			})
+			t.Run("replace unindexes every old value", func(t *testing.T) {
+				s := newStore(t)
+				createOldFormat(t, s, old())
+				rec := mustGet(t, s, siteA, "u1")
+				rec.UserName, rec.Email, rec.ExternalID, rec.WebflowUserID, rec.DisplayName = "bob", "bob@x", "ext-2", "wf-2", "Bob"
+				if err := s.ReplaceUser(t.Context(), rec); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.checkInvariants(t.Context(), siteA); err != nil {
+					t.Fatal(err) // an old value left in an index is an orphan
+				}
+				for _, idx := range []Index{IndexUserName, IndexEmail, IndexExternalID, IndexWebflowID, IndexDisplayName} {
+					if ids := lookup(t, s, siteA, idx, originalValue(old(), idx)); len(ids) != 0 {
+						t.Errorf("%s %q still finds %v", idx, originalValue(old(), idx), ids)
+					}
+				}
+				// The old values are free again.
+				mustCreate(t, s, &UserRecord{ID: "u2", SiteID: siteA, UserName: "alice@example.com", Email: "alice@example.com", ExternalID: "ext-1", WebflowUserID: "u1"})
+				if err := s.checkInvariants(t.Context(), siteA); err != nil {
+					t.Fatal(err)
+				}
+			})
+			t.Run("replace keeps unchanged values indexed", func(t *testing.T) {
+				s := newStore(t)
+				createOldFormat(t, s, old())
+				rec := mustGet(t, s, siteA, "u1")
+				rec.Active = false
+				if err := s.ReplaceUser(t.Context(), rec); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.checkInvariants(t.Context(), siteA); err != nil {
+					t.Fatal(err)
+				}
+				if id := findID(t, s, siteA, IndexEmail, "alice@example.com"); id != "u1" {
+					t.Fatalf("email finds %q", id)
+				}
+			})
+			t.Run("version mismatch", func(t *testing.T) {
+				s := newStore(t)
+				createOldFormat(t, s, old())
+				stale := old()
+				stale.Version = 7
+				err := s.ReplaceUser(t.Context(), stale)
+				wantErr(t, "stale replace", err, ErrVersionMismatch)
+				if !strings.Contains(err.Error(), "at version 1") {
+					t.Fatalf("err = %v, want the stored version 1", err)
+				}
+			})
+			t.Run("delete unindexes", func(t *testing.T) {
+				s := newStore(t)
+				createOldFormat(t, s, old())
+				if err := s.DeleteUser(t.Context(), siteA, "u1"); err != nil {
+					t.Fatal(err)
+				}
+				k := s.keysFor(siteA)
+				for _, key := range k.list()[:7] {
+					if n, err := s.rdb.Exists(t.Context(), key).Result(); err != nil || n != 0 {
+						t.Errorf("%s left behind (%d, %v)", key, n, err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestCompactFormatUnindexes covers the scripts' fallback to the stored
+// originals: every kind of value, normalised or not, is removed on replace
+// and delete.
+func TestCompactFormatUnindexes(t *testing.T) {
+	_, rdb := newMiniredisClient(t, false)
+	s := NewRedisStore(rdb, Options{})
+	ctx := t.Context()
+	recs := []*UserRecord{
+		{ID: "a", SiteID: siteA, WebflowUserID: "a", UserName: "a@x", Email: "a@x"},
+		{ID: "b", SiteID: siteA, WebflowUserID: "wf-b", UserName: "B@X", Email: "B@X", ExternalID: "e-b", DisplayName: "Bee"},
+		{ID: "c", SiteID: siteA, UserName: "ÇA", Email: "ça@x", DisplayName: "ça"},
+		{ID: "d", SiteID: siteA, WebflowUserID: "d", UserName: "d", Email: "D@x"},
+	}
+	for _, rec := range recs {
+		mustCreate(t, s, rec)
+	}
+	if err := s.checkInvariants(ctx, siteA); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		next := *rec
+		next.UserName, next.Email, next.ExternalID, next.WebflowUserID, next.DisplayName = "n-"+rec.ID, "n-"+rec.ID+"@x", "", "", ""
+		if err := s.ReplaceUser(ctx, &next); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.checkInvariants(ctx, siteA); err != nil {
+			t.Fatalf("after replacing %s: %v", rec.ID, err)
+		}
+		for _, idx := range []Index{IndexUserName, IndexEmail, IndexExternalID, IndexWebflowID, IndexDisplayName} {
+			if v := originalValue(rec, idx); v != "" && len(lookup(t, s, siteA, idx, v)) != 0 {
+				t.Errorf("record %s: %s %q still indexed", rec.ID, idx, v)
+			}
+		}
+	}
+	for _, rec := range recs {
+		if err := s.DeleteUser(ctx, siteA, rec.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	for _, key := range s.keysFor(siteA).list()[:7] {
+		if n, _ := rdb.Exists(context.Background(), key).Result(); n != 0 {
+			t.Errorf("%s left behind", key)
+		}
+	}
+}
+
+// TestImplicitWebflowID: a Webflow user id equal to the record's SCIM id has
+// no index entry, yet finds its record and is exactly as unique as any other.
+func TestImplicitWebflowID(t *testing.T) {
+	const x = "6287ec36a841b25637c663df"
+	rec := func(id, wf string) *UserRecord {
+		return &UserRecord{ID: id, SiteID: siteA, WebflowUserID: wf, UserName: id + "-name", Email: id + "@x"}
+	}
+	type step struct {
+		what string
+		run  func(t *testing.T, s *RedisStore) error
+		// conflict is the holder a webflowId conflict must name, "" for success.
+		conflict string
+	}
+	create := func(id, wf string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error { return s.CreateUser(t.Context(), rec(id, wf)) }
+	}
+	replace := func(id, wf string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error {
+			cur := mustGet(t, s, siteA, id)
+			cur.WebflowUserID = wf
+			return s.ReplaceUser(t.Context(), cur)
+		}
+	}
+	del := func(id string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error { return s.DeleteUser(t.Context(), siteA, id) }
+	}
+	old := func(id, wf string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error {
+			r := rec(id, wf)
+			r.Version = 1
+			createOldFormat(t, s, r)
+			return nil
+		}
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		// holders maps Webflow user ids to the SCIM id that must hold them
+		// at the end ("" for nobody).
+		holders map[string]string
+	}{
+		{"own id is held without an entry", []step{{"create X", create(x, x), ""}}, map[string]string{x: x}},
+		{"another record cannot take it", []step{{"create X", create(x, x), ""}, {"create B with X", create("b", x), x}}, map[string]string{x: x}},
+		{"nor take it by replace", []step{{"create X", create(x, x), ""}, {"create B", create("b", "wf-b"), ""}, {"B to X", replace("b", x), x}},
+			map[string]string{x: x, "wf-b": "b"}},
+		{"an entry held by another blocks the own id", []step{{"create B with X", create("b", x), ""}, {"create X", create(x, x), "b"}},
+			map[string]string{x: "b"}},
+		{"nor by replace", []step{{"create B with X", create("b", x), ""}, {"create X unlinked", create(x, ""), ""}, {"X to X", replace(x, x), "b"}},
+			map[string]string{x: "b"}},
+		{"moving away frees it", []step{{"create X", create(x, x), ""}, {"X to Y", replace(x, "wf-y"), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b", "wf-y": x}},
+		{"moving back drops the entry", []step{{"create X", create(x, "wf-y"), ""}, {"X to X", replace(x, x), ""}, {"create B with Y", create("b", "wf-y"), ""}},
+			map[string]string{x: x, "wf-y": "b"}},
+		{"deleting frees it", []step{{"create X", create(x, x), ""}, {"delete X", del(x), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b"}},
+		{"an unlinked record holds nothing", []step{{"create X unlinked", create(x, ""), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b"}},
+		{"a record linked elsewhere holds only that", []step{{"create X", create(x, "wf-y"), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b", "wf-y": x}},
+		{"old-format entry still conflicts", []step{{"old X", old(x, x), ""}, {"create B with X", create("b", x), x}},
+			map[string]string{x: x}},
+		{"old-format record rewritten keeps it", []step{{"old X", old(x, x), ""}, {"rewrite X", replace(x, x), ""}, {"create B with X", create("b", x), x}},
+			map[string]string{x: x}},
+		{"old-format record moving away frees it", []step{{"old X", old(x, x), ""}, {"X to Y", replace(x, "wf-y"), ""}, {"create B with X", create("b", x), ""}},
+			map[string]string{x: "b", "wf-y": x}},
+	}
+	for backend, newStore := range testStores() {
+		t.Run(backend, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					s := newStore(t)
+					for _, st := range tc.steps {
+						err := st.run(t, s)
+						if st.conflict == "" {
+							if err != nil {
+								t.Fatalf("%s: %v", st.what, err)
+							}
+						} else {
+							wantConflict(t, st.what, err, IndexWebflowID, x, st.conflict)
+						}
+						if err := s.checkInvariants(t.Context(), siteA); err != nil {
+							t.Fatalf("after %s: %v", st.what, err)
+						}
+					}
+					for wf, want := range tc.holders {
+						if got := findID(t, s, siteA, IndexWebflowID, wf); got != want {
+							t.Errorf("FindUser(webflowId %q) = %q, want %q", wf, got, want)
+						}
+						var wantIDs []string
+						if want != "" {
+							wantIDs = []string{want}
+						}
+						if got := lookup(t, s, siteA, IndexWebflowID, wf); !slices.Equal(got, wantIDs) {
+							t.Errorf("LookupUserIDs(webflowId %q) = %v, want %v", wf, got, wantIDs)
+						}
+						if want != "" {
+							if r := mustGet(t, s, siteA, want); r.WebflowUserID != wf {
+								t.Errorf("holder %q has webflowUserId %q", want, r.WebflowUserID)
+							}
+						}
+					}
+					if n, _ := s.rdb.HExists(t.Context(), s.keysFor(siteA).ixWebflowID, x).Result(); n && tc.holders[x] == x && !strings.HasPrefix(tc.name, "old-format entry") {
+						t.Errorf("%q has an index entry although its record holds it", x)
+					}
+				})
+			}
+		})
+	}
+}

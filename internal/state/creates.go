@@ -143,7 +143,7 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 		c := checks[i-1]
 		ce := &ConflictError{Index: c.Index, Value: c.Value, ID: holder}
 		if doc, _ := res[3].(string); doc != "" {
-			if rec, err := decodeUser(doc); err == nil {
+			if rec, err := decodeRecord(siteID, holder, doc); err == nil {
 				ce.Holder = rec
 			}
 		}

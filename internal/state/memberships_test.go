@@ -292,8 +292,8 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 	t.Run("ViewUsers", func(t *testing.T) {
 		s := newStore(t)
 		for _, u := range []*UserRecord{
-			{ID: "ua", SiteID: site, UserName: "Ann@Example.com", Email: "ann@example.com", ExternalID: "ext-a"},
-			{ID: "ub", SiteID: site, UserName: "bob@example.com", Email: "bob@example.com"},
+			{ID: "ua", SiteID: site, UserName: "Ann@Example.com", Email: "ann@example.com", ExternalID: "ext-a", WebflowUserID: "wf-a"},
+			{ID: "ub", SiteID: site, UserName: "bob@example.com", Email: "bob@example.com", WebflowUserID: "ub"},
 			{ID: "uc", SiteID: site, UserName: "cy@example.com", Email: "cy@example.com"},
 		} {
 			if err := s.CreateUser(ctx, u); err != nil {
@@ -371,6 +371,8 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 			{"email", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexEmail, "bob@example.com", false) }, []string{"ub"}, false},
 			{"externalId is exact", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexExternalID, "EXT-A", false) }, nil, false},
 			{"externalId", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexExternalID, "ext-a", false) }, []string{"ua"}, false},
+			{"webflowId held by the record itself", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexWebflowID, "ub", false) }, []string{"ub"}, false},
+			{"webflowId indexed", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexWebflowID, "wf-a", false) }, []string{"ua"}, false},
 			{"no match", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexUserName, "zed@example.com", false) }, nil, false},
 			{"empty value", func() (*UserView, error) { return s.ViewUserBy(ctx, site, IndexEmail, "", false) }, nil, false},
 		}

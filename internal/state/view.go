@@ -112,6 +112,15 @@ func (s *RedisStore) ViewUserBy(ctx context.Context, siteID string, idx Index, v
 	if value == "" {
 		return s.ViewUsers(ctx, siteID, nil, managed)
 	}
+	if idx == IndexWebflowID {
+		// Most Webflow user ids are held by the record with that SCIM id,
+		// without an index entry: resolve first (rare path, 2 round trips).
+		ids, err := s.LookupUserIDs(ctx, siteID, idx, value)
+		if err != nil {
+			return nil, err
+		}
+		return s.ViewUsers(ctx, siteID, ids, managed)
+	}
 	ixKey := s.keysFor(siteID).index(idx)
 	return s.view(ctx, siteID, &ixKey, []any{"ix", boolArg(managed), normalize(idx, value)})
 }
@@ -135,7 +144,7 @@ func (s *RedisStore) view(ctx context.Context, siteID string, ixKey *string, arg
 	for i, raw := range ids {
 		id, _ := raw.(string)
 		if doc, ok := at(recs, i).(string); ok {
-			rec, err := decodeUser(doc)
+			rec, err := decodeRecord(siteID, id, doc)
 			if err != nil {
 				return nil, err
 			}

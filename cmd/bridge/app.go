@@ -139,7 +139,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions)
 	srv, err := scimserver.New(scimserver.Options{
 		PublicURL: cfg.PublicURL, Sites: sites, Store: a.store, Logger: log, Now: opts.Now,
 		CreateStaleAfter: time.Duration(cfg.Webflow.PendingCreateTimeout), Failpoint: opts.Failpoint,
-		ObserveRequest: a.metrics.observeRequest,
+		ObserveRequest: a.metrics.observeRequest, MembershipSettle: time.Duration(cfg.Webflow.MembershipSettle),
 	})
 	if err != nil {
 		a.Close()

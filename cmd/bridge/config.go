@@ -69,6 +69,12 @@ type WebflowConfig struct {
 	// create of the same user before it is presumed abandoned (its bridge
 	// died after the invite) and taken over with a lookup by email.
 	PendingCreateTimeout Duration `yaml:"pendingCreateTimeout"` // default 90s
+	// MembershipSettle is how long a group membership change waits in the
+	// queue before it is written, so that changes for one user close
+	// together (Okta pushes one PATCH per group; a PATCH of the user
+	// itself) cost one Webflow PATCH, not one each. Default 1s; set 1ms to
+	// write at once.
+	MembershipSettle Duration `yaml:"membershipSettle"`
 }
 
 // SiteConfig is one Webflow site served at /sites/{id}/scim/v2/.
@@ -281,6 +287,9 @@ func (c *Config) applyDefaults() {
 	if c.Webflow.MaxWait == 0 {
 		c.Webflow.MaxWait = Duration(20 * time.Second)
 	}
+	if c.Webflow.MembershipSettle == 0 {
+		c.Webflow.MembershipSettle = Duration(time.Second)
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(20 * time.Second)
 	}
@@ -293,6 +302,9 @@ func (c *Config) validate() error {
 	}
 	if c.Webflow.RateLimitPerMinute < 0 {
 		errs = append(errs, errors.New("config: webflow.rateLimitPerMinute must be positive"))
+	}
+	if c.Webflow.MembershipSettle < 0 || c.Webflow.MembershipSettle > Duration(time.Minute) {
+		errs = append(errs, errors.New("config: webflow.membershipSettle must be from 1ms to 1m"))
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Sites {

@@ -422,3 +422,38 @@ func containsName(ags []webflowdata.AccessGroup, name string) bool {
 	}
 	return false
 }
+
+// The membership worker leaves a change queued for webflow.membershipSettle
+// so that what follows for the same user is written with it. Here the IdP
+// adds a user to a group, then deactivates and reactivates the user (as
+// the bench's Okta-like sequence does): the reactivation writes the group
+// with it, and the queued change then costs nothing. Without the settle
+// time the worker would have written the group first: three PATCHes.
+func TestMembershipSettleCoalesces(t *testing.T) {
+	h := newBridge(t, func(c *Config) { c.Webflow.MembershipSettle = Duration(time.Minute) })
+	id := h.newUser("settle@example.com")
+	gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Staff"})).Body, "id")
+	stop := h.startWorker()
+	h.sim.ResetRequests()
+	h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": id}}))))
+	// The worker is woken by the change and must leave it alone: nothing
+	// reaches Webflow while the change settles. (Waiting longer could only
+	// hide a failure, never cause one.)
+	time.Sleep(200 * time.Millisecond)
+	if n := h.sim.CountRequests("PATCH", "/v2/sites/*/users/*"); n != 0 {
+		t.Fatalf("%d upstream PATCHes while the change settles", n)
+	}
+	stop()
+	h.must(200, h.do("PATCH", "/Users/"+id, patch(op("replace", "", map[string]any{"active": false}))))
+	h.must(200, h.do("PATCH", "/Users/"+id, patch(op("replace", "", map[string]any{"active": true}))))
+	h.drain()
+	if n := h.sim.CountRequests("PATCH", "/v2/sites/*/users/*"); n != 1 {
+		t.Errorf("%d upstream PATCHes for group add + deactivate + reactivate, want 1", n)
+	}
+	if got := h.slugs("settle@example.com"); got != "staff" {
+		t.Errorf("groups in Webflow: %q", got)
+	}
+	if st, err := h.app.scim.QueueStats(context.Background(), testSite); err != nil || st.Pending != 0 {
+		t.Errorf("queue after drain: %+v %v", st, err)
+	}
+}

@@ -134,6 +134,9 @@ func newReplicaWith(t testing.TB, ss *sharedSim, aopts appOptions, opts ...harne
 	cfg.Workspace.WebflowSCIMToken = webflowsim.DemoSCIMToken
 	cfg.Workspace.SCIMTokens = []string{testWorkspaceToken}
 	cfg.AdminTokens = []string{testAdminToken}
+	// Tests that run the worker want writes at once (the default settle
+	// time is 1s); TestMembershipSettleCoalesces sets its own.
+	cfg.Webflow.MembershipSettle = Duration(time.Millisecond)
 	for _, o := range opts {
 		o(cfg)
 	}

@@ -215,10 +215,10 @@ func (w *lockWaiters) size() int {
 	return len(w.m)
 }
 
-// drain applies every due pending write of the site once. It returns how
-// many users it handled.
-func (h *usersHandler) drain(ctx context.Context, batch int) (int, error) {
-	due, err := h.store.DuePending(ctx, h.site.ID, batch)
+// drain applies every due pending write of the site once, leaving those
+// younger than settle queued. It returns how many users it handled.
+func (h *usersHandler) drain(ctx context.Context, batch int, settle time.Duration) (int, error) {
+	due, err := h.store.DuePending(ctx, h.site.ID, batch, settle)
 	if err != nil {
 		return 0, err
 	}
@@ -356,7 +356,9 @@ func backoff(err error, _ state.Pending) time.Duration {
 }
 
 // Worker drains every site's membership queue until ctx ends. Each replica
-// runs one; the per-user lock makes them share the work safely.
+// runs one; the per-user lock makes them share the work safely. A change
+// is written once it is MembershipSettle old, with whatever else arrived
+// for the same user meanwhile.
 func (s *Server) Worker(ctx context.Context, poll time.Duration) {
 	if poll <= 0 {
 		poll = 250 * time.Millisecond
@@ -371,7 +373,7 @@ func (s *Server) Worker(ctx context.Context, poll time.Duration) {
 		}
 		busy := false
 		for _, st := range s.sites {
-			n, err := st.users.drain(ctx, 50)
+			n, err := st.users.drain(ctx, 50, s.settle)
 			if err != nil && ctx.Err() == nil {
 				s.log.Warn("membership queue unavailable", "site", st.cfg.ID, "error", err)
 			}
@@ -385,6 +387,17 @@ func (s *Server) Worker(ctx context.Context, poll time.Duration) {
 			return
 		case <-t.C:
 		case <-s.wake:
+			// A change was just queued: let it settle, then write it
+			// with whatever else arrived for the same user meanwhile.
+			if s.settle > 0 {
+				st := time.NewTimer(s.settle)
+				select {
+				case <-ctx.Done():
+					st.Stop()
+					return
+				case <-st.C:
+				}
+			}
 		}
 	}
 }
@@ -395,7 +408,7 @@ func (s *Server) Drain(ctx context.Context) error {
 	for {
 		total := 0
 		for _, st := range s.sites {
-			n, err := st.users.drain(ctx, 100)
+			n, err := st.users.drain(ctx, 100, 0)
 			if err != nil {
 				return err
 			}

@@ -77,12 +77,19 @@ type Options struct {
 	Failpoint func(name string)
 	// ObserveRequest, when set, sees every finished request (metrics).
 	ObserveRequest func(RequestInfo)
+	// MembershipSettle is how long the worker leaves a membership change
+	// queued before writing it, so that the changes for one user that
+	// follow close together (an IdP pushing several groups, a PATCH of the
+	// user itself) are written in one Webflow PATCH, or none. 0 writes at
+	// once. Drain ignores it.
+	MembershipSettle time.Duration
 }
 
 // Server serves /sites/{siteID}/scim/v2/ for every configured site.
 type Server struct {
 	sites   map[string]*site
 	wake    chan struct{}
+	settle  time.Duration
 	log     *slog.Logger
 	maxBody int64
 	handler http.Handler
@@ -123,7 +130,7 @@ func New(opts Options) (*Server, error) {
 	// package global of the library: set once, here, never toggled.
 	schema.SetAllowStringValues(true)
 
-	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes, wake: make(chan struct{}, 1)}
+	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes, wake: make(chan struct{}, 1), settle: max(opts.MembershipSettle, 0)}
 	s.hooks, _ = opts.Store.(state.WebhookStore)
 	wake := func() {
 		select {

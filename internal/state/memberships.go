@@ -447,13 +447,13 @@ func (s *RedisStore) Enqueue(ctx context.Context, siteID, userID string) error {
 }
 
 // DuePending returns up to limit users whose writes are due.
-func (s *RedisStore) DuePending(ctx context.Context, siteID string, limit int) ([]Pending, error) {
+func (s *RedisStore) DuePending(ctx context.Context, siteID string, limit int, settle time.Duration) ([]Pending, error) {
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
 	k := s.memKeys(siteID)
 	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, k.pending, &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(s.now().UnixMilli(), 10), Count: int64(limit),
+		Min: "-inf", Max: strconv.FormatInt(s.now().Add(-settle).UnixMilli(), 10), Count: int64(limit),
 	}).Result()
 	if err != nil || len(zs) == 0 {
 		return nil, err
@@ -583,7 +583,7 @@ type MembershipStore interface {
 	ForgetUser(ctx context.Context, siteID, userID string) error
 	ManagedSlugs(ctx context.Context, siteID string) (map[string]bool, error)
 	Enqueue(ctx context.Context, siteID, userID string) error
-	DuePending(ctx context.Context, siteID string, limit int) ([]Pending, error)
+	DuePending(ctx context.Context, siteID string, limit int, settle time.Duration) ([]Pending, error)
 	CompletePending(ctx context.Context, siteID string, p Pending, failure string) (bool, error)
 	RetryPending(ctx context.Context, siteID, userID string, after time.Duration, cause string) (int, error)
 	QueueStats(ctx context.Context, siteID string) (QueueStats, error)

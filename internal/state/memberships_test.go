@@ -104,7 +104,7 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 	t.Run("QueueNeverDropsAChangeThatLandsDuringAWrite", func(t *testing.T) {
 		s := newStore(t)
 		s.ChangeMembers(ctx, site, "premium", ops(add("u1", "u2")), ChangeOptions{Enqueue: true})
-		due, err := s.DuePending(ctx, site, 10)
+		due, err := s.DuePending(ctx, site, 10, 0)
 		if err != nil || len(due) != 2 {
 			t.Fatal(due, err)
 		}
@@ -119,7 +119,7 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 				t.Errorf("%s: done=%v", p.UserID, done)
 			}
 		}
-		due, _ = s.DuePending(ctx, site, 10)
+		due, _ = s.DuePending(ctx, site, 10, 0)
 		if len(due) != 1 || due[0].UserID != "u1" {
 			t.Fatalf("u1 must still be pending: %+v", due)
 		}
@@ -131,13 +131,29 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		}
 	})
 
+	// A settling change is not due until it is settle old, so changes for
+	// one user that follow close together are written in one PATCH.
+	t.Run("SettleDelaysAChange", func(t *testing.T) {
+		s := newStore(t)
+		s.ChangeMembers(ctx, site, "premium", ops(add("u1")), ChangeOptions{Enqueue: true})
+		if due, err := s.DuePending(ctx, site, 10, time.Hour); err != nil || len(due) != 0 {
+			t.Errorf("a change younger than the settle time is due: %+v %v", due, err)
+		}
+		if due, err := s.DuePending(ctx, site, 10, 0); err != nil || len(due) != 1 || due[0].UserID != "u1" {
+			t.Errorf("without settling it is due: %+v %v", due, err)
+		}
+		if due, err := s.DuePending(ctx, site, 10, -time.Hour); err != nil || len(due) != 1 {
+			t.Errorf("%+v %v", due, err)
+		}
+	})
+
 	t.Run("RetryBackoffAndPermanentFailure", func(t *testing.T) {
 		s := newStore(t)
 		s.Enqueue(ctx, site, "u1")
 		if n, err := s.RetryPending(ctx, site, "u1", time.Hour, "503 from Webflow"); err != nil || n != 1 {
 			t.Fatal(n, err)
 		}
-		if due, _ := s.DuePending(ctx, site, 10); len(due) != 0 {
+		if due, _ := s.DuePending(ctx, site, 10, 0); len(due) != 0 {
 			t.Errorf("a rescheduled write is not due yet: %+v", due)
 		}
 		st, _ := s.QueueStats(ctx, site)
@@ -148,7 +164,7 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 			t.Errorf("attempts %d", n)
 		}
 		s.Enqueue(ctx, site, "u2")
-		due, _ := s.DuePending(ctx, site, 10)
+		due, _ := s.DuePending(ctx, site, 10, 0)
 		if len(due) != 1 {
 			t.Fatalf("%+v", due)
 		}

@@ -40,13 +40,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestLockHandOverOnSameReplica(t *testing.T) {
 	h := newLockHandler(t, embeddedStore(t), time.Hour)
 	ctx := context.Background()
-	unlock, ok, err := h.tryLock(ctx, "u1")
+	_, unlock, ok, err := h.tryLock(ctx, "u1", false)
 	if err != nil || !ok {
 		t.Fatalf("tryLock: %v %v", ok, err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		u, err := h.lockUser(ctx, "u1")
+		_, u, err := h.lockUser(ctx, "u1")
 		if err == nil {
 			u()
 		}
@@ -66,7 +66,7 @@ func TestLockHandOverOnSameReplica(t *testing.T) {
 		t.Fatalf("%d waiter entries left behind", n)
 	}
 	// The user is free again.
-	if u, ok, err := h.tryLock(ctx, "u1"); err != nil || !ok {
+	if _, u, ok, err := h.tryLock(ctx, "u1", false); err != nil || !ok {
 		t.Fatalf("lock not released: %v %v", ok, err)
 	} else {
 		u()
@@ -80,14 +80,14 @@ func TestLockWaitsForOtherReplica(t *testing.T) {
 	store := embeddedStore(t)
 	a, b := newLockHandler(t, store, 0), newLockHandler(t, store, 0)
 	ctx := context.Background()
-	unlock, ok, err := a.tryLock(ctx, "u1")
+	_, unlock, ok, err := a.tryLock(ctx, "u1", false)
 	if err != nil || !ok {
 		t.Fatalf("tryLock: %v %v", ok, err)
 	}
 	released := make(chan struct{})
 	got := make(chan error, 1)
 	go func() {
-		u, err := b.lockUser(ctx, "u1")
+		_, u, err := b.lockUser(ctx, "u1")
 		select {
 		case <-released:
 		default:
@@ -113,14 +113,14 @@ func TestLockWaitsForOtherReplica(t *testing.T) {
 // TestLockWaitCancelled: a cancelled request stops waiting and unregisters.
 func TestLockWaitCancelled(t *testing.T) {
 	h := newLockHandler(t, embeddedStore(t), time.Hour)
-	unlock, ok, err := h.tryLock(context.Background(), "u1")
+	_, unlock, ok, err := h.tryLock(context.Background(), "u1", false)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	defer unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan error, 1)
-	go func() { _, err := h.lockUser(ctx, "u1"); got <- err }()
+	go func() { _, _, err := h.lockUser(ctx, "u1"); got <- err }()
 	waitFor(t, "the waiter to register", func() bool { return h.waiters.size() == 1 })
 	cancel()
 	if err := <-got; err != context.Canceled {

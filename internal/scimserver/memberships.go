@@ -60,10 +60,16 @@ func (h *usersHandler) desiredSlugs(ctx context.Context, rec *state.UserRecord) 
 	if err != nil {
 		return nil, nil, err
 	}
+	managed, desired := desiredFrom(v, rec)
+	return managed, desired, nil
+}
+
+// desiredFrom is desiredSlugs on a view already read (with managed slugs).
+func desiredFrom(v *state.UserView, rec *state.UserRecord) (map[string]bool, []string) {
 	if !rec.Active {
-		return v.Managed, nil, nil
+		return v.Managed, nil
 	}
-	return v.Managed, v.Slugs[rec.ID], nil
+	return v.Managed, v.Slugs[rec.ID]
 }
 
 // writeUser brings the Webflow user in line with rec (its active flag and
@@ -74,7 +80,7 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 	if rec.WebflowUserID == "" {
 		return nil, nil
 	}
-	unlock, err := h.lockUser(ctx, rec.ID)
+	v, unlock, err := h.lockUser(ctx, rec.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -83,10 +89,7 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 	if err != nil {
 		return nil, err
 	}
-	managed, desired, err := h.desiredSlugs(ctx, rec)
-	if err != nil {
-		return nil, err
-	}
+	managed, desired := desiredFrom(v, rec)
 	ctx = webflowdata.WithAuditBefore(ctx, cur)
 	req := webflowdata.UpdateUserRequest{Data: dataPatch}
 	groups, changed := fullList(cur, managed, desired)
@@ -112,8 +115,10 @@ var errBusy = errors.New("another writer holds this user's lock")
 // fail because a background write is in flight. A holder on this replica
 // hands the lock over as soon as it lets go (lockWaiters); one on another
 // replica is polled for, at 2 ms doubling to 25 ms, so the usual wait
-// (one Webflow write, a few ms) costs a few ms and not a fixed tick.
-func (h *usersHandler) lockUser(ctx context.Context, id string) (func(), error) {
+// (one Webflow write, a few ms) costs a few ms and not a fixed tick. With
+// the lock comes the user's groups view (no record), read in the same
+// round trip.
+func (h *usersHandler) lockUser(ctx context.Context, id string) (*state.UserView, func(), error) {
 	deadline := time.Now().Add(5 * time.Second)
 	poll, maxPoll := 2*time.Millisecond, 25*time.Millisecond
 	if h.lockPoll > 0 {
@@ -121,21 +126,21 @@ func (h *usersHandler) lockUser(ctx context.Context, id string) (func(), error) 
 	}
 	for {
 		released := h.waiters.wait(id)
-		unlock, ok, err := h.tryLock(ctx, id)
+		v, unlock, ok, err := h.tryLock(ctx, id, false)
 		if ok || err != nil {
 			h.waiters.done(id, released)
-			return unlock, err
+			return v, unlock, err
 		}
 		if time.Now().After(deadline) {
 			h.waiters.done(id, released)
-			return nil, errBusy
+			return nil, nil, errBusy
 		}
 		t := time.NewTimer(poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			h.waiters.done(id, released)
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-released:
 		case <-t.C:
 		}
@@ -145,14 +150,15 @@ func (h *usersHandler) lockUser(ctx context.Context, id string) (func(), error) 
 	}
 }
 
-// tryLock takes the user's lock if it is free. Its unlock also wakes the
-// requests of this replica that wait for the same user.
-func (h *usersHandler) tryLock(ctx context.Context, id string) (func(), bool, error) {
-	unlock, ok, err := h.store.LockUser(ctx, h.site.ID, id, lockTTL)
+// tryLock takes the user's lock if it is free and reads the user's view
+// (with the record when records is set) in the same round trip. Its unlock
+// also wakes the requests of this replica that wait for the same user.
+func (h *usersHandler) tryLock(ctx context.Context, id string, records bool) (*state.UserView, func(), bool, error) {
+	v, unlock, ok, err := h.store.LockView(ctx, h.site.ID, id, lockTTL, records)
 	if err != nil || !ok {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	return func() {
+	return v, func() {
 		unlock()
 		h.waiters.release(id)
 	}, true, nil
@@ -238,11 +244,11 @@ func (h *usersHandler) drain(ctx context.Context, batch int, settle time.Duratio
 // replica holds the user's lock (that replica will do it).
 func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
 	ctx = withActor(webflowdata.WithPriority(ctx, webflowdata.PriorityBackground), "membership-worker")
-	unlock, ok, err := h.tryLock(ctx, p.UserID)
+	v, unlock, ok, err := h.tryLock(ctx, p.UserID, true)
 	if err != nil || !ok {
 		return false
 	}
-	err = h.applyLocked(ctx, p.UserID)
+	err = h.applyLocked(ctx, p.UserID, v)
 	unlock()
 	log := h.log.With("id", p.UserID)
 	switch {
@@ -268,15 +274,13 @@ func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
 
 const maxAttempts = 20
 
-// applyLocked writes the user's groups (the caller holds the lock).
-func (h *usersHandler) applyLocked(ctx context.Context, id string) error {
-	rec, err := h.store.GetUser(ctx, h.site.ID, id)
-	if errors.Is(err, state.ErrNotFound) {
+// applyLocked writes the user's groups (the caller holds the lock and
+// read v, the user's view with its record, when it took it).
+func (h *usersHandler) applyLocked(ctx context.Context, id string, v *state.UserView) error {
+	if len(v.Users) == 0 {
 		return nil // deleted meanwhile: nothing to write
 	}
-	if err != nil {
-		return err
-	}
+	rec := v.Users[0]
 	if rec.Tombstone {
 		// A cascaded delete: the Webflow user, then the record.
 		if rec.WebflowUserID != "" {
@@ -306,10 +310,7 @@ func (h *usersHandler) applyLocked(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	managed, desired, err := h.desiredSlugs(ctx, rec)
-	if err != nil {
-		return err
-	}
+	managed, desired := desiredFrom(v, rec)
 	groups, changed := fullList(cur, managed, desired)
 	nu := cur
 	ctx = webflowdata.WithAuditBefore(ctx, cur)
@@ -323,6 +324,9 @@ func (h *usersHandler) applyLocked(ctx context.Context, id string) error {
 	}
 	out := *rec
 	h.fill(&out, decodeUser(rec), rec.Email, nu)
+	if sameContent(rec, &out) {
+		return nil // nothing written, nothing new to store
+	}
 	return h.save(ctx, &out)
 }
 

@@ -555,19 +555,32 @@ func (s *RedisStore) LockUser(ctx context.Context, siteID, userID string, ttl ti
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, false, err
 	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
-	key := siteKey(s.prefix, siteID, "lock", "u", sha1Hex(userID))
+	tok := lockToken()
+	key := s.lockKey(siteID, userID)
 	ok, err = s.rdb.SetNX(ctx, key, tok, ttl).Result()
 	if err != nil || !ok {
 		return nil, false, err
 	}
+	return s.unlocker(key, tok), true, nil
+}
+
+func (s *RedisStore) lockKey(siteID, userID string) string {
+	return siteKey(s.prefix, siteID, "lock", "u", sha1Hex(userID))
+}
+
+func lockToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// unlocker releases a lock if it still holds tok (never someone else's).
+func (s *RedisStore) unlocker(key, tok string) func() {
 	return func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = s.memScripts.unlock.Run(c, s.rdb, []string{key}, tok).Err()
-	}, true, nil
+	}
 }
 
 // MembershipStore is the group and membership half of the state.
@@ -588,6 +601,7 @@ type MembershipStore interface {
 	RetryPending(ctx context.Context, siteID, userID string, after time.Duration, cause string) (int, error)
 	QueueStats(ctx context.Context, siteID string) (QueueStats, error)
 	LockUser(ctx context.Context, siteID, userID string, ttl time.Duration) (unlock func(), ok bool, err error)
+	LockView(ctx context.Context, siteID, userID string, ttl time.Duration, records bool) (v *UserView, unlock func(), ok bool, err error)
 	ViewUsers(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)
 	ViewUserBy(ctx context.Context, siteID string, idx Index, value string, managed bool) (*UserView, error)
 	GroupsOf(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)

@@ -421,6 +421,23 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		if _, err := s.ChangeMembers(ctx, site, "members", ops(add("ua"), rm("uc")), ChangeOptions{RequireUsers: true}); err != nil {
 			t.Fatal(err)
 		}
+		// LockView: the lock and the writer's view in one step.
+		v, unlock, ok, err := s.LockView(ctx, site, "ua", time.Minute, true)
+		if err != nil || !ok || len(v.Users) != 1 || v.Users[0].ID != "ua" || v.Managed == nil || len(v.Slugs["ua"]) != 2 {
+			t.Fatalf("LockView: %+v %v %v", v, ok, err)
+		}
+		if v2, _, ok2, err := s.LockView(ctx, site, "ua", time.Minute, false); err != nil || ok2 || v2 != nil {
+			t.Errorf("a held lock must refuse a second writer: %v %v %v", v2, ok2, err)
+		}
+		if _, ok2, err := s.LockUser(ctx, site, "ua", time.Minute); err != nil || ok2 {
+			t.Errorf("LockView and LockUser share the lock: %v %v", ok2, err)
+		}
+		unlock()
+		v, unlock, ok, err = s.LockView(ctx, site, "ua", time.Minute, false)
+		if err != nil || !ok || len(v.Users) != 0 || len(v.Slugs["ua"]) != 2 || !v.Managed["members"] {
+			t.Fatalf("after unlock, without records: %+v %v %v", v, ok, err)
+		}
+		unlock()
 		// GroupsOf: the same groups, no records.
 		if v, err := s.GroupsOf(ctx, site, []string{"ub", "ua", "nope"}, false); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -30,18 +31,24 @@ type UserView struct {
 }
 
 // viewScript reads a UserView. KEYS: users, umem, grp, grp:slug, retiring,
-// then the index HASH in "ix" mode. ARGV[1] = "ids", "ix", or "refs" (ids,
-// without the records), ARGV[2] = "1"
-// to read the managed slugs, ARGV[3..] = the ids, or the normalised index
-// value. Only the groups the users hold are read, so the cost does not grow
-// with the number of linked groups.
+// then the index HASH in "ix" mode or the lock key when locking. ARGV[1] =
+// "ids", "ix", or "refs" (ids, without the records), ARGV[2] = "1" to read
+// the managed slugs, ARGV[3] = a lock token ("" for none), ARGV[4] = the
+// lock's ttl in ms, ARGV[5..] = the ids, or the normalised index value.
+// Only the groups the users hold are read, so the cost does not grow with
+// the number of linked groups. With a token, the user's lock (SET NX) is
+// taken first and the view read only if it was free ({"BUSY"} otherwise):
+// a writer locks and reads what it must write in one round trip.
 const viewScript = `
+if ARGV[3] ~= '' then
+  if not redis.call('SET', KEYS[6], ARGV[3], 'NX', 'PX', ARGV[4]) then return {'BUSY'} end
+end
 local ids = {}
 if ARGV[1] == 'ix' then
-  local id = redis.call('HGET', KEYS[6], ARGV[3])
+  local id = redis.call('HGET', KEYS[6], ARGV[5])
   if id then ids[1] = id end
 else
-  for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+  for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
 local recs, mems, groups = {}, {}, {}
 if #ids > 0 then
@@ -76,7 +83,7 @@ func (s *RedisStore) ViewUsers(ctx context.Context, siteID string, ids []string,
 		return nil, err
 	}
 	args := make([]any, 0, len(ids)+2)
-	args = append(args, "ids", boolArg(managed))
+	args = append(args, "ids", boolArg(managed), "", 0)
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -90,7 +97,7 @@ func (s *RedisStore) GroupsOf(ctx context.Context, siteID string, ids []string, 
 		return nil, err
 	}
 	args := make([]any, 0, len(ids)+2)
-	args = append(args, "refs", boolArg(managed))
+	args = append(args, "refs", boolArg(managed), "", 0)
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -122,18 +129,47 @@ func (s *RedisStore) ViewUserBy(ctx context.Context, siteID string, idx Index, v
 		return s.ViewUsers(ctx, siteID, ids, managed)
 	}
 	ixKey := s.keysFor(siteID).index(idx)
-	return s.view(ctx, siteID, &ixKey, []any{"ix", boolArg(managed), normalize(idx, value)})
+	return s.view(ctx, siteID, &ixKey, []any{"ix", boolArg(managed), "", 0, normalize(idx, value)})
 }
 
-func (s *RedisStore) view(ctx context.Context, siteID string, ixKey *string, args []any) (*UserView, error) {
+// LockView takes the user's write lock (as LockUser) and, if it was free,
+// reads the user's view with the managed slugs, in one round trip. With
+// records false the record itself is not read. ok is false, with no view,
+// when another writer holds the lock.
+func (s *RedisStore) LockView(ctx context.Context, siteID, userID string, ttl time.Duration, records bool) (v *UserView, unlock func(), ok bool, err error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, nil, false, err
+	}
+	mode := "refs"
+	if records {
+		mode = "ids"
+	}
+	key := s.lockKey(siteID, userID)
+	tok := lockToken()
+	v, err = s.view(ctx, siteID, &key, []any{mode, "1", tok, ttl.Milliseconds(), userID})
+	if errors.Is(err, errLockBusy) {
+		return nil, nil, false, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return v, s.unlocker(key, tok), true, nil
+}
+
+var errLockBusy = errors.New("state: lock busy")
+
+func (s *RedisStore) view(ctx context.Context, siteID string, extraKey *string, args []any) (*UserView, error) {
 	k, mk := s.keysFor(siteID), s.memKeys(siteID)
 	keys := []string{k.users, mk.umem, mk.grp, mk.grpSlug, mk.retiring}
-	if ixKey != nil {
-		keys = append(keys, *ixKey)
+	if extraKey != nil {
+		keys = append(keys, *extraKey)
 	}
 	res, err := s.memScripts.view.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("state: read users of site %q: %w", siteID, err)
+	}
+	if len(res) == 1 && res[0] == "BUSY" {
+		return nil, errLockBusy
 	}
 	if len(res) != 6 {
 		return nil, fmt.Errorf("state: unexpected view reply of %d parts", len(res))

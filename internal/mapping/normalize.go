@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-
-	filter "github.com/scim2/filter-parser/v2"
 )
 
 // PATCH normalisation runs on the raw request body before elimity sees it,
@@ -343,7 +341,7 @@ func (n normalizer) containerURN(k string) (string, bool) {
 		// A URN container we do not know (or a URN-prefixed attribute;
 		// resolve handles those). Treat as container only if it parses
 		// as nothing else.
-		if _, err := filter.ParsePath([]byte(k)); err != nil {
+		if _, err := parsePath(k); err != nil {
 			return "", true
 		}
 	}
@@ -371,7 +369,7 @@ func canonURNPrefix(p string) string {
 // path to emit (URN case fixed).
 func (n normalizer) resolve(p, prefix string) (cpath string, t target, known, parsed bool) {
 	cpath = canonURNPrefix(p)
-	parsedPath, err := filter.ParsePath([]byte(cpath))
+	parsedPath, err := parsePath(cpath)
 	if err != nil {
 		return cpath, t, false, false
 	}

@@ -99,7 +99,7 @@ func applyPathless(u *User, o string, m map[string]any, prefix string) error {
 		case strings.EqualFold(k, EnterpriseSchemaURN):
 			continue
 		}
-		p, err := filter.ParsePath([]byte(k))
+		p, err := parsePath(k)
 		if err != nil {
 			return newError(ScimTypeInvalidPath, fmt.Sprintf("invalid attribute path %q", k))
 		}

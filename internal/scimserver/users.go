@@ -372,7 +372,7 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 		rec.ID = newSCIMID()
 	}
 	h.fill(rec, u, email, wu)
-	if err := h.store.CreateUser(ctx, rec); err != nil {
+	if err := h.store.CreateReservedUser(ctx, rec, res); err != nil {
 		if errors.Is(err, state.ErrExists) || errors.Is(err, state.ErrConflict) {
 			return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: " + conflictDetail(err)}
 		}

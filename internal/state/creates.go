@@ -70,6 +70,8 @@ type CreateReservation struct {
 	// attempt may have invited the user already, so look before inviting.
 	Takeover bool
 	release  func()
+	keys     []string // the reservation keys
+	token    string   // the suffix of their values that says they are ours
 }
 
 // Release gives the reservation up (after the record is stored, or when
@@ -161,7 +163,7 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 		_ = s.createScripts.release.Run(c, s.rdb, rkeys, "|"+tok).Err()
 	}
 	takeover, _ := res[1].(int64)
-	return &CreateReservation{Takeover: takeover == 1, release: release}, nil
+	return &CreateReservation{Takeover: takeover == 1, release: release, keys: rkeys, token: "|" + tok}, nil
 }
 
 type createScripts struct{ reserve, release *redis.Script }

@@ -606,6 +606,7 @@ type MembershipStore interface {
 	ViewUserBy(ctx context.Context, siteID string, idx Index, value string, managed bool) (*UserView, error)
 	GroupsOf(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)
 	ReserveCreate(ctx context.Context, siteID string, names []string, checks []CreateCheck, ttl, staleAfter time.Duration) (*CreateReservation, error)
+	CreateReservedUser(ctx context.Context, rec *UserRecord, res *CreateReservation) error
 	CachedBlob(ctx context.Context, siteID, name string) ([]byte, time.Time, error)
 	SiteGroups(ctx context.Context, siteID, blob string) (links []*GroupRecord, raw []byte, at time.Time, err error)
 	StoreBlob(ctx context.Context, siteID, name string, raw []byte) error

@@ -211,6 +211,17 @@ func newID() (string, error) {
 
 // CreateUser implements Store.
 func (s *RedisStore) CreateUser(ctx context.Context, rec *UserRecord) error {
+	return s.createUser(ctx, rec, nil)
+}
+
+// CreateReservedUser is CreateUser for a create reserved with
+// ReserveCreate: storing the record releases the reservation in the same
+// step, so its Release is then a no-op.
+func (s *RedisStore) CreateReservedUser(ctx context.Context, rec *UserRecord, res *CreateReservation) error {
+	return s.createUser(ctx, rec, res)
+}
+
+func (s *RedisStore) createUser(ctx context.Context, rec *UserRecord, res *CreateReservation) error {
 	if err := validateRecord(rec); err != nil {
 		return err
 	}
@@ -234,12 +245,20 @@ func (s *RedisStore) CreateUser(ctx context.Context, rec *UserRecord) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.scripts.create.Run(ctx, s.rdb, s.keysFor(next.SiteID).list(), args...).Result()
+	keys := s.keysFor(next.SiteID).list()
+	if res != nil && len(res.keys) > 0 {
+		keys = append(keys, res.keys...)
+		args = append(args, res.token)
+	}
+	reply, err := s.scripts.create.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
 		return fmt.Errorf("state: create user %q in site %q: %w", next.ID, next.SiteID, err)
 	}
-	if err := scriptResult(res, &next); err != nil {
+	if err := scriptResult(reply, &next); err != nil {
 		return err
+	}
+	if res != nil {
+		res.release = nil
 	}
 	*rec = next
 	return nil

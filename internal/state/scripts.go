@@ -99,14 +99,25 @@ local function index(id, new, dn)
 end
 `
 
-// createScript: ARGV = id, json, userName, email, externalId, webflowId, dnHash.
+// createScript: ARGV = id, json, userName, email, externalId, webflowId,
+// dnHash, and optionally a reservation token whose keys follow KEYS[8].
 // A record byte-identical to ARGV[2] means this is go-redis re-sending our own
 // successful create after a lost reply, so it reports OK instead of EXISTS.
 const createScript = luaHelpers + `
+-- release frees the create reservation KEYS[9..] still held with the
+-- token suffix ARGV[8], once the record is stored (ReserveCreate).
+local function release()
+  local tok = ARGV[8]
+  if not tok or tok == '' then return end
+  for j = 9, #KEYS do
+    local v = redis.call('GET', KEYS[j])
+    if v and string.sub(v, -string.len(tok)) == tok then redis.call('DEL', KEYS[j]) end
+  end
+end
 local id = ARGV[1]
 local cur = redis.call('HGET', KEYS[1], id)
 if cur then
-  if cur == ARGV[2] then return {'OK'} end
+  if cur == ARGV[2] then release() return {'OK'} end
   return {'EXISTS'}
 end
 local new = {str(ARGV[3]), str(ARGV[4]), str(ARGV[5]), str(ARGV[6])}
@@ -118,6 +129,7 @@ if not redis.call('ZSCORE', KEYS[7], id) then
   redis.call('ZADD', KEYS[7], seq, id)
 end
 redis.call('HSET', KEYS[1], id, ARGV[2])
+release()
 return {'OK'}
 `
 

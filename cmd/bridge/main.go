@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -53,7 +54,23 @@ Run "bridge <command> -h" for a command's flags.`)
 }
 
 func main() {
+	setGCPercent()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// defaultGOGC is the GC target the binary runs with unless GOGC is set.
+// The bridge keeps its users in Redis, so its live heap is a few MiB
+// (3.6 MiB at 100,000 users) and Go's default (GOGC=100) collects every few
+// MiB allocated: about a tenth of the CPU under load. 400 lets the heap
+// grow to about five times the live heap (still tens of MiB) and measured
+// about 9% more requests per second and a lower p99 in the bench. A
+// GOMEMLIMIT (the chart sets one) still tightens it under memory pressure.
+const defaultGOGC = 400
+
+func setGCPercent() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGOGC)
+	}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

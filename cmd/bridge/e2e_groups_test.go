@@ -427,8 +427,9 @@ func containsName(ags []webflowdata.AccessGroup, name string) bool {
 // so that what follows for the same user is written with it. Here the IdP
 // adds a user to a group, then deactivates and reactivates the user (as
 // the bench's Okta-like sequence does): the reactivation writes the group
-// with it, and the queued change then costs nothing. Without the settle
-// time the worker would have written the group first: three PATCHes.
+// with it and completes the queued change, so the worker has nothing left.
+// Without the settle time the worker would have written the group first:
+// three PATCHes.
 func TestMembershipSettleCoalesces(t *testing.T) {
 	h := newBridge(t, func(c *Config) { c.Webflow.MembershipSettle = Duration(time.Minute) })
 	id := h.newUser("settle@example.com")
@@ -446,6 +447,11 @@ func TestMembershipSettleCoalesces(t *testing.T) {
 	stop()
 	h.must(200, h.do("PATCH", "/Users/"+id, patch(op("replace", "", map[string]any{"active": false}))))
 	h.must(200, h.do("PATCH", "/Users/"+id, patch(op("replace", "", map[string]any{"active": true}))))
+	// The reactivation wrote the full list the IdP wants, so the queued
+	// change is done: the worker has nothing left to look at.
+	if st, err := h.app.scim.QueueStats(context.Background(), testSite); err != nil || st.Pending != 0 {
+		t.Errorf("queue after the user's own write: %+v %v", st, err)
+	}
 	h.drain()
 	if n := h.sim.CountRequests("PATCH", "/v2/sites/*/users/*"); n != 1 {
 		t.Errorf("%d upstream PATCHes for group add + deactivate + reactivate, want 1", n)

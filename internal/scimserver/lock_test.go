@@ -40,7 +40,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestLockHandOverOnSameReplica(t *testing.T) {
 	h := newLockHandler(t, embeddedStore(t), time.Hour)
 	ctx := context.Background()
-	_, unlock, ok, err := h.tryLock(ctx, "u1", false)
+	_, lk, ok, err := h.tryLock(ctx, "u1", false)
 	if err != nil || !ok {
 		t.Fatalf("tryLock: %v %v", ok, err)
 	}
@@ -48,12 +48,12 @@ func TestLockHandOverOnSameReplica(t *testing.T) {
 	go func() {
 		_, u, err := h.lockUser(ctx, "u1")
 		if err == nil {
-			u()
+			u.unlock()
 		}
 		got <- err
 	}()
 	waitFor(t, "the waiter to register", func() bool { return h.waiters.size() == 1 })
-	unlock()
+	lk.unlock()
 	select {
 	case err := <-got:
 		if err != nil {
@@ -69,7 +69,7 @@ func TestLockHandOverOnSameReplica(t *testing.T) {
 	if _, u, ok, err := h.tryLock(ctx, "u1", false); err != nil || !ok {
 		t.Fatalf("lock not released: %v %v", ok, err)
 	} else {
-		u()
+		u.unlock()
 	}
 }
 
@@ -80,7 +80,7 @@ func TestLockWaitsForOtherReplica(t *testing.T) {
 	store := embeddedStore(t)
 	a, b := newLockHandler(t, store, 0), newLockHandler(t, store, 0)
 	ctx := context.Background()
-	_, unlock, ok, err := a.tryLock(ctx, "u1", false)
+	_, lk, ok, err := a.tryLock(ctx, "u1", false)
 	if err != nil || !ok {
 		t.Fatalf("tryLock: %v %v", ok, err)
 	}
@@ -94,14 +94,14 @@ func TestLockWaitsForOtherReplica(t *testing.T) {
 			err = errBusy // got the lock while a held it
 		}
 		if u != nil {
-			u()
+			u.unlock()
 		}
 		got <- err
 	}()
 	waitFor(t, "the waiter to register", func() bool { return b.waiters.size() == 1 })
 	time.Sleep(30 * time.Millisecond) // several polls while a holds it
 	close(released)
-	unlock()
+	lk.unlock()
 	if err := <-got; err != nil {
 		t.Fatalf("lockUser on the other replica: %v", err)
 	}
@@ -113,11 +113,11 @@ func TestLockWaitsForOtherReplica(t *testing.T) {
 // TestLockWaitCancelled: a cancelled request stops waiting and unregisters.
 func TestLockWaitCancelled(t *testing.T) {
 	h := newLockHandler(t, embeddedStore(t), time.Hour)
-	_, unlock, ok, err := h.tryLock(context.Background(), "u1", false)
+	_, lk, ok, err := h.tryLock(context.Background(), "u1", false)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	defer unlock()
+	defer lk.unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan error, 1)
 	go func() { _, _, err := h.lockUser(ctx, "u1"); got <- err }()

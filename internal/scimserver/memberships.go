@@ -80,11 +80,20 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 	if rec.WebflowUserID == "" {
 		return nil, nil
 	}
-	v, unlock, err := h.lockUser(ctx, rec.ID)
+	v, lk, err := h.lockUser(ctx, rec.ID)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	// Webflow holding the full list the IdP wants also satisfies the
+	// user's queued membership write (see heldLock.unlockSatisfied).
+	satisfied := false
+	defer func() {
+		if satisfied {
+			lk.unlockSatisfied()
+		} else {
+			lk.unlock()
+		}
+	}()
 	cur, err := h.current(ctx, rec, decodeWebflow(rec))
 	if err != nil {
 		return nil, err
@@ -97,6 +106,7 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 		req.AccessGroups = groups
 	}
 	if req.Data == nil && req.AccessGroups == nil {
+		satisfied = true
 		return cur, nil
 	}
 	nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, req)
@@ -105,6 +115,8 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 	}
 	if changed && !sameSet(nu.Slugs(), groups) {
 		h.log.Warn("access-group drift: Webflow holds a different list than the bridge wrote", "id", rec.ID, "sent", groups, "holds", nu.Slugs())
+	} else {
+		satisfied = true
 	}
 	return nu, nil
 }
@@ -118,7 +130,7 @@ var errBusy = errors.New("another writer holds this user's lock")
 // (one Webflow write, a few ms) costs a few ms and not a fixed tick. With
 // the lock comes the user's groups view (no record), read in the same
 // round trip.
-func (h *usersHandler) lockUser(ctx context.Context, id string) (*state.UserView, func(), error) {
+func (h *usersHandler) lockUser(ctx context.Context, id string) (*state.UserView, *heldLock, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	poll, maxPoll := 2*time.Millisecond, 25*time.Millisecond
 	if h.lockPoll > 0 {
@@ -126,10 +138,10 @@ func (h *usersHandler) lockUser(ctx context.Context, id string) (*state.UserView
 	}
 	for {
 		released := h.waiters.wait(id)
-		v, unlock, ok, err := h.tryLock(ctx, id, false)
+		v, lk, ok, err := h.tryLock(ctx, id, false)
 		if ok || err != nil {
 			h.waiters.done(id, released)
-			return v, unlock, err
+			return v, lk, err
 		}
 		if time.Now().After(deadline) {
 			h.waiters.done(id, released)
@@ -151,17 +163,35 @@ func (h *usersHandler) lockUser(ctx context.Context, id string) (*state.UserView
 }
 
 // tryLock takes the user's lock if it is free and reads the user's view
-// (with the record when records is set) in the same round trip. Its unlock
-// also wakes the requests of this replica that wait for the same user.
-func (h *usersHandler) tryLock(ctx context.Context, id string, records bool) (*state.UserView, func(), bool, error) {
-	v, unlock, ok, err := h.store.LockView(ctx, h.site.ID, id, lockTTL, records)
+// (with the record when records is set) in the same round trip. Releasing
+// it also wakes the requests of this replica that wait for the same user.
+func (h *usersHandler) tryLock(ctx context.Context, id string, records bool) (*state.UserView, *heldLock, bool, error) {
+	v, lk, ok, err := h.store.LockView(ctx, h.site.ID, id, lockTTL, records)
 	if err != nil || !ok {
 		return nil, nil, false, err
 	}
-	return v, func() {
-		unlock()
-		h.waiters.release(id)
-	}, true, nil
+	return v, &heldLock{lk: lk, id: id, waiters: &h.waiters}, true, nil
+}
+
+// heldLock is a user's write lock held by this replica.
+type heldLock struct {
+	lk      *state.UserLock
+	id      string
+	waiters *lockWaiters
+}
+
+// unlock releases the lock.
+func (l *heldLock) unlock() {
+	l.lk.Unlock()
+	l.waiters.release(l.id)
+}
+
+// unlockSatisfied releases the lock after the holder wrote the user's full
+// desired group list to Webflow: the user's queued membership write, if
+// nothing changed meanwhile, is done too, so the worker skips the user.
+func (l *heldLock) unlockSatisfied() {
+	l.lk.UnlockSatisfied()
+	l.waiters.release(l.id)
 }
 
 // lockWaiters lets a replica's lock holder wake that replica's waiters for
@@ -244,12 +274,12 @@ func (h *usersHandler) drain(ctx context.Context, batch int, settle time.Duratio
 // replica holds the user's lock (that replica will do it).
 func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
 	ctx = withActor(webflowdata.WithPriority(ctx, webflowdata.PriorityBackground), "membership-worker")
-	v, unlock, ok, err := h.tryLock(ctx, p.UserID, true)
+	v, lk, ok, err := h.tryLock(ctx, p.UserID, true)
 	if err != nil || !ok {
 		return false
 	}
 	err = h.applyLocked(ctx, p.UserID, v)
-	unlock()
+	lk.unlock()
 	log := h.log.With("id", p.UserID)
 	switch {
 	case err == nil:

@@ -167,10 +167,25 @@ return 1
 // unlockScript deletes a lock only if we still hold it.
 const unlockScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
-type memScripts struct{ change, complete, unlock, view *redis.Script }
+// unlockDoneScript releases a lock held with ARGV[1] and completes the
+// user's pending write if its sequence is still ARGV[3] (as completeScript
+// with no failure). KEYS: lock, pending, pseq, pinfo, failed. ARGV: token,
+// user id, sequence.
+const unlockDoneScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+local cur = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')
+if cur ~= tonumber(ARGV[3]) then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[2])
+return 1
+`
+
+type memScripts struct{ change, complete, unlock, view, unlockDone *redis.Script }
 
 func newMemScripts() memScripts {
-	return memScripts{redis.NewScript(changeMembersScript), redis.NewScript(completeScript), redis.NewScript(unlockScript), redis.NewScript(viewScript)}
+	return memScripts{redis.NewScript(changeMembersScript), redis.NewScript(completeScript), redis.NewScript(unlockScript), redis.NewScript(viewScript), redis.NewScript(unlockDoneScript)}
 }
 
 // LinkGroup stores a new linked group. ErrExists if the id is linked;
@@ -601,7 +616,7 @@ type MembershipStore interface {
 	RetryPending(ctx context.Context, siteID, userID string, after time.Duration, cause string) (int, error)
 	QueueStats(ctx context.Context, siteID string) (QueueStats, error)
 	LockUser(ctx context.Context, siteID, userID string, ttl time.Duration) (unlock func(), ok bool, err error)
-	LockView(ctx context.Context, siteID, userID string, ttl time.Duration, records bool) (v *UserView, unlock func(), ok bool, err error)
+	LockView(ctx context.Context, siteID, userID string, ttl time.Duration, records bool) (v *UserView, lock *UserLock, ok bool, err error)
 	ViewUsers(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)
 	ViewUserBy(ctx context.Context, siteID string, idx Index, value string, managed bool) (*UserView, error)
 	GroupsOf(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)

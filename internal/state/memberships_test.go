@@ -482,7 +482,7 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 			t.Fatal(err)
 		}
 		// LockView: the lock and the writer's view in one step.
-		v, unlock, ok, err := s.LockView(ctx, site, "ua", time.Minute, true)
+		v, lk, ok, err := s.LockView(ctx, site, "ua", time.Minute, true)
 		if err != nil || !ok || len(v.Users) != 1 || v.Users[0].ID != "ua" || v.Managed == nil || len(v.Slugs["ua"]) != 2 {
 			t.Fatalf("LockView: %+v %v %v", v, ok, err)
 		}
@@ -492,12 +492,50 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		if _, ok2, err := s.LockUser(ctx, site, "ua", time.Minute); err != nil || ok2 {
 			t.Errorf("LockView and LockUser share the lock: %v %v", ok2, err)
 		}
-		unlock()
-		v, unlock, ok, err = s.LockView(ctx, site, "ua", time.Minute, false)
+		lk.Unlock()
+		v, lk, ok, err = s.LockView(ctx, site, "ua", time.Minute, false)
 		if err != nil || !ok || len(v.Users) != 0 || len(v.Slugs["ua"]) != 2 || !v.Managed["members"] {
 			t.Fatalf("after unlock, without records: %+v %v %v", v, ok, err)
 		}
-		unlock()
+		lk.Unlock()
+		// UnlockSatisfied completes the user's queued write, unless a
+		// change arrived while the lock was held.
+		pendingOf := func(id string) bool {
+			due, err := s.DuePending(ctx, site, 100, -time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range due {
+				if p.UserID == id {
+					return true
+				}
+			}
+			return false
+		}
+		if err := s.Enqueue(ctx, site, "ua"); err != nil {
+			t.Fatal(err)
+		}
+		_, lk, _, _ = s.LockView(ctx, site, "ua", time.Minute, false)
+		if err := s.Enqueue(ctx, site, "ua"); err != nil { // a change while locked
+			t.Fatal(err)
+		}
+		lk.UnlockSatisfied()
+		if !pendingOf("ua") {
+			t.Error("a change made while the lock was held was completed")
+		}
+		_, lk, ok, _ = s.LockView(ctx, site, "ua", time.Minute, false)
+		if !ok {
+			t.Fatal("UnlockSatisfied did not release the lock")
+		}
+		lk.UnlockSatisfied()
+		if pendingOf("ua") {
+			t.Error("UnlockSatisfied left the satisfied write queued")
+		}
+		_, lk, ok, _ = s.LockView(ctx, site, "ua", time.Minute, false)
+		if !ok {
+			t.Fatal("UnlockSatisfied did not release the lock")
+		}
+		lk.UnlockSatisfied() // nothing pending: just unlocks
 		// GroupsOf: the same groups, no records.
 		if v, err := s.GroupsOf(ctx, site, []string{"ub", "ua", "nope"}, false); err != nil {
 			t.Fatal(err)

@@ -28,20 +28,26 @@ type UserView struct {
 	// Managed is every managed slug (linked, or retiring after an unlink),
 	// as ManagedSlugs; only filled when asked for.
 	Managed map[string]bool
+
+	pendingSeq string // LockView: the user's pending sequence, "" if none
 }
 
 // viewScript reads a UserView. KEYS: users, umem, grp, grp:slug, retiring,
-// then the index HASH in "ix" mode or the lock key when locking. ARGV[1] =
+// then the index HASH in "ix" mode or, when locking, the lock key, the
+// pending ZSET and the pending sequence HASH. ARGV[1] =
 // "ids", "ix", or "refs" (ids, without the records), ARGV[2] = "1" to read
 // the managed slugs, ARGV[3] = a lock token ("" for none), ARGV[4] = the
 // lock's ttl in ms, ARGV[5..] = the ids, or the normalised index value.
 // Only the groups the users hold are read, so the cost does not grow with
 // the number of linked groups. With a token, the user's lock (SET NX) is
 // taken first and the view read only if it was free ({"BUSY"} otherwise):
-// a writer locks and reads what it must write in one round trip.
+// a writer locks and reads what it must write in one round trip, with the
+// user's pending sequence (the 7th reply, false when nothing is pending).
 const viewScript = `
+local pending = false
 if ARGV[3] ~= '' then
   if not redis.call('SET', KEYS[6], ARGV[3], 'NX', 'PX', ARGV[4]) then return {'BUSY'} end
+  if redis.call('ZSCORE', KEYS[7], ARGV[5]) then pending = redis.call('HGET', KEYS[8], ARGV[5]) or '0' end
 end
 local ids = {}
 if ARGV[1] == 'ix' then
@@ -73,7 +79,7 @@ if ARGV[2] == '1' then
   managed = redis.call('HKEYS', KEYS[4])
   retiring = redis.call('HGETALL', KEYS[5])
 end
-return {ids, recs, mems, groups, managed, retiring}
+return {ids, recs, mems, groups, managed, retiring, pending}
 `
 
 // ViewUsers reads the users with these ids, their groups and, with
@@ -129,14 +135,14 @@ func (s *RedisStore) ViewUserBy(ctx context.Context, siteID string, idx Index, v
 		return s.ViewUsers(ctx, siteID, ids, managed)
 	}
 	ixKey := s.keysFor(siteID).index(idx)
-	return s.view(ctx, siteID, &ixKey, []any{"ix", boolArg(managed), "", 0, normalize(idx, value)})
+	return s.view(ctx, siteID, []string{ixKey}, []any{"ix", boolArg(managed), "", 0, normalize(idx, value)})
 }
 
 // LockView takes the user's write lock (as LockUser) and, if it was free,
 // reads the user's view with the managed slugs, in one round trip. With
 // records false the record itself is not read. ok is false, with no view,
 // when another writer holds the lock.
-func (s *RedisStore) LockView(ctx context.Context, siteID, userID string, ttl time.Duration, records bool) (v *UserView, unlock func(), ok bool, err error) {
+func (s *RedisStore) LockView(ctx context.Context, siteID, userID string, ttl time.Duration, records bool) (v *UserView, lock *UserLock, ok bool, err error) {
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, nil, false, err
 	}
@@ -144,26 +150,49 @@ func (s *RedisStore) LockView(ctx context.Context, siteID, userID string, ttl ti
 	if records {
 		mode = "ids"
 	}
-	key := s.lockKey(siteID, userID)
-	tok := lockToken()
-	v, err = s.view(ctx, siteID, &key, []any{mode, "1", tok, ttl.Milliseconds(), userID})
+	mk := s.memKeys(siteID)
+	lock = &UserLock{s: s, siteID: siteID, userID: userID, key: s.lockKey(siteID, userID), tok: lockToken()}
+	v, err = s.view(ctx, siteID, []string{lock.key, mk.pending, mk.pseq}, []any{mode, "1", lock.tok, ttl.Milliseconds(), userID})
 	if errors.Is(err, errLockBusy) {
 		return nil, nil, false, nil
 	}
 	if err != nil {
 		return nil, nil, false, err
 	}
-	return v, s.unlocker(key, tok), true, nil
+	lock.seq = v.pendingSeq
+	return v, lock, true, nil
+}
+
+// UserLock is a per-user write lock held through LockView.
+type UserLock struct {
+	s                        *RedisStore
+	siteID, userID, key, tok string
+	seq                      string // the pending sequence when locked; "" when nothing was pending
+}
+
+// Unlock releases the lock (never someone else's).
+func (l *UserLock) Unlock() { l.s.unlocker(l.key, l.tok)() }
+
+// UnlockSatisfied releases the lock and, in the same step, completes the
+// user's queued membership write if nothing changed since the lock was
+// taken: the holder has just written the full list the IdP wants, so the
+// worker need not look at the user again.
+func (l *UserLock) UnlockSatisfied() {
+	if l.seq == "" {
+		l.Unlock()
+		return
+	}
+	mk := l.s.memKeys(l.siteID)
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = l.s.memScripts.unlockDone.Run(c, l.s.rdb, []string{l.key, mk.pending, mk.pseq, mk.pinfo, mk.failed}, l.tok, l.userID, l.seq).Err()
 }
 
 var errLockBusy = errors.New("state: lock busy")
 
-func (s *RedisStore) view(ctx context.Context, siteID string, extraKey *string, args []any) (*UserView, error) {
+func (s *RedisStore) view(ctx context.Context, siteID string, extraKeys []string, args []any) (*UserView, error) {
 	k, mk := s.keysFor(siteID), s.memKeys(siteID)
-	keys := []string{k.users, mk.umem, mk.grp, mk.grpSlug, mk.retiring}
-	if extraKey != nil {
-		keys = append(keys, *extraKey)
-	}
+	keys := append([]string{k.users, mk.umem, mk.grp, mk.grpSlug, mk.retiring}, extraKeys...)
 	res, err := s.memScripts.view.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("state: read users of site %q: %w", siteID, err)
@@ -171,7 +200,7 @@ func (s *RedisStore) view(ctx context.Context, siteID string, extraKey *string, 
 	if len(res) == 1 && res[0] == "BUSY" {
 		return nil, errLockBusy
 	}
-	if len(res) != 6 {
+	if len(res) != 7 {
 		return nil, fmt.Errorf("state: unexpected view reply of %d parts", len(res))
 	}
 	part := func(i int) []any { p, _ := res[i].([]any); return p }
@@ -201,6 +230,7 @@ func (s *RedisStore) view(ctx context.Context, siteID string, extraKey *string, 
 			}
 		}
 	}
+	v.pendingSeq, _ = res[6].(string)
 	if args[1] == "1" {
 		v.Managed = map[string]bool{}
 		for _, raw := range part(4) {

@@ -167,6 +167,9 @@ func (s *Simulator) applyFault(w *recorder, r *http.Request, isSCIM bool) bool {
 	}
 	if ft.Drop {
 		w.status = 0 // logged as 0: no answer was sent
+		if w.logNow != nil {
+			w.logNow()
+		}
 		conn, _, err := http.NewResponseController(w.ResponseWriter).Hijack()
 		if err != nil {
 			// Cannot hijack (HTTP/2): abort the stream instead, which the

@@ -221,9 +221,16 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
+	logged := false
+	rec.logNow = func() {
+		if !logged {
+			logged = true
+			s.log.add(r.Method, p, rec.status, rec.label, s.now(), time.Since(start))
+		}
+	}
 	isSCIM := p == s.opts.SCIMBasePath || strings.HasPrefix(p, s.opts.SCIMBasePath+"/")
 	if s.applyFault(rec, r, isSCIM) {
-		s.log.add(r.Method, p, rec.status, rec.label, s.now(), time.Since(start))
+		rec.logNow()
 		return
 	}
 	if isSCIM {
@@ -239,6 +246,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // recorder captures the status and the token label for the request log.
 type recorder struct {
+	// logNow logs the request at once (once): a dropped connection is
+	// logged before it is closed, so a client that saw the drop always
+	// finds it in the log.
+	logNow func()
 	http.ResponseWriter
 	status int
 	label  string

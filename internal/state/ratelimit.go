@@ -40,7 +40,7 @@ import (
 // Webflow). The script derives
 //
 //	b = max(1, floor(L/BurstDivisor)), BurstDivisor 50 by default    burst: extra admissions beyond the first that a rested bucket allows
-//	m = 1, or 2 when P/r < 100 ms  margin slots (network jitter spans whole intervals at fast rates; closed windows)
+//	m = 1, or 1 + ceil(15 ms / T0) when T0 = P/(L−b−1) < 100 ms   margin slots (jitter spans whole intervals at fast rates)
 //	r = L - b - m              steady rate per period
 //	T = ceil(P / r)            emission interval, µs (rounded up, so the rate never exceeds r)
 //	τ = b·T                    tolerance for interactive callers
@@ -57,10 +57,11 @@ import (
 //
 //	N < P/T + b + 1 ≤ r + b + 1 = L − m + 1   ⇒   N ≤ L − m = L − 1
 //
-// so no sliding window of length P ever holds more than L − 1 admissions
-// (L with a closed window). The margin slot m absorbs jitter between the
-// moment Redis admits a request and the moment Webflow counts it: with
-// jitter J < T, Webflow sees at most L requests in any window of length P.
+// so no sliding window of length P ever holds more than L − m admissions.
+// The margin slots absorb jitter between the moment Redis admits a request
+// and the moment Webflow counts it: with jitter J < m·T, Webflow sees at
+// most L requests in any window of length P (T ≈ 1 s at 60 a minute, so one
+// slot covers any real jitter; compressed test budgets get 15 ms' worth).
 // Steady-state utilisation is r/L (93 % at L=60, 94 % at L=120), plus the
 // burst after a quiet period.
 //
@@ -515,9 +516,14 @@ local function params(configured, period)
   if burst < 1 then burst = 1 end
   local rate = limit - burst - 1
   -- At fast rates (an interval under 100 ms: compressed budgets, or very
-  -- large plans) network jitter between our admission and Webflow's count
-  -- spans whole intervals, so keep one more slot in reserve.
-  if rate > 2 and period / rate < 100000 then rate = rate - 1 end
+  -- large plans) the jitter between our admission and Webflow's count
+  -- (scheduling, the network) spans whole intervals: keep enough slots in
+  -- reserve to absorb 15 ms of it. At 60 or 120 a minute this adds nothing.
+  local t0 = period / rate
+  if rate > 2 and t0 < 100000 then
+    rate = rate - math.max(1, math.ceil(15000 / t0))
+    if rate < 1 then rate = 1 end
+  end
   if rate < 1 then rate = limit - burst end
   if rate < 1 then burst = 0; rate = limit end
   local interval = math.ceil(period / rate)

@@ -329,16 +329,24 @@ func checkIndex(idx Index) error {
 	return nil
 }
 
-// FindUser implements Store.
-func (s *RedisStore) FindUser(ctx context.Context, siteID string, idx Index, value string) (*UserRecord, error) {
+// checkUniqueLookup validates the arguments of a lookup by a unique index.
+func checkUniqueLookup(op, siteID string, idx Index) error {
 	if err := ValidateSiteID(siteID); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkIndex(idx); err != nil {
-		return nil, err
+		return err
 	}
 	if !idx.Unique() {
-		return nil, fmt.Errorf("%w: FindUser needs a unique index, not %q; use LookupUserIDs", ErrInvalid, idx)
+		return fmt.Errorf("%w: %s needs a unique index, not %q; use LookupUserIDs", ErrInvalid, op, idx)
+	}
+	return nil
+}
+
+// FindUser implements Store.
+func (s *RedisStore) FindUser(ctx context.Context, siteID string, idx Index, value string) (*UserRecord, error) {
+	if err := checkUniqueLookup("FindUser", siteID, idx); err != nil {
+		return nil, err
 	}
 	if value == "" {
 		return nil, fmt.Errorf("%w: %s %q in site %q", ErrNotFound, idx, value, siteID)

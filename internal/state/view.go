@@ -85,25 +85,22 @@ return {ids, recs, mems, groups, managed, retiring, pending}
 // ViewUsers reads the users with these ids, their groups and, with
 // managed, the managed slugs, in one round trip.
 func (s *RedisStore) ViewUsers(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error) {
-	if err := ValidateSiteID(siteID); err != nil {
-		return nil, err
-	}
-	args := make([]any, 0, len(ids)+2)
-	args = append(args, "ids", boolArg(managed), "", 0)
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	return s.view(ctx, siteID, nil, args)
+	return s.viewIDs(ctx, siteID, "ids", ids, managed)
 }
 
 // GroupsOf reads the groups of the users with these ids (Slugs and Groups;
 // no records) and, with managed, the managed slugs, in one round trip.
 func (s *RedisStore) GroupsOf(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error) {
+	return s.viewIDs(ctx, siteID, "refs", ids, managed)
+}
+
+// viewIDs runs viewScript in an id mode ("ids" or "refs").
+func (s *RedisStore) viewIDs(ctx context.Context, siteID, mode string, ids []string, managed bool) (*UserView, error) {
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
-	args := make([]any, 0, len(ids)+2)
-	args = append(args, "refs", boolArg(managed), "", 0)
+	args := make([]any, 0, len(ids)+4)
+	args = append(args, mode, boolArg(managed), "", 0)
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -113,14 +110,8 @@ func (s *RedisStore) GroupsOf(ctx context.Context, siteID string, ids []string, 
 // ViewUserBy resolves a unique index value and reads the user's view in one
 // round trip. No match is an empty view, not an error.
 func (s *RedisStore) ViewUserBy(ctx context.Context, siteID string, idx Index, value string, managed bool) (*UserView, error) {
-	if err := ValidateSiteID(siteID); err != nil {
+	if err := checkUniqueLookup("ViewUserBy", siteID, idx); err != nil {
 		return nil, err
-	}
-	if err := checkIndex(idx); err != nil {
-		return nil, err
-	}
-	if !idx.Unique() {
-		return nil, fmt.Errorf("%w: ViewUserBy needs a unique index, not %q", ErrInvalid, idx)
 	}
 	if value == "" {
 		return s.ViewUsers(ctx, siteID, nil, managed)

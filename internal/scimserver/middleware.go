@@ -107,8 +107,8 @@ func newRequestID() string {
 // Its labels are bounded: no ids, no emails.
 type RequestInfo struct {
 	Site          string // configured site id, or "" (workspace/unknown)
-	Resource      string // Users, Groups, Schemas, ResourceTypes, ServiceProviderConfig, admin, other
-	Operation     string // create, get, list, replace, patch, delete, other
+	Resource      string // Users, Groups, Schemas, ResourceTypes, ServiceProviderConfig, admin, webhook, other
+	Operation     string // create, get, list, replace, patch, delete, receive (webhook), other
 	Status        int
 	Duration      time.Duration
 	UpstreamCalls int64
@@ -122,6 +122,12 @@ func classify(method, p string) (site, resource, op string) {
 	}
 	resource, op = "other", "other"
 	switch {
+	case len(parts) == 3 && parts[0] == "webhooks" && parts[1] == "webflow":
+		// POST /webhooks/webflow/{siteID}: Webflow's signed deliveries.
+		site, resource = parts[2], "webhook"
+		if method == http.MethodPost {
+			op = "receive"
+		}
 	case len(parts) >= 5 && parts[2] == "scim" && parts[3] == "v2":
 		resource = parts[4]
 		if _, known := collectionNames[resource]; !known {

@@ -53,3 +53,30 @@ func TestOverrideWriter(t *testing.T) {
 		t.Errorf("library 500 leaked: %s", rec2.Body)
 	}
 }
+
+// classify gives every request bounded labels for logs and metrics; a
+// webhook delivery is named after its site, not "unknown".
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		method, path       string
+		site, resource, op string
+	}{
+		{"GET", "/sites/s1/scim/v2/Users", "s1", "Users", "list"},
+		{"GET", "/sites/s1/scim/v2/Users/abc", "s1", "Users", "get"},
+		{"POST", "/sites/s1/scim/v2/Users", "s1", "Users", "create"},
+		{"PATCH", "/sites/s1/scim/v2/Groups/g", "s1", "Groups", "patch"},
+		{"PUT", "/sites/s1/scim/v2/Users/abc", "s1", "Users", "replace"},
+		{"DELETE", "/sites/s1/scim/v2/Users/abc", "s1", "Users", "delete"},
+		{"GET", "/sites/s1/scim/v2/Bogus", "s1", "other", "list"},
+		{"GET", "/sites/s1/admin/memberships", "s1", "admin", "get"},
+		{"POST", "/webhooks/webflow/s1", "s1", "webhook", "receive"},
+		{"GET", "/webhooks/webflow/s1", "s1", "webhook", "other"},
+		{"POST", "/webhooks/webflow/s1/extra", "", "other", "other"},
+		{"GET", "/healthz", "", "other", "other"},
+	} {
+		site, res, op := classify(tc.method, tc.path)
+		if site != tc.site || res != tc.resource || op != tc.op {
+			t.Errorf("%s %s: %q %q %q, want %q %q %q", tc.method, tc.path, site, res, op, tc.site, tc.resource, tc.op)
+		}
+	}
+}

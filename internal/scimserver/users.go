@@ -594,17 +594,17 @@ func condHolds(c mapping.Cond, rec *state.UserRecord, u mapping.User) (bool, err
 	case "id":
 		return rec.ID == c.Value, nil
 	case "username":
-		return strings.EqualFold(rec.UserName, c.Value), nil
+		return sameLower(rec.UserName, c.Value), nil
 	case "externalid":
 		return rec.ExternalID == c.Value, nil
 	case "displayname":
-		return strings.EqualFold(rec.DisplayName, c.Value), nil
+		return sameLower(rec.DisplayName, c.Value), nil
 	case "email":
-		if strings.EqualFold(rec.Email, c.Value) {
+		if sameLower(rec.Email, c.Value) {
 			return true, nil
 		}
 		for _, e := range u.Emails {
-			if strings.EqualFold(e.Value, c.Value) {
+			if sameLower(e.Value, c.Value) {
 				return true, nil
 			}
 		}
@@ -612,6 +612,12 @@ func condHolds(c mapping.Cond, rec *state.UserRecord, u mapping.User) (bool, err
 	}
 	return false, &mapping.Error{ScimType: "invalidFilter", Detail: "unsupported filter attribute " + c.Attr, Status: http.StatusBadRequest}
 }
+
+// sameLower is the case-insensitive comparison of the indexes (which store
+// strings.ToLower): strings.EqualFold differs from it on a few characters
+// (Go lowers İ to i, which EqualFold does not match), and a record the
+// index finds must also match.
+func sameLower(a, b string) bool { return a == b || strings.ToLower(a) == strings.ToLower(b) }
 
 func indexFor(attr string) state.Index {
 	switch strings.ToLower(attr) {

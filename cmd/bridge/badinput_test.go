@@ -665,12 +665,15 @@ func hostileCorpus(alice, bob, carol, gid, cid string) []hostileCase {
 	add(catFilter, "malformed-query-escape", "GET", U+"?filter=%zz", nil)
 	add(catFilter, "filter-bad-escape-in-value", "GET", U+"?filter=userName%20eq%20%22%G1%22", nil)
 	add(catFilter, "filter-twice", "GET", U+"?filter=%28&filter=userName%20eq%20%22x%22", nil)
+	// RFC 7644 3.4.2.2: a compValue string is a JSON string, which cannot
+	// hold a raw control character, and tokens are separated by spaces.
+	add(catFilter, "filter-nul-in-literal", "GET", U+fq("userName eq \"\x00\""), nil)
+	add(catFilter, "filter-tab-separators", "GET", U+fq("userName\teq\t\"x\""), nil)
 	// Odd but legal: answered 200, nothing matching or nothing to apply.
 	add(catFilter, "legal-sortBy-unknown", "GET", U+"?sortBy=password&sortOrder=sideways", nil, legal) // sort unsupported: ignored
 	add(catFilter, "legal-count-negative", "GET", U+"?count=-5", nil, legal)                           // RFC 7644 3.4.2.4: as 0
 	add(catFilter, "legal-startIndex-negative", "GET", U+"?startIndex=-1", nil, legal)                 // RFC 7644 3.4.2.4: as 1
 	add(catFilter, "legal-sql-quote-literal", "GET", U+fq(`userName eq "') or ('1'='1"`), nil, legal)
-	add(catFilter, "legal-nul-literal", "GET", U+fq("userName eq \"\x00\""), nil, legal)
 	add(catFilter, "legal-co-empty-matches-all", "GET", U+fq(`userName co ""`), nil, legal)
 	add(catFilter, "legal-5000-parens", "GET", U+fq(strings.Repeat("(", 5000)+`userName eq "x"`+strings.Repeat(")", 5000)), nil, legal)
 	add(catFilter, "legal-no-match", "GET", U+fq(`userName eq "nobody@example.com"`), nil, legal)

@@ -36,9 +36,10 @@ type listResponse struct {
 }
 
 // simpleEq matches the one-condition filters IdPs send on every lookup,
-// e.g. userName eq "a@b.c", without escapes. Anything else goes to the
-// full parser.
-var simpleEq = regexp.MustCompile(`^\s*(userName|externalId|id|displayName|emails\.value)\s+(?i:eq)\s+"([^"\\]*)"\s*$`)
+// e.g. userName eq "a@b.c", without escapes: single spaces, no control
+// characters, so that everything it accepts the full parser accepts too
+// (FuzzParseUserFilter). Anything else goes to the full parser.
+var simpleEq = regexp.MustCompile(`^(userName|externalId|id|displayName|emails\.value) (?i:eq) "([^"\\\x00-\x1f\x7f]*)"$`)
 
 func parseUserFilter(raw string) (filter.Expression, error) {
 	if m := simpleEq.FindStringSubmatch(raw); m != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -212,6 +213,21 @@ func (a *app) startWorkers(ctx context.Context) (wait func()) {
 		go reconcileLoop(ctx, a.scim, a.siteIDs, a.reconcileEvery, a.reconcileApply, a.log)
 	}
 	return func() { <-done }
+}
+
+// loadConfigLogged loads the config file and builds the logger it asks
+// for, logging the loader's warnings through it: the start of every
+// command that runs the bridge's machinery (serve, reconcile, webhooks).
+func loadConfigLogged(path string, w io.Writer) (*Config, *slog.Logger, error) {
+	cfg, warnings, err := LoadConfig(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := newLogger(cfg, w)
+	for _, warning := range warnings {
+		log.Warn(warning)
+	}
+	return cfg, log, nil
 }
 
 // newLogger builds the slog logger from config.

@@ -29,13 +29,9 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *site == "" {
 		return errors.New("--site is required")
 	}
-	cfg, warnings, err := LoadConfig(*path)
+	cfg, log, err := loadConfigLogged(*path, stderr)
 	if err != nil {
 		return err
-	}
-	log := newLogger(cfg, stderr)
-	for _, w := range warnings {
-		log.Warn(w)
 	}
 	a, err := newApp(ctx, cfg, log, appOptions{})
 	if err != nil {

@@ -36,13 +36,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, warnings, err := LoadConfig(*path)
+	cfg, log, err := loadConfigLogged(*path, stderr)
 	if err != nil {
 		return err
-	}
-	log := newLogger(cfg, stderr)
-	for _, w := range warnings {
-		log.Warn(w)
 	}
 	a, err := newApp(ctx, cfg, log, appOptions{Failpoint: failpointFromEnv(log)})
 	if err != nil {

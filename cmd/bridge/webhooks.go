@@ -43,13 +43,9 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, warnings, err := LoadConfig(*path)
+	cfg, log, err := loadConfigLogged(*path, stderr)
 	if err != nil {
 		return err
-	}
-	log := newLogger(cfg, stderr)
-	for _, w := range warnings {
-		log.Warn(w)
 	}
 	var sc *SiteConfig
 	for i := range cfg.Sites {

@@ -68,18 +68,7 @@ func (s *RedisStore) RecordCollaborator(ctx context.Context, c Collaborator) err
 // Collaborator returns a collaborator by native SCIM id, or ErrNotFound.
 func (s *RedisStore) Collaborator(ctx context.Context, id string) (*Collaborator, error) {
 	byID, _ := s.collabKeys()
-	raw, err := s.rdb.HGet(ctx, byID, id).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	var c Collaborator
-	if err := json.Unmarshal([]byte(raw), &c); err != nil {
-		return nil, fmt.Errorf("decoding collaborator %s: %w", id, err)
-	}
-	return &c, nil
+	return hgetJSON[Collaborator](ctx, s.rdb, byID, id, "collaborator")
 }
 
 // CollaboratorByEmail returns a collaborator by email (case-insensitive).

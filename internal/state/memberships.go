@@ -236,18 +236,24 @@ func (s *RedisStore) GetGroup(ctx context.Context, siteID, id string) (*GroupRec
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
-	doc, err := s.rdb.HGet(ctx, s.memKeys(siteID).grp, id).Result()
+	return hgetJSON[GroupRecord](ctx, s.rdb, s.memKeys(siteID).grp, id, "group")
+}
+
+// hgetJSON reads one JSON document from a hash field: ErrNotFound when the
+// field is absent, a wrapped error when it does not decode.
+func hgetJSON[T any](ctx context.Context, rdb redis.UniversalClient, key, field, what string) (*T, error) {
+	raw, err := rdb.HGet(ctx, key, field).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	var g GroupRecord
-	if err := json.Unmarshal([]byte(doc), &g); err != nil {
-		return nil, fmt.Errorf("decoding group %s: %w", id, err)
+	var v T
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return nil, fmt.Errorf("decoding %s %s: %w", what, field, err)
 	}
-	return &g, nil
+	return &v, nil
 }
 
 // ListGroups returns every linked group of a site, ordered by id.

@@ -155,7 +155,13 @@ func surfaceToken(path string) string {
 func storeSnapshot(t *testing.T, h *bridgeHarness) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := h.app.rdb.Keys(ctx, "*").Result()
+	// This bridge's keys only: on a shared real Redis (REDIS_URL) other
+	// test packages write under their own prefixes at the same time.
+	pattern := "*"
+	if h.prefix != "" {
+		pattern = h.prefix + ":*"
+	}
+	keys, err := h.app.rdb.Keys(ctx, pattern).Result()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,8 +29,8 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// The bridge's config schema, read from cmd/bridge/config.go (package main
-// cannot be imported): every yaml-tagged field of Config and the types it
+// The bridge's config schema, read from internal/config/config.go (with
+// go/parser, so every type stays in that one file): every yaml-tagged field of Config and the types it
 // reaches. A shipped config with a key not in it would stop the bridge at
 // start-up (it decodes with KnownFields), so the tests refuse it here.
 
@@ -50,7 +50,7 @@ func configSchema(t *testing.T) *schema {
 	t.Helper()
 	schemaOnce.Do(func() {
 		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, filepath.Join("..", "cmd", "bridge", "config.go"), nil, 0)
+		f, err := parser.ParseFile(fset, filepath.Join("..", "internal", "config", "config.go"), nil, 0)
 		if err != nil {
 			schemaErr = err
 			return
@@ -101,7 +101,7 @@ func configSchema(t *testing.T) *schema {
 		}
 		def, ok := types["Config"]
 		if !ok {
-			schemaErr = errors.New("cmd/bridge/config.go: no type Config")
+			schemaErr = errors.New("internal/config/config.go: no type Config")
 			return
 		}
 		rootSchema = conv(def)

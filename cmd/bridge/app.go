@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/passthrough"
 	"github.com/webflowscim/bridge/internal/scimserver"
@@ -53,7 +54,7 @@ type appOptions struct {
 
 // newApp builds the bridge from cfg. The embedded store is used when no
 // Redis URL is configured, with a warning: nothing survives a restart.
-func newApp(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (*app, error) {
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appOptions) (*app, error) {
 	a := &app{}
 	var err error
 	if cfg.Redis.URL == "" {
@@ -218,8 +219,8 @@ func (a *app) startWorkers(ctx context.Context) (wait func()) {
 // loadConfigLogged loads the config file and builds the logger it asks
 // for, logging the loader's warnings through it: the start of every
 // command that runs the bridge's machinery (serve, reconcile, webhooks).
-func loadConfigLogged(path string, w io.Writer) (*Config, *slog.Logger, error) {
-	cfg, warnings, err := LoadConfig(path)
+func loadConfigLogged(path string, w io.Writer) (*config.Config, *slog.Logger, error) {
+	cfg, warnings, err := config.Load(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -231,7 +232,7 @@ func loadConfigLogged(path string, w io.Writer) (*Config, *slog.Logger, error) {
 }
 
 // newLogger builds the slog logger from config.
-func newLogger(cfg *Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
+func newLogger(cfg *config.Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
 	var lvl slog.Level
 	switch strings.ToLower(cfg.Log.Level) {
 	case "debug":
@@ -316,7 +317,7 @@ const workspacePrefix = "/workspace/scim/v2"
 
 // newWorkspace builds the passthrough to Webflow's native SCIM, with its
 // own budget, collaborator links, and cascade deprovisioning when enabled.
-func newWorkspace(cfg *Config, rs *state.RedisStore, srv *scimserver.Server, limiter webflowdata.Limiter, observer webflowdata.Observer, log *slog.Logger) (http.Handler, error) {
+func newWorkspace(cfg *config.Config, rs *state.RedisStore, srv *scimserver.Server, limiter webflowdata.Limiter, observer webflowdata.Observer, log *slog.Logger) (http.Handler, error) {
 	ws := cfg.Workspace
 	on := map[string]bool{}
 	for _, a := range ws.Cascade.On {

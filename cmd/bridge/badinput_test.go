@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
 
@@ -235,8 +236,8 @@ func nest(open, close string, depth int, inner string) string {
 
 // TestHostileInput is the bad-input corpus of issue 7.
 func TestHostileInput(t *testing.T) {
-	h := newBridge(t, func(c *Config) {
-		c.Sites = append(c.Sites, SiteConfig{ID: otherSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{otherSiteToken}})
+	h := newBridge(t, func(c *config.Config) {
+		c.Sites = append(c.Sites, config.SiteConfig{ID: otherSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{otherSiteToken}})
 	})
 	// Site B exists in Webflow too, and the bridge's Webflow token reaches
 	// it, so "not found on site B" is Webflow's honest answer.

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"reflect"
-	"runtime/debug"
 	"testing"
 	"time"
+
+	"github.com/webflowscim/bridge/internal/bench"
 )
 
 // TestBenchCmdShort runs "bridge bench --short --json" in-process, as CI
@@ -19,11 +17,11 @@ func TestBenchCmdShort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	err := runBench(ctx, []string{"--short", "--json"}, &out, &errb)
+	err := bench.Run(ctx, []string{"--short", "--json"}, &out, &errb, newBenchReplica)
 	if err != nil {
 		t.Fatalf("bridge bench --short: %v\n%s", err, errb.String())
 	}
-	var rep BenchReport
+	var rep bench.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("the JSON report does not parse: %v\n%s", err, out.String())
 	}
@@ -88,44 +86,5 @@ func TestBenchCmdShort(t *testing.T) {
 	}
 	if len(rep.Goals) < 8 {
 		t.Errorf("goals: %d, want 8", len(rep.Goals))
-	}
-}
-
-// The load generator writes its bodies as bytes; they must be the same
-// JSON as the map forms (the peer and the bridge get identical requests).
-func TestBenchBodies(t *testing.T) {
-	same := func(name string, got []byte, want any) {
-		t.Helper()
-		var g, w any
-		wb, _ := json.Marshal(want)
-		if err := json.Unmarshal(got, &g); err != nil {
-			t.Fatalf("%s: %v: %s", name, err, got)
-		}
-		_ = json.Unmarshal(wb, &w)
-		if !reflect.DeepEqual(g, w) {
-			t.Errorf("%s:\n got %s\nwant %s", name, got, wb)
-		}
-	}
-	same("create", benchCreateJSON(`a"b@example.com`, "Mixed", "7"), benchCreateBody(`a"b@example.com`, "Mixed", "7"))
-	same("add member", benchAddMemberJSON("id-1"), benchPatch(map[string]any{"op": "add", "path": "members", "value": []map[string]any{{"value": "id-1"}}}))
-	for _, a := range []bool{false, true} {
-		same(fmt.Sprint("active ", a), benchActiveJSON(a), benchPatch(map[string]any{"op": "replace", "value": map[string]any{"active": a}}))
-	}
-}
-
-// The binary raises the GC target unless GOGC is set; an operator's GOGC
-// always wins.
-func TestGCPercentDefault(t *testing.T) {
-	orig := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(orig)
-	t.Setenv("GOGC", "150")
-	setGCPercent()
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("with GOGC set the target changed to %d", got)
-	}
-	os.Unsetenv("GOGC") // restored by t.Setenv's cleanup
-	setGCPercent()
-	if got := debug.SetGCPercent(100); got != defaultGOGC {
-		t.Errorf("without GOGC the target is %d, want %d", got, defaultGOGC)
 	}
 }

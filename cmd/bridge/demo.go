@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
 
@@ -55,11 +56,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer simSrv.Close()
 	simURL := "http://" + simLn.Addr().String()
 
-	cfg := &Config{Listen: *listenAddr}
+	cfg := &config.Config{Listen: *listenAddr}
 	cfg.Log.Format = *logFormat
 	cfg.Webflow.APIBaseURL = simURL + "/v2"
 	cfg.Webflow.SCIMBaseURL = simURL + "/scim/v2"
-	cfg.Sites = []SiteConfig{{ID: webflowsim.DemoSiteID, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{*token}}}
+	cfg.Sites = []config.SiteConfig{{ID: webflowsim.DemoSiteID, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{*token}}}
 	cfg.Workspace.WebflowSCIMToken = webflowsim.DemoSCIMToken
 	cfg.Workspace.SCIMTokens = []string{DemoWorkspaceToken}
 	cfg.Workspace.Cascade.Sites = []string{webflowsim.DemoSiteID}
@@ -69,8 +70,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *rate <= 0 {
 		cfg.Webflow.RateLimitPerMinute = 1_000_000
 	}
-	cfg.applyDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
@@ -41,7 +42,7 @@ func memberValues(r resp) string {
 
 // Okta Group Push (idp-clients.md §1.3), OIN (PATCH) and AIW (PUT).
 func TestOktaGroupPush(t *testing.T) {
-	h := newBridge(t, withSite(func(s *SiteConfig) { s.GroupMappings = map[string]string{"Test SCIMv2": "premium"} }))
+	h := newBridge(t, withSite(func(s *config.SiteConfig) { s.GroupMappings = map[string]string{"Test SCIMv2": "premium"} }))
 	a, b := h.newUser("a@okta.local"), h.newUser("b@okta.local")
 	// An unmanaged group assigned in Webflow must survive everything.
 	wa, _ := h.webflowUser("a@okta.local")
@@ -114,7 +115,7 @@ func TestOktaGroupPush(t *testing.T) {
 }
 
 func TestGroupDeleteRemoveMembers(t *testing.T) {
-	h := newBridge(t, withSite(func(s *SiteConfig) { s.OnGroupDelete = "remove-members" }))
+	h := newBridge(t, withSite(func(s *config.SiteConfig) { s.OnGroupDelete = "remove-members" }))
 	a := h.newUser("rm@example.com")
 	gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "staff", "members": []map[string]any{{"value": a}}})).Body, "id")
 	h.drain()
@@ -323,7 +324,7 @@ func TestBigGroup(t *testing.T) {
 func TestConcurrentGroupPatchesAcrossReplicas(t *testing.T) {
 	mr := miniredis.RunT(t)
 	ss := newSharedSim(t)
-	shared := func(c *Config) { c.Redis.URL = "redis://" + mr.Addr() }
+	shared := func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }
 	r1, r2 := newReplica(t, ss, shared), newReplica(t, ss, shared)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -431,7 +432,7 @@ func containsName(ags []webflowdata.AccessGroup, name string) bool {
 // Without the settle time the worker would have written the group first:
 // three PATCHes.
 func TestMembershipSettleCoalesces(t *testing.T) {
-	h := newBridge(t, func(c *Config) { c.Webflow.MembershipSettle = Duration(time.Minute) })
+	h := newBridge(t, func(c *config.Config) { c.Webflow.MembershipSettle = config.Duration(time.Minute) })
 	id := h.newUser("settle@example.com")
 	gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Staff"})).Body, "id")
 	stop := h.startWorker()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
 
@@ -74,9 +75,9 @@ func TestHTTPHygiene(t *testing.T) {
 func TestAuth(t *testing.T) {
 	other := "6f0000000000000000000001"
 	digest := sha256.Sum256([]byte("hashed-token"))
-	h := newBridge(t, func(c *Config) {
+	h := newBridge(t, func(c *config.Config) {
 		c.Sites[0].SCIMTokens = []string{testToken, "sha256:" + hex.EncodeToString(digest[:])}
-		c.Sites = append(c.Sites, SiteConfig{ID: other, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{"other-site-token"}})
+		c.Sites = append(c.Sites, config.SiteConfig{ID: other, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{"other-site-token"}})
 	})
 	otherBase := h.ts.URL + "/sites/" + other + "/scim/v2"
 	tests := []struct {
@@ -137,7 +138,7 @@ func TestUserAccountsUnavailable(t *testing.T) {
 // waits for the pause when it ends within webflow.maxWait, and otherwise
 // answers 429 with a Retry-After the IdP honours: never a 500.
 func TestWebflow429(t *testing.T) {
-	h := newBridge(t, func(c *Config) { c.Webflow.MaxWait = Duration(300 * time.Millisecond) })
+	h := newBridge(t, func(c *config.Config) { c.Webflow.MaxWait = config.Duration(300 * time.Millisecond) })
 	h.sim.InjectFault(webflowsim.Fault{Method: "POST", Path: "/v2/sites/*/users/invite", Status: 429, RetryAfter: "2"})
 	r := h.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"slow@example.com","active":true}`)
 	if r.Status != 429 || r.Header.Get("Retry-After") == "" {
@@ -157,7 +158,7 @@ func TestWebflow429(t *testing.T) {
 	}
 
 	// A short pause is waited out inside the request.
-	h2 := newBridge(t, func(c *Config) { c.Webflow.MaxWait = Duration(5 * time.Second) })
+	h2 := newBridge(t, func(c *config.Config) { c.Webflow.MaxWait = config.Duration(5 * time.Second) })
 	h2.sim.InjectFault(webflowsim.Fault{Method: "POST", Path: "/v2/sites/*/users/invite", Status: 429, RetryAfter: "1"})
 	h2.must(201, h2.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"patient@example.com","active":true}`))
 	if h2.sim.InvitesTo("patient@example.com") != 1 {
@@ -176,14 +177,14 @@ func TestOnExistingUser(t *testing.T) {
 	if slugsOf(wu) != "customers,members" {
 		t.Errorf("linking must not touch groups: %v", wu.Slugs())
 	}
-	h2 := newBridge(t, withSite(func(s *SiteConfig) { s.OnExistingUser = "conflict" }))
+	h2 := newBridge(t, withSite(func(s *config.SiteConfig) { s.OnExistingUser = "conflict" }))
 	if r := h2.must(409, h2.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"mike@example.com","active":true}`)); str(r.Body, "scimType") != "uniqueness" {
 		t.Errorf("conflict policy: %s", r.Raw)
 	}
 }
 
 func TestDeactivationDeletePolicy(t *testing.T) {
-	h := newBridge(t, withSite(func(s *SiteConfig) { s.Deactivation = "delete" }))
+	h := newBridge(t, withSite(func(s *config.SiteConfig) { s.Deactivation = "delete" }))
 	email := "temp@example.com"
 	id := str(h.must(201, h.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"temp@example.com","displayName":"Temp","active":true}`)).Body, "id")
 	r := h.must(200, h.do("PATCH", "/Users/"+id, patch(op("Replace", "active", "False"))))

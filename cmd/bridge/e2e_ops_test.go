@@ -11,6 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
 
@@ -52,7 +53,7 @@ func TestReadyz(t *testing.T) {
 		}
 	})
 	t.Run("a token without the users scopes", func(t *testing.T) {
-		h := newBridge(t, withSite(func(s *SiteConfig) { s.WebflowToken = webflowsim.DemoReadToken }))
+		h := newBridge(t, withSite(func(s *config.SiteConfig) { s.WebflowToken = webflowsim.DemoReadToken }))
 		h.app.health.probeWebflow(ctx)
 		if _, m := h.readyz(); !strings.Contains(str(m, "sites."+testSite+".token"), "users:write") {
 			t.Errorf("%v", m)
@@ -60,7 +61,7 @@ func TestReadyz(t *testing.T) {
 	})
 	t.Run("Redis down takes the process out of rotation", func(t *testing.T) {
 		mr := miniredis.RunT(t)
-		h := newBridge(t, func(c *Config) { c.Redis.URL = "redis://" + mr.Addr() })
+		h := newBridge(t, func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() })
 		h.app.health.probeRedis(ctx)
 		if code, _ := h.readyz(); code != 200 {
 			t.Fatalf("before: %d", code)
@@ -158,7 +159,7 @@ func TestAuditLinePerUpstreamChange(t *testing.T) {
 
 // With logging.redactEmails, no email's local part reaches the logs.
 func TestLogRedaction(t *testing.T) {
-	h := newBridge(t, func(c *Config) { c.Log.RedactEmails = true })
+	h := newBridge(t, func(c *config.Config) { c.Log.RedactEmails = true })
 	id := h.newUser("secret.person@example.com")
 	h.must(200, h.do("PATCH", "/Users/"+id, patch(op("replace", "displayName", "x@example.com"))))
 	h.wsDo("POST", "/Users", collabBody)

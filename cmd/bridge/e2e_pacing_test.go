@@ -15,6 +15,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
 
@@ -27,7 +28,7 @@ func createBody(email, name string) string {
 func TestConcurrentCreatesInviteOnce(t *testing.T) {
 	mr := miniredis.RunT(t)
 	ss := newSharedSim(t)
-	shared := func(c *Config) { c.Redis.URL = "redis://" + mr.Addr() }
+	shared := func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }
 	reps := []*bridgeHarness{newReplica(t, ss, shared), newReplica(t, ss, shared)}
 	var wg sync.WaitGroup
 	var created, conflicts atomic.Int32
@@ -67,10 +68,10 @@ func TestChaosCreates(t *testing.T) {
 	const users = 500
 	mr := miniredis.RunT(t)
 	ss := newSharedSim(t)
-	shared := func(c *Config) {
+	shared := func(c *config.Config) {
 		c.Redis.URL = "redis://" + mr.Addr()
-		c.Webflow.MaxWait = Duration(2 * time.Second)
-		c.Webflow.PendingCreateTimeout = Duration(2 * time.Second)
+		c.Webflow.MaxWait = config.Duration(2 * time.Second)
+		c.Webflow.PendingCreateTimeout = config.Duration(2 * time.Second)
 	}
 	reps := []*bridgeHarness{newReplica(t, ss, shared), newReplica(t, ss, shared)}
 	statuses := []int{500, 502, 503}
@@ -197,10 +198,10 @@ func runPacing(t testing.TB, replicas, budget int, window, run time.Duration) pa
 	mr := miniredis.RunT(t)
 	var reps []*bridgeHarness
 	for range replicas {
-		reps = append(reps, newReplicaWith(t, ss, appOptions{RatePeriod: window}, func(c *Config) {
+		reps = append(reps, newReplicaWith(t, ss, appOptions{RatePeriod: window}, func(c *config.Config) {
 			c.Redis.URL = "redis://" + mr.Addr()
 			c.Webflow.RateLimitPerMinute = budget // per compressed "minute"
-			c.Webflow.MaxWait = Duration(30 * time.Second)
+			c.Webflow.MaxWait = config.Duration(30 * time.Second)
 		}))
 	}
 	sim.ResetRequests()

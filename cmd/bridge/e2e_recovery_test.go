@@ -14,6 +14,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/scimserver"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
@@ -141,7 +142,7 @@ func TestReconcileFindsAndFixesDrift(t *testing.T) {
 // The CLI prints the report, as JSON with --json.
 func TestReconcileCommand(t *testing.T) {
 	mr := miniredis.RunT(t)
-	h := newBridge(t, func(c *Config) { c.Redis.URL = "redis://" + mr.Addr(); c.Redis.KeyPrefix = "" })
+	h := newBridge(t, func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr(); c.Redis.KeyPrefix = "" })
 	h.newUser("cli@example.com")
 	cfg := fmt.Sprintf("redis: {url: \"redis://%s\"}\nwebflow: {apiBaseURL: \"%s/v2\", rateLimitPerMinute: 100000}\nsites:\n  - id: %s\n    webflowToken: %s\n    scimTokens: [x]\n",
 		mr.Addr(), h.simTS.URL, testSite, webflowsim.DemoSiteToken)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 )
 
@@ -257,7 +258,7 @@ func TestEntraTestConnection(t *testing.T) {
 func TestEntraTutorialTable(t *testing.T) {
 	for _, flag := range []bool{false, true} {
 		t.Run(fmt.Sprintf("aadOptscim062020=%v", flag), func(t *testing.T) {
-			h := newBridge(t, withSite(func(s *SiteConfig) { s.EmailChange = "reinvite" }))
+			h := newBridge(t, withSite(func(s *config.SiteConfig) { s.EmailChange = "reinvite" }))
 			cap := func(s string) string {
 				if flag {
 					return strings.ToLower(s)

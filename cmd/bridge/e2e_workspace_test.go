@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webflowscim/bridge/internal/config"
 )
 
 // wsDo sends a request to the workspace passthrough.
@@ -64,7 +66,7 @@ const collabBody = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"u
 // deleted through the passthrough takes the same person's site Membership
 // access away, then removes the Membership user.
 func TestCascadeDeprovisioning(t *testing.T) {
-	h := newBridge(t, func(c *Config) {
+	h := newBridge(t, func(c *config.Config) {
 		c.Workspace.Cascade.Sites = []string{testSite}
 		c.Workspace.Cascade.On = []string{"delete", "deactivate"}
 	})
@@ -116,7 +118,7 @@ func TestCascadeDeprovisioning(t *testing.T) {
 
 // With dryRun, the cascade only logs what it would do.
 func TestCascadeDryRun(t *testing.T) {
-	h := newBridge(t, func(c *Config) {
+	h := newBridge(t, func(c *config.Config) {
 		c.Workspace.Cascade.Sites = []string{testSite}
 		c.Workspace.Cascade.On = []string{"delete", "deactivate"}
 		c.Workspace.Cascade.DryRun = true

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
@@ -72,7 +73,7 @@ func (h *bridgeHarness) wipeStore() {
 	}
 }
 
-type harnessOpt func(*Config)
+type harnessOpt func(*config.Config)
 
 // sharedSim makes several bridges (replicas) talk to one simulator.
 type sharedSim struct {
@@ -91,8 +92,8 @@ func newSharedSim(t testing.TB) *sharedSim {
 	return &sharedSim{sim: sim, ts: ts}
 }
 
-func withSite(f func(*SiteConfig)) harnessOpt {
-	return func(c *Config) { f(&c.Sites[0]) }
+func withSite(f func(*config.SiteConfig)) harnessOpt {
+	return func(c *config.Config) { f(&c.Sites[0]) }
 }
 
 func newBridge(t *testing.T, opts ...harnessOpt) *bridgeHarness { return newBridgeTB(t, opts...) }
@@ -103,7 +104,7 @@ func newBridge(t *testing.T, opts ...harnessOpt) *bridgeHarness { return newBrid
 func newBridgeTB(t testing.TB, opts ...harnessOpt) *bridgeHarness {
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		prefix := fmt.Sprintf("wfbe2e-%d-%d", os.Getpid(), e2eSeq.Add(1))
-		opts = append([]harnessOpt{func(c *Config) { c.Redis.URL, c.Redis.KeyPrefix = u, prefix }}, opts...)
+		opts = append([]harnessOpt{func(c *config.Config) { c.Redis.URL, c.Redis.KeyPrefix = u, prefix }}, opts...)
 		h := newReplica(t, newSharedSim(t), opts...)
 		h.prefix = prefix
 		t.Cleanup(h.wipeStore)
@@ -124,9 +125,9 @@ func newReplicaWith(t testing.TB, ss *sharedSim, aopts appOptions, opts ...harne
 	t.Helper()
 	sim, simTS := ss.sim, ss.ts
 	ts := httptest.NewUnstartedServer(nil)
-	cfg := &Config{Listen: "127.0.0.1:0", PublicURL: "http://" + ts.Listener.Addr().String()}
+	cfg := &config.Config{Listen: "127.0.0.1:0", PublicURL: "http://" + ts.Listener.Addr().String()}
 	cfg.Webflow.APIBaseURL = simTS.URL + "/v2"
-	cfg.Sites = []SiteConfig{{ID: testSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{testToken}}}
+	cfg.Sites = []config.SiteConfig{{ID: testSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{testToken}}}
 	// The simulator's limit is off; so is ours, unless a test sets one.
 	cfg.Webflow.RateLimitPerMinute = 1_000_000
 	// The workspace surface, on the simulator's native SCIM.
@@ -136,12 +137,12 @@ func newReplicaWith(t testing.TB, ss *sharedSim, aopts appOptions, opts ...harne
 	cfg.AdminTokens = []string{testAdminToken}
 	// Tests that run the worker want writes at once (the default settle
 	// time is 1s); TestMembershipSettleCoalesces sets its own.
-	cfg.Webflow.MembershipSettle = Duration(time.Millisecond)
+	cfg.Webflow.MembershipSettle = config.Duration(time.Millisecond)
 	for _, o := range opts {
 		o(cfg)
 	}
-	cfg.applyDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	// Every log line of every end-to-end test is kept and checked: no

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/webflowscim/bridge/internal/config"
 )
 
 // runConfig is "bridge config check --config FILE": validate the file and
@@ -27,7 +29,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, warnings, err := LoadConfig(*path)
+	cfg, warnings, err := config.Load(*path)
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webflowscim/bridge/internal/config"
 )
 
 func TestSecretFilesAndConfigCheck(t *testing.T) {
@@ -36,7 +38,7 @@ sites:
     webflowTokenFile: `+wfTok+`
     scimTokensFile: `+scimToks+`
 `)
-	cfg, _, err := LoadConfig(cfgPath)
+	cfg, _, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 )
@@ -47,7 +48,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	var sc *SiteConfig
+	var sc *config.SiteConfig
 	for i := range cfg.Sites {
 		if cfg.Sites[i].ID == *siteID {
 			sc = &cfg.Sites[i]

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -24,7 +24,7 @@ sites:
 workspace:
   webflowSCIMToken: ${WEBFLOW_SCIM_TOKEN}
 `
-	cfg, warnings, err := ParseConfig([]byte(raw), lookup)
+	cfg, warnings, err := Parse([]byte(raw), lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ workspace:
 	// placeholder can fill a number.
 	env["TRICKY"] = "ab#c: d, [e]"
 	env["RATE"] = "90"
-	tricky, warn2, err := ParseConfig([]byte(`
+	tricky, warn2, err := Parse([]byte(`
 # a comment mentioning ${NOT_SET_ANYWHERE}
 webflow:
   rateLimitPerMinute: ${RATE}
@@ -65,7 +65,7 @@ sites:
 		{"nothing configured", "listen: :1\n", "no sites"},
 	}
 	for _, tc := range bad {
-		_, _, err := ParseConfig([]byte(tc.raw), lookup)
+		_, _, err := Parse([]byte(tc.raw), lookup)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v", tc.name, err)
 		}

@@ -1,4 +1,7 @@
-package main
+// Package config is the bridge's YAML configuration: parsing with ${VAR}
+// expansion, secret files, defaults, and the one validation that both
+// `bridge serve` and `bridge config check` use.
+package config
 
 import (
 	"bytes"
@@ -157,21 +160,21 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) 
 	return out, unset
 }
 
-// LoadConfig reads, expands and validates a config file.
-func LoadConfig(path string) (*Config, []string, error) {
+// Load reads, expands and validates a config file.
+func Load(path string) (*Config, []string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading config: %w", err)
 	}
-	return ParseConfig(raw, os.LookupEnv)
+	return Parse(raw, os.LookupEnv)
 }
 
-// ParseConfig parses YAML config text; warnings name unset variables.
+// Parse parses YAML config text; warnings name unset variables.
 //
 // ${VAR} is expanded inside YAML values only, after parsing: a placeholder
 // in a comment is ignored, and a secret containing "#" or ": " cannot
 // change the document's structure.
-func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, []string, error) {
+func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, []string, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, nil, fmt.Errorf("parsing config: %w", err)
@@ -211,8 +214,8 @@ func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, []str
 	if err := c.readSecretFiles(); err != nil {
 		return nil, warnings, err
 	}
-	c.applyDefaults()
-	if err := c.validate(); err != nil {
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
 		return nil, warnings, err
 	}
 	return &c, warnings, nil
@@ -267,7 +270,7 @@ func (c *Config) readSecretFiles() error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) applyDefaults() {
+func (c *Config) ApplyDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
@@ -295,7 +298,7 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-func (c *Config) validate() error {
+func (c *Config) Validate() error {
 	var errs []error
 	if len(c.Sites) == 0 && len(c.Workspace.SCIMTokens) == 0 {
 		errs = append(errs, errors.New("config: no sites and no workspace configured"))

@@ -1,8 +1,8 @@
-package main
+package config
 
 // Fuzz targets for config parsing (issue 7, "Fuzzing"). Run one with, e.g.
 //
-//	go test -run '^$' -fuzz '^FuzzParseConfig$' -fuzztime 5m -parallel 1 ./cmd/bridge/
+//	go test -run '^$' -fuzz '^FuzzParseConfig$' -fuzztime 5m -parallel 1 ./internal/config/
 
 import (
 	"reflect"
@@ -14,14 +14,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// fzReadsFiles reports YAML that may name a file ParseConfig would read
+// fzReadsFiles reports YAML that may name a file Parse would read
 // (the …File secret variants): the fuzzer must not read /dev/zero or
 // /proc. Any scalar holding "File" counts, keys spelt with escapes or
 // through anchors included.
 func fzReadsFiles(raw []byte) bool {
 	var doc yaml.Node
 	if yaml.Unmarshal(raw, &doc) != nil {
-		return false // ParseConfig fails at the same step, before any read
+		return false // Parse fails at the same step, before any read
 	}
 	var walk func(n *yaml.Node) bool
 	walk = func(n *yaml.Node) bool {
@@ -94,8 +94,8 @@ var fzEnv = map[string]string{
 
 var fzEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// FuzzParseConfig: ParseConfig never panics or hangs on any text, warns
-// only about unset variables, and whatever it accepts is valid (validate
+// FuzzParseConfig: Parse never panics or hangs on any text, warns
+// only about unset variables, and whatever it accepts is valid (Validate
 // passes, defaults are applied, parsing is deterministic). A variable's
 // value is data: with the README's config, values holding ": ", "{", "#"
 // or "${...}" land verbatim in the field that referenced them. Inputs
@@ -123,13 +123,13 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	lookup := func(k string) (string, bool) { v, ok := fzEnv[k]; return v, ok }
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		guard := time.AfterFunc(20*time.Second, func() { panic("fuzz: ParseConfig did not terminate") })
+		guard := time.AfterFunc(20*time.Second, func() { panic("fuzz: Parse did not terminate") })
 		defer guard.Stop()
 
 		if fzReadsFiles(raw) {
 			return
 		}
-		cfg, warnings, err := ParseConfig(raw, lookup)
+		cfg, warnings, err := Parse(raw, lookup)
 		for _, w := range warnings {
 			name, ok := strings.CutPrefix(w, "environment variable ")
 			name, ok2 := strings.CutSuffix(name, " is not set")
@@ -149,7 +149,7 @@ func FuzzParseConfig(f *testing.F) {
 		if cfg == nil {
 			t.Fatal("nil config without an error")
 		}
-		if err := cfg.validate(); err != nil {
+		if err := cfg.Validate(); err != nil {
 			t.Fatalf("accepted config does not validate: %v", err)
 		}
 		if cfg.Listen == "" || cfg.Webflow.APIBaseURL == "" || cfg.Webflow.SCIMBaseURL == "" ||
@@ -173,9 +173,9 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("variable values were not inserted verbatim: %+v", cfg)
 			}
 		}
-		again, _, err := ParseConfig(raw, lookup)
+		again, _, err := Parse(raw, lookup)
 		if err != nil || !reflect.DeepEqual(again, cfg) {
-			t.Fatalf("ParseConfig is not deterministic: %v", err)
+			t.Fatalf("Parse is not deterministic: %v", err)
 		}
 	})
 }

@@ -819,6 +819,20 @@ func hostileCorpus(alice, bob, carol, gid, cid string) []hostileCase {
 	add(catAuth, "group-delete-other-site-token", "DELETE", GA, nil, auth("Bearer "+otherSiteToken))
 	add(catAuth, "user-delete-workspace-token", "DELETE", UA, nil, auth("Bearer "+testWorkspaceToken))
 	add(catAuth, "unknown-site-no-token", "GET", "/sites/000000000000000000000000/scim/v2/Users", nil, auth("-"))
+	// An unknown site answers like a wrong token, whatever the token: site
+	// ids cannot be enumerated (issue 14, point 7).
+	unknownSite := "/sites/000000000000000000000000/scim/v2"
+	for _, tc := range []tokCase{{"site-token", "Bearer " + testToken}, {"wrong-token", "Bearer nope"}, {"basic", "Basic dGVzdDp0ZXN0"}} {
+		add(catAuth, "unknown-site-"+tc.name, "GET", unknownSite+"/Users", nil, auth(tc.value), want(401))
+		add(catAuth, "unknown-site-delete-"+tc.name, "DELETE", unknownSite+"/Users/"+alice, nil, auth(tc.value), want(401))
+	}
+	add(catAuth, "unknown-site-unknown-route", "GET", unknownSite+"/Bogus", nil, auth("Bearer "+testToken), want(401))
+	add(catAuth, "unknown-site-post", "POST", unknownSite+"/Users", []byte(okUser), auth("Bearer "+testToken), want(401))
+	webhookHdr := hdr("x-webflow-timestamp", strconv.FormatInt(time.Now().UnixMilli(), 10), "x-webflow-signature", strings.Repeat("0", 64))
+	hook := []byte(`{"triggerType":"user_account_deleted","payload":{"id":"` + alice + `"}}`)
+	add(catAuth, "webhook-unknown-site", "POST", "/webhooks/webflow/000000000000000000000000", hook, ct("application/json"), webhookHdr, want(401))
+	add(catAuth, "webhook-unknown-site-no-headers", "POST", "/webhooks/webflow/000000000000000000000000", hook, ct("application/json"), want(401))
+	add(catAuth, "webhook-bad-signature", "POST", "/webhooks/webflow/"+testSite, hook, ct("application/json"), webhookHdr, want(401))
 	add(catAuth, "legal-healthz-bad-token", "GET", "/healthz", nil, auth("Bearer nope"), legal)
 	// Absolute-form request-target (RFC 9112 3.2.2): the host is ignored.
 	add(catAuth, "absolute-form-other-host-no-token", "GET", "http://evil.example"+U, nil, auth("-"), want(401))

@@ -94,6 +94,10 @@ type Server struct {
 	maxBody int64
 	handler http.Handler
 	hooks   state.WebhookStore // webhook secrets and dedupe; nil if the store has none
+	now     func() time.Time
+	// unknownSite is compared against on a request for a site that is not
+	// configured, so that it costs what a configured site's compare costs.
+	unknownSite mapping.TokenSet
 }
 
 var siteIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -130,7 +134,8 @@ func New(opts Options) (*Server, error) {
 	// package global of the library: set once, here, never toggled.
 	schema.SetAllowStringValues(true)
 
-	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes, wake: make(chan struct{}, 1), settle: max(opts.MembershipSettle, 0)}
+	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes, wake: make(chan struct{}, 1), settle: max(opts.MembershipSettle, 0),
+		now: opts.Now, unknownSite: make(mapping.TokenSet, 1)}
 	s.hooks, _ = opts.Store.(state.WebhookStore)
 	wake := func() {
 		select {
@@ -264,33 +269,22 @@ func siteFrom(ctx context.Context) *site {
 // it to the site's SCIM server.
 func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["siteID"]
-	st, ok := s.sites[id]
-	if !ok || !siteIDPattern.MatchString(id) {
-		// Same answer whether or not the token would be valid elsewhere:
-		// do not reveal which sites exist to unauthenticated callers.
-		if _, has := mapping.Bearer(r.Header.Get("Authorization")); !has {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
-			writeError(w, http.StatusUnauthorized, "", "missing bearer token")
-			return
-		}
-		writeError(w, http.StatusNotFound, "", "no site "+id+" is configured in this bridge")
-		return
-	}
+	st, known := s.sites[id]
 	tok, has := mapping.Bearer(r.Header.Get("Authorization"))
 	idx := -1
-	if has {
-		idx = st.tokens.MatchIndex(tok)
+	if known {
+		if has {
+			idx = st.tokens.MatchIndex(tok)
+		}
+	} else if has {
+		// An unknown site answers exactly as a known one with a wrong
+		// token, so that site ids cannot be enumerated; the compare costs
+		// what a site's compare costs, so neither can they be timed.
+		s.unknownSite.MatchIndex(tok)
 	}
 	if idx < 0 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
-		detail := "missing bearer token"
-		switch {
-		case has:
-			detail = "invalid bearer token for this site"
-		case r.Header.Get("Authorization") != "":
-			detail = "the Authorization header must be \"Bearer <token>\""
-		}
-		writeError(w, http.StatusUnauthorized, "", detail)
+		writeError(w, http.StatusUnauthorized, "", bearerFailure(r.Header.Get("Authorization"), has))
 		return
 	}
 	r = r.WithContext(withActor(r.Context(), fmt.Sprintf("site %s scimTokens[%d]", id, idx)))
@@ -414,6 +408,18 @@ func isDiscoveryPath(p string) bool {
 
 func isGroupsPath(p string) bool {
 	return strings.Contains(p, "/scim/v2/Groups")
+}
+
+// bearerFailure is the detail of a 401: it depends on the Authorization
+// header only, never on whether the site exists.
+func bearerFailure(header string, has bool) string {
+	switch {
+	case has:
+		return "invalid bearer token for this site"
+	case header != "":
+		return "the Authorization header must be \"Bearer <token>\""
+	}
+	return "missing bearer token"
 }
 
 // authenticate checks the site's bearer token and writes the 401 itself.

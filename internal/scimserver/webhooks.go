@@ -53,6 +53,14 @@ const WebhookDedupeTTL = 10 * time.Minute
 // webhookMaxBody bounds a delivery's body.
 const webhookMaxBody = 1 << 20
 
+// webhookSignatureFailure is the detail of every 401 past the header
+// checks: a bad signature, no secret known for the site, or no such site.
+const webhookSignatureFailure = "x-webflow-signature does not verify with any webhook secret of this site"
+
+// unknownSiteWebhookKey is what a delivery to an unconfigured site is
+// verified against, only to cost what a real verification costs.
+const unknownSiteWebhookKey = "no-such-site"
+
 // webhookKeys are the keys a delivery to st may be signed with. The
 // configured OAuth client secret comes first.
 func (s *Server) webhookKeys(ctx context.Context, st *site) ([][]byte, error) {
@@ -84,12 +92,11 @@ func writeWebhookOK(w http.ResponseWriter, outcome string) {
 // serveWebhook receives one Webflow webhook delivery.
 func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["siteID"]
-	st, ok := s.sites[id]
-	if !ok {
-		writeError(w, http.StatusNotFound, "", "no site "+id+" is configured in this bridge")
-		return
+	st, known := s.sites[id]
+	log := s.log.With("webhook", true)
+	if known {
+		log = st.users.log.With("webhook", true)
 	}
-	log := st.users.log.With("webhook", true)
 	ts := r.Header.Get(webflowdata.HeaderWebhookTimestamp)
 	sig := r.Header.Get(webflowdata.HeaderWebhookSignature)
 	if ts == "" || sig == "" {
@@ -101,7 +108,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "", "x-webflow-timestamp must be a Unix time in milliseconds")
 		return
 	}
-	now := st.users.now()
+	now := s.now()
 	if age := now.Sub(time.UnixMilli(ms)); age > webflowdata.WebhookReplayWindow || age < -webflowdata.WebhookReplayWindow {
 		log.Warn("webhook refused: timestamp outside the 5-minute window", "age", age.Round(time.Second).String())
 		writeError(w, http.StatusUnauthorized, "", "x-webflow-timestamp is more than 5 minutes from now")
@@ -118,6 +125,15 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if !known {
+		// The same answer as a known site's with a bad signature, after
+		// the same work (one HMAC of the body), so that site ids can be
+		// neither enumerated nor timed.
+		_ = webflowdata.VerifyWebhook([]byte(unknownSiteWebhookKey), ts, sig, body, now)
+		log.Warn("webhook refused: no site with this id is configured")
+		writeError(w, http.StatusUnauthorized, "", webhookSignatureFailure)
+		return
+	}
 	keys, err := s.webhookKeys(ctx, st)
 	if err != nil {
 		log.Error("webhook: reading the stored webhook secrets", "error", err)
@@ -125,8 +141,10 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(keys) == 0 {
+		// The log says why; the answer is the bad-signature one, which an
+		// unknown site also gets.
 		log.Warn("webhook refused: no webhook secret is stored or configured for this site (run bridge webhooks register, or set sites[].webhookSecret)")
-		writeError(w, http.StatusUnauthorized, "", "no webhook secret is known for this site")
+		writeError(w, http.StatusUnauthorized, "", webhookSignatureFailure)
 		return
 	}
 	verified := false
@@ -138,7 +156,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if !verified {
 		log.Warn("webhook refused: bad signature")
-		writeError(w, http.StatusUnauthorized, "", "x-webflow-signature does not match the body")
+		writeError(w, http.StatusUnauthorized, "", webhookSignatureFailure)
 		return
 	}
 

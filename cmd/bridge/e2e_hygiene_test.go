@@ -93,7 +93,7 @@ func TestAuth(t *testing.T) {
 		{"the digest itself is not a token", h.base + "/Users", "Bearer sha256:" + hex.EncodeToString(digest[:]), 401},
 		{"another site's token", h.base + "/Users", "Bearer other-site-token", 401},
 		{"this site's token on another site", otherBase + "/Users", "Bearer " + testToken, 401},
-		{"unconfigured site", h.ts.URL + "/sites/6f0000000000000000000009/scim/v2/Users", "Bearer " + testToken, 404},
+		{"unconfigured site: as a wrong token, so site ids cannot be enumerated", h.ts.URL + "/sites/6f0000000000000000000009/scim/v2/Users", "Bearer " + testToken, 401},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -535,6 +535,64 @@ func hostileCorpus(alice, bob, carol, gid, cid string) []hostileCase {
 	add(catJSON, "ws-active-maybe", "POST", WU, user(`"userName":"ws1@example.com","active":"maybe"`))
 	add(catJSON, "ws-emails-number", "POST", WU, user(`"userName":"ws2@example.com","emails":42`))
 	add(catJSON, "ws-patch-active-maybe", "PATCH", WC, patchOps(`[{"op":"replace","path":"active","value":"maybe"}]`))
+	// PATCH values are checked as POST and PUT bodies are (issue 14 point
+	// 5): a wrong type is 400 invalidValue, add or replace without a value
+	// 400 invalidSyntax; before, most were coerced and stored.
+	ext := "urn:ietf:params:scim:schemas:extension:webflow:2.0:User"
+	for _, c := range []struct{ name, ops string }{
+		{"userName-number", `[{"op":"replace","path":"userName","value":42}]`},
+		{"userName-number-pathless", `[{"op":"replace","value":{"userName":42}}]`},
+		{"displayName-object", `[{"op":"replace","path":"displayName","value":{"x":1}}]`},
+		{"displayName-boolean", `[{"op":"Replace","path":"displayName","value":true}]`},
+		{"externalId-list", `[{"op":"add","path":"externalId","value":[1]}]`},
+		{"nickName-number-core-container", `[{"op":"replace","value":{"` + userSchema + `":{"nickName":7}}}]`},
+		{"core-container-string", `[{"op":"replace","value":{"` + userSchema + `":"x"}}]`},
+		{"givenName-number", `[{"op":"replace","path":"name.givenName","value":5}]`},
+		{"familyName-number-dotted", `[{"op":"replace","value":{"name.familyName":5}}]`},
+		{"name-sub-number-in-object", `[{"op":"replace","path":"name","value":{"givenName":{"x":1}}}]`},
+		{"name-string", `[{"op":"replace","path":"name","value":"Jane Doe"}]`},
+		{"emails-string", `[{"op":"replace","path":"emails","value":"x@example.com"}]`},
+		{"emails-list-of-strings", `[{"op":"add","path":"emails","value":["x@example.com"]}]`},
+		{"emails-value-number", `[{"op":"add","path":"emails","value":[{"value":42}]}]`},
+		{"emails-type-object", `[{"op":"add","path":"emails","value":[{"value":"x@example.com","type":{}}]}]`},
+		{"emails-primary-maybe", `[{"op":"replace","path":"emails","value":[{"value":"alice@example.com","primary":"maybe"}]}]`},
+		{"work-email-number", `[{"op":"Replace","path":"emails[type eq \"work\"].value","value":5}]`},
+		{"work-email-element-string", `[{"op":"replace","path":"emails[type eq \"work\"]","value":"x@example.com"}]`},
+		{"remove-listed-emails-number", `[{"op":"remove","path":"emails","value":[{"value":7}]}]`},
+		{"active-zero", `[{"op":"replace","path":"active","value":0}]`},
+		{"active-object-pathless", `[{"op":"replace","value":{"active":{}}}]`},
+		{"data-number", `[{"op":"replace","path":"` + ext + `:data","value":5}]`},
+		{"consent-number", `[{"op":"replace","path":"` + ext + `:data.accept-privacy","value":1}]`},
+		{"ext-container-list", `[{"op":"replace","value":{"` + ext + `":[]}}]`},
+		{"pathless-value-string", `[{"op":"replace","value":"active"}]`},
+		{"valid-then-wrong", `[{"op":"replace","path":"displayName","value":"A"},{"op":"replace","path":"title","value":7}]`},
+	} {
+		add(catJSON, "patch-value-"+c.name, "PATCH", UA, patchOps(c.ops), want(400))
+	}
+	for _, c := range []struct{ name, ops string }{
+		{"replace-with-path", `[{"op":"replace","path":"displayName"}]`},
+		{"add-with-path", `[{"op":"Add","path":"nickName"}]`},
+		{"replace-pathless", `[{"op":"replace"}]`},
+		{"add-pathless-null-path", `[{"op":"add","path":null}]`},
+		{"deactivate-then-valueless", `[{"op":"replace","value":{"active":false}},{"op":"add","path":"title"}]`},
+	} {
+		add(catSchema, "patch-no-value-"+c.name, "PATCH", UA, patchOps(c.ops), want(400))
+	}
+	for _, c := range []struct{ name, ops string }{
+		{"displayName-number", `[{"op":"replace","path":"displayName","value":42}]`},
+		{"displayName-number-pathless", `[{"op":"replace","value":{"id":"x","displayName":42}}]`},
+		{"externalId-object", `[{"op":"replace","path":"externalId","value":{"a":1}}]`},
+		{"members-string", `[{"op":"add","path":"members","value":"` + carol + `"}]`},
+		{"members-list-of-strings", `[{"op":"replace","path":"members","value":["` + carol + `"]}]`},
+		{"members-display-number", `[{"op":"add","path":"members","value":[{"value":"` + carol + `","display":5}]}]`},
+		{"remove-listed-members-number", `[{"op":"Remove","path":"members","value":[{"value":7}]}]`},
+	} {
+		add(catJSON, "group-patch-value-"+c.name, "PATCH", GA, patchOps(c.ops), want(400))
+	}
+	for _, o := range []string{"replace", "add"} {
+		// On the old main a replace of members without a value emptied the group.
+		add(catSchema, "group-patch-no-value-"+o+"-members", "PATCH", GA, patchOps(`[{"op":"`+o+`","path":"members"}]`), want(400))
+	}
 
 	// ---- deep nesting and huge arrays ----
 	add(catJSON, "deep-arrays-in-displayName", "POST", U, user(`"userName":"d1@example.com","displayName":`+nest("[", "]", 10000, "1")))

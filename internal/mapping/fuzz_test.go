@@ -254,10 +254,12 @@ var fzPatchSeeds = []string{
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"manager[value eq \"00aa\"]"}]}`,
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"emails[type eq \"untyped\"].value","value":"u@x.com"}]}`,
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":""},{"op":"replace","path":"title","value":null},{"op":"replace","path":"name","value":""}]}`,
-	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"emails","value":[{"value":"a@b.c","primary":true},{"value":"d@e.f","primary":"True","type":"home"}]},{"op":"add","path":"emails","value":"g@h.i"},{"op":"remove","path":"emails","value":[{"value":"a@b.c"}]}]}`,
+	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"emails","value":[{"value":"a@b.c","primary":true},{"value":"d@e.f","primary":"True","type":"home"}]},{"op":"add","path":"emails","value":{"value":"g@h.i"}},{"op":"remove","path":"emails","value":[{"value":"a@b.c"}]}]}`,
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"emails.value","value":""},{"op":"add","path":"emails.primary","value":true},{"op":"remove","path":"emails[value eq \"x\"].type"}]}`,
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:webflow:2.0:User":{"data":{"country":"NZ","accept-privacy":"true","job-title":null}}}}]}`,
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"urn:ietf:params:scim:schemas:extension:webflow:2.0:User:data.Accept-Communications","value":1},{"op":"replace","path":"data","value":{"country":7}},{"op":"remove","path":"data.country"}]}`,
+	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"urn:ietf:params:scim:schemas:extension:webflow:2.0:User:data.Accept-Communications","value":"1"},{"op":"replace","path":"data","value":{"country":"7"}}]}`,
+	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"emails","value":"g@h.i"},{"op":"replace","path":"userName","value":42},{"op":"replace","value":{"name":{"givenName":5}}},{"op":"add","path":"title"}]}`,
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"urn:ietf:params:scim:schemas:core:2.0:User":{"userName":"new@x.com","name":{"givenName":"A","familyName":null}},"id":"x","meta":{},"schemas":[]}}]}`,
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"id","value":"x"},{"op":"remove","path":"userName"}]}`,
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"89bb1940-b905-4575-9e7f-6f887cfb368e\"]"},{"op":"add","path":"members","value":[{"value":"23a35c27","display":"test.user@okta.local"}]}]}`,
@@ -473,8 +475,8 @@ func FuzzNormalizeIdempotent(f *testing.F) {
 			once, empty, err := kind.norm(body)
 			if err != nil {
 				var me *Error
-				if !errors.As(err, &me) || me.ScimType != ScimTypeInvalidSyntax {
-					t.Fatalf("%s: error %T %v, want invalidSyntax *Error", kind.name, err, err)
+				if !errors.As(err, &me) || (me.ScimType != ScimTypeInvalidSyntax && me.ScimType != ScimTypeInvalidValue) || me.Detail == "" {
+					t.Fatalf("%s: error %T %v, want an invalidSyntax or invalidValue *Error", kind.name, err, err)
 				}
 				continue
 			}

@@ -3,6 +3,7 @@ package mapping
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -24,19 +25,29 @@ import (
 // Other rewrites:
 //
 //   - op is lower-cased ("Replace" → "replace").
-//   - add/replace with value null (or with no value) → remove; a path-less
-//     value's null keys become separate remove operations.
-//   - booleans sent as strings ("False", "TRUE", "0") become JSON booleans;
-//     "" for a boolean becomes remove.
-//   - numbers sent for string attributes become strings.
-//   - a bare string (or list of strings) for emails or members becomes
-//     [{"value": s}].
+//   - add/replace with value null → remove; a path-less value's null keys
+//     become separate remove operations.
+//   - booleans sent as strings ("False", "TRUE", "0") become JSON booleans
+//     (Entra, Q2); "" for a boolean becomes remove.
+//   - a single object for emails or members becomes a one-element list
+//     (B13; POST and PUT accept it too).
 //   - schema URN prefixes are matched case-insensitively and rewritten to
 //     their canonical spelling (elimity matches them exactly, B15).
 //
-// Anything the normaliser does not understand (a non-object operation, an
-// unknown op, a path that does not parse) is passed through unchanged so
-// that elimity produces its usual 400.
+// Values of the attributes the bridge keeps are checked as POST and PUT
+// bodies are (elimity's schema validation plus FromAttributes), so that a
+// PATCH cannot store what a PUT would refuse; elimity's own PATCH check
+// answers without naming the attribute, so ours runs first:
+//
+//   - add or replace without a value is invalidSyntax (RFC 7644 §3.5.2.1
+//     and §3.5.2.3: the operation MUST contain a value).
+//   - a value of the wrong JSON type (a number for userName, an object
+//     for displayName, a string for emails or members, a number for a
+//     boolean ...) is invalidValue, with a detail that names the attribute.
+//
+// Anything else the normaliser does not understand (a non-object
+// operation, an unknown op, a path that does not parse) is passed through
+// unchanged so that elimity produces its usual 400.
 
 type resourceKind int
 
@@ -58,8 +69,9 @@ type normalizer struct {
 // It returns the body to hand to elimity; empty=true when no operation is
 // left (the server then answers 200 with the current resource instead of
 // forwarding, because elimity rejects an empty Operations list). A body
-// that is not a JSON object returns an *Error with ScimType invalidSyntax.
-// A body without an Operations list is returned unchanged (elimity rejects
+// that is not a JSON object, or an add or replace without a value, returns
+// an *Error with ScimType invalidSyntax; a value of the wrong type for an
+// attribute the bridge keeps, one with ScimType invalidValue. A body without an Operations list is returned unchanged (elimity rejects
 // it).
 func NormalizePatchBody(body []byte, customFields ...string) (out []byte, empty bool, err error) {
 	return normalizer{kind: kindUser, customFields: customFields}.normalize(body)
@@ -104,7 +116,11 @@ func (n normalizer) normalize(body []byte) ([]byte, bool, error) {
 	}
 	var outOps []any
 	for _, raw := range list {
-		outOps = append(outOps, n.normalizeOp(raw)...)
+		ops, err := n.normalizeOp(raw)
+		if err != nil {
+			return nil, false, err
+		}
+		outOps = append(outOps, ops...)
 	}
 	if outOps == nil {
 		outOps = []any{}
@@ -124,6 +140,19 @@ type target struct {
 	filtered bool   // path has a value expression
 }
 
+// name is how a detail names the attribute: "userName", "name.givenName",
+// "emails[…]", "data.country".
+func (t target) name() string {
+	n := t.attr
+	if t.filtered {
+		n += "[…]"
+	}
+	if t.sub != "" {
+		n += "." + t.sub
+	}
+	return n
+}
+
 func opMap(op, path string, value any, withValue bool) map[string]any {
 	m := map[string]any{"op": op}
 	if path != "" {
@@ -135,10 +164,10 @@ func opMap(op, path string, value any, withValue bool) map[string]any {
 	return m
 }
 
-func (n normalizer) normalizeOp(raw any) []any {
+func (n normalizer) normalizeOp(raw any) ([]any, error) {
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return []any{raw}
+		return []any{raw}, nil
 	}
 	var opV, pathV, value any
 	var hasValue, hasPath bool
@@ -154,32 +183,46 @@ func (n normalizer) normalizeOp(raw any) []any {
 	}
 	opS, ok := opV.(string)
 	if !ok {
-		return []any{raw}
+		return []any{raw}, nil
 	}
 	op := strings.ToLower(strings.TrimSpace(opS))
 	if op != "add" && op != "replace" && op != "remove" {
-		return []any{raw}
+		return []any{raw}, nil
 	}
 	path := ""
 	if hasPath && pathV != nil {
 		s, ok := pathV.(string)
 		if !ok {
-			return []any{raw}
+			return []any{raw}, nil
 		}
 		path = strings.TrimSpace(s)
 	}
+	if op != "remove" && !hasValue {
+		// Whatever the target, even one the bridge ignores: an add or
+		// replace without a value is malformed, and guessing "remove"
+		// would let a truncated body wipe an attribute (or, on a group,
+		// every member).
+		on := ""
+		if path != "" {
+			on = fmt.Sprintf(" on %q", path)
+		}
+		return nil, newError(ScimTypeInvalidSyntax, fmt.Sprintf("the %s operation%s has no \"value\"; add and replace must carry one (RFC 7644 §3.5.2), and remove clears an attribute", op, on))
+	}
 	if path == "" {
 		if op == "remove" {
-			return []any{raw} // noTarget, elimity's answer is right
+			return []any{raw}, nil // noTarget, elimity's answer is right
 		}
 		vm, ok := value.(map[string]any)
 		if !ok {
 			if value == nil {
-				return nil // nothing to do
+				return nil, nil // nothing to do
 			}
-			return []any{raw}
+			return nil, newError(ScimTypeInvalidValue, fmt.Sprintf("the value of a %s operation without a path must be an object of attributes, not %s", op, jsonKind(value)))
 		}
-		kept, removes := n.normalizePathless(vm, "")
+		kept, removes, err := n.normalizePathless(vm, "")
+		if err != nil {
+			return nil, err
+		}
 		var out []any
 		if len(kept) > 0 {
 			out = append(out, opMap(op, "", kept, true))
@@ -187,28 +230,35 @@ func (n normalizer) normalizeOp(raw any) []any {
 		for _, p := range removes {
 			out = append(out, opMap("remove", p, nil, false))
 		}
-		return out
+		return out, nil
 	}
 	cpath, t, known, parsed := n.resolve(path, "")
 	if !parsed {
-		return []any{raw}
+		return []any{raw}, nil
 	}
 	if !known {
-		return nil
+		return nil, nil
 	}
 	if op == "remove" {
 		if hasValue && value != nil && (t.attr == "members" || t.attr == "emails") && !t.filtered && t.sub == "" {
 			// Entra's "remove only the listed members" shape.
-			return []any{opMap(op, cpath, n.coerce(t, value), true)}
+			v, err := n.coerce(t, value)
+			if err != nil {
+				return nil, err
+			}
+			return []any{opMap(op, cpath, v, true)}, nil
 		}
-		return []any{opMap(op, cpath, nil, false)}
+		return []any{opMap(op, cpath, nil, false)}, nil
 	}
-	if !hasValue || value == nil {
-		return []any{opMap("remove", cpath, nil, false)}
+	if value == nil {
+		return []any{opMap("remove", cpath, nil, false)}, nil
 	}
 	if t.attr == ExtAttrData && t.sub == "" {
 		if dm, ok := value.(map[string]any); ok {
-			kept, removes := n.normalizeSubMap(t, dm, cpath)
+			kept, removes, err := n.normalizeSubMap(t, dm, cpath)
+			if err != nil {
+				return nil, err
+			}
 			var out []any
 			if len(kept) > 0 {
 				out = append(out, opMap(op, cpath, kept, true))
@@ -216,21 +266,24 @@ func (n normalizer) normalizeOp(raw any) []any {
 			for _, p := range removes {
 				out = append(out, opMap("remove", p, nil, false))
 			}
-			return out
+			return out, nil
 		}
 	}
-	v := n.coerce(t, value)
-	if v == nil {
-		return []any{opMap("remove", cpath, nil, false)}
+	v, err := n.coerce(t, value)
+	if err != nil {
+		return nil, err
 	}
-	return []any{opMap(op, cpath, v, true)}
+	if v == nil {
+		return []any{opMap("remove", cpath, nil, false)}, nil
+	}
+	return []any{opMap(op, cpath, v, true)}, nil
 }
 
 // normalizePathless filters a path-less add/replace value. prefix is the
 // canonical URN container the keys live under ("" at the top level). It
 // returns the surviving keys and the paths whose value was null (to be
-// removed).
-func (n normalizer) normalizePathless(vm map[string]any, prefix string) (map[string]any, []string) {
+// removed), or the first value of the wrong type.
+func (n normalizer) normalizePathless(vm map[string]any, prefix string) (map[string]any, []string, error) {
 	kept := map[string]any{}
 	var removes []string
 	keys := sortedKeys(vm)
@@ -241,24 +294,31 @@ func (n normalizer) normalizePathless(vm map[string]any, prefix string) (map[str
 		}
 		if prefix == "" {
 			if urn, ok := n.containerURN(k); ok {
+				if urn != CoreUserSchemaURN && urn != ExtensionSchemaURN {
+					continue // a schema the bridge ignores, whatever its value
+				}
 				inner, ok := v.(map[string]any)
 				if !ok {
-					continue
+					if v == nil {
+						continue
+					}
+					return nil, nil, newError(ScimTypeInvalidValue, fmt.Sprintf("the value of %s must be an object of its attributes, not %s", urn, jsonKind(v)))
+				}
+				ik, ir, err := n.normalizePathless(inner, urn)
+				if err != nil {
+					return nil, nil, err
 				}
 				switch urn {
 				case CoreUserSchemaURN:
-					ik, ir := n.normalizePathless(inner, urn)
 					for kk, vv := range ik {
 						kept[kk] = vv
 					}
-					removes = append(removes, ir...)
 				case ExtensionSchemaURN:
-					ik, ir := n.normalizePathless(inner, urn)
 					if len(ik) > 0 {
 						kept[urn] = ik
 					}
-					removes = append(removes, ir...)
 				}
+				removes = append(removes, ir...)
 				continue
 			}
 		}
@@ -277,7 +337,10 @@ func (n normalizer) normalizePathless(vm map[string]any, prefix string) (map[str
 		}
 		if (t.attr == ExtAttrData || t.attr == "name") && t.sub == "" {
 			if dm, ok := v.(map[string]any); ok {
-				sk, sr := n.normalizeSubMap(t, dm, full)
+				sk, sr, err := n.normalizeSubMap(t, dm, full)
+				if err != nil {
+					return nil, nil, err
+				}
 				removes = append(removes, sr...)
 				if len(sk) > 0 {
 					kept[outKey] = sk
@@ -285,20 +348,23 @@ func (n normalizer) normalizePathless(vm map[string]any, prefix string) (map[str
 				continue
 			}
 		}
-		cv := n.coerce(t, v)
+		cv, err := n.coerce(t, v)
+		if err != nil {
+			return nil, nil, err
+		}
 		if cv == nil {
 			removes = append(removes, full)
 			continue
 		}
 		kept[outKey] = cv
 	}
-	return kept, removes
+	return kept, removes, nil
 }
 
 // normalizeSubMap filters the value of a complex single-valued attribute
 // (name or data): unknown sub-keys are dropped, null sub-keys become
-// removes of "<path>.<sub>", values are coerced.
-func (n normalizer) normalizeSubMap(t target, m map[string]any, path string) (map[string]any, []string) {
+// removes of "<path>.<sub>", values are checked and coerced.
+func (n normalizer) normalizeSubMap(t target, m map[string]any, path string) (map[string]any, []string, error) {
 	kept := map[string]any{}
 	var removes []string
 	for _, k := range sortedKeys(m) {
@@ -314,7 +380,10 @@ func (n normalizer) normalizeSubMap(t target, m map[string]any, path string) (ma
 		}
 		v := m[k]
 		if v != nil {
-			v = n.coerce(st, v)
+			var err error
+			if v, err = n.coerce(st, v); err != nil {
+				return nil, nil, err
+			}
 		}
 		if v == nil {
 			removes = append(removes, path+"."+st.sub)
@@ -322,7 +391,7 @@ func (n normalizer) normalizeSubMap(t target, m map[string]any, path string) (ma
 		}
 		kept[st.sub] = v
 	}
-	return kept, removes
+	return kept, removes, nil
 }
 
 // containerURN reports whether k is a schema URN used as a container key
@@ -475,108 +544,192 @@ func (n normalizer) dataSub(s string) (string, bool) {
 	return s, false
 }
 
-// coerce fixes the value's JSON type for the target. A nil result means
-// "turn this into remove" (e.g. "" for a boolean).
-func (n normalizer) coerce(t target, v any) any {
+// coerce checks the value's JSON type for the target, as POST and PUT
+// check it, and fixes what IdPs are known to send differently (Entra's
+// string booleans, a single object for a list). A nil result means "turn
+// this into remove" (e.g. "" for a boolean); a wrong type is an
+// invalidValue *Error naming the attribute.
+func (n normalizer) coerce(t target, v any) (any, error) {
 	isBool := t.attr == "active" ||
 		(t.attr == "emails" && t.sub == "primary") ||
 		(t.attr == ExtAttrData && (t.sub == "accept-privacy" || t.sub == "accept-communications"))
 	switch {
 	case isBool:
 		if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
-			return nil
+			return nil, nil
 		}
-		if b, ok := parseBoolValue(v); ok {
-			return b
-		}
-		return v
+		return checkBool(t.name(), v)
 	case t.attr == "emails" && t.sub == "" && !t.filtered:
-		return wrapValues(v, func(m map[string]any) map[string]any { return coerceEmailMap(m) })
-	case t.attr == "emails" && t.sub == "" && t.filtered:
-		if m, ok := v.(map[string]any); ok {
-			return coerceEmailMap(m)
-		}
-		return v
-	case t.attr == "members" && t.sub == "":
-		return wrapValues(v, func(m map[string]any) map[string]any { return m })
-	case t.attr == "name" && t.sub == "":
-		if m, ok := v.(map[string]any); ok {
-			out := map[string]any{}
-			for k, x := range m {
-				if c, ok := canonicalFold(nameSubAttrs, k); ok && x != nil {
-					out[c] = toStringish(x)
-				}
-			}
-			return out
-		}
 		if s, ok := v.(string); ok && s == "" {
-			return nil
+			return []any{}, nil // "" clears, as remove does
 		}
-		return v
+		return checkList(t.name(), v, checkEmailMap)
+	case t.attr == "emails" && t.sub == "" && t.filtered:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, wrongType(t.name(), "an object", v)
+		}
+		return checkEmailMap(t.name(), m)
+	case t.attr == "members" && t.sub == "":
+		if s, ok := v.(string); ok && s == "" {
+			return []any{}, nil
+		}
+		return checkList(t.name(), v, checkMemberMap)
+	case t.attr == "name" && t.sub == "":
+		switch x := v.(type) {
+		case map[string]any:
+			out := map[string]any{}
+			for _, k := range sortedKeys(x) {
+				c, ok := canonicalFold(nameSubAttrs, k)
+				if !ok || x[k] == nil {
+					continue
+				}
+				s, err := checkString("name."+c, x[k])
+				if err != nil {
+					return nil, err
+				}
+				out[c] = s
+			}
+			return out, nil
+		case string:
+			if x == "" {
+				return nil, nil
+			}
+		}
+		return nil, wrongType("name", "an object", v)
 	case t.attr == ExtAttrData && t.sub == "":
-		return v
+		// An object is split into its keys before coerce is called.
+		return nil, wrongType(t.name(), "an object", v)
 	default: // simple string attributes and string sub-attributes
-		return toStringish(v)
+		return checkString(t.name(), v)
 	}
 }
 
-// toStringish converts numbers and booleans to strings, leaving anything
-// else (notably maps and lists, which elimity will reject) alone.
-func toStringish(v any) any {
+// jsonKind names a decoded JSON value's type for a detail.
+func jsonKind(v any) string {
 	switch v.(type) {
-	case json.Number, float64, bool, int, int64:
-		s, _ := scalarString(v)
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number, float64, int, int64:
+		return "a number"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func wrongType(attr, want string, v any) *Error {
+	return newError(ScimTypeInvalidValue, fmt.Sprintf("the value of %q must be %s, not %s", attr, want, jsonKind(v)))
+}
+
+// checkString accepts a JSON string only: POST and PUT refuse a number or
+// a boolean for a string attribute, so PATCH does too.
+func checkString(attr string, v any) (any, error) {
+	if _, ok := v.(string); !ok {
+		return nil, wrongType(attr, "a string", v)
+	}
+	return v, nil
+}
+
+// checkBool accepts a JSON boolean or a string strconv.ParseBool reads in
+// any letter case (Entra's "True"/"False", Q2), as POST and PUT do with
+// schema.SetAllowStringValues; a number is refused there, and here.
+func checkBool(attr string, v any) (any, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		if b, ok := parseBoolValue(x); ok {
+			return b, nil
+		}
+		return nil, newError(ScimTypeInvalidValue, fmt.Sprintf("the value of %q must be a boolean (true or false), not the string %q", attr, truncate(x, 40)))
+	}
+	return nil, wrongType(attr, "a boolean", v)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	return v
+	return s[:n] + "…"
 }
 
-func coerceEmailMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, x := range m {
-		if x == nil {
-			continue
-		}
-		if strings.EqualFold(k, "primary") {
-			if b, ok := parseBoolValue(x); ok {
-				x = b
-			}
-		} else if s, ok := canonicalFold(emailSubAttrs, k); ok {
-			k = s
-			x = toStringish(x)
-		}
-		out[k] = x
-	}
-	return out
-}
-
-// wrapValues turns a bare string, a list of strings, or a single object
-// into a list of objects.
-func wrapValues(v any, fix func(map[string]any) map[string]any) any {
+// checkList checks a multi-valued complex value: a list of objects (null
+// elements dropped) or one object (B13, accepted by POST and PUT too).
+func checkList(attr string, v any, elem func(attr string, m map[string]any) (map[string]any, error)) (any, error) {
 	switch x := v.(type) {
-	case string:
-		if x == "" {
-			return []any{}
-		}
-		return []any{map[string]any{"value": x}}
 	case map[string]any:
-		return []any{fix(x)}
+		m, err := elem(attr, x)
+		if err != nil {
+			return nil, err
+		}
+		return []any{m}, nil
 	case []any:
 		out := make([]any, 0, len(x))
 		for _, el := range x {
 			switch e := el.(type) {
-			case string:
-				out = append(out, map[string]any{"value": e})
-			case map[string]any:
-				out = append(out, fix(e))
 			case nil:
+			case map[string]any:
+				m, err := elem(attr, e)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, m)
 			default:
-				out = append(out, el)
+				return nil, newError(ScimTypeInvalidValue, fmt.Sprintf("each element of %q must be an object, not %s", attr, jsonKind(el)))
 			}
 		}
-		return out
+		return out, nil
 	}
-	return v
+	return nil, wrongType(attr, "a list of objects", v)
+}
+
+// checkEmailMap checks and canonicalises one emails element: value, type
+// and display are strings, primary a boolean; null sub-attributes are
+// dropped and unknown ones kept for elimity to ignore.
+func checkEmailMap(attr string, m map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(m))
+	for _, k := range sortedKeys(m) {
+		x := m[k]
+		if x == nil {
+			continue
+		}
+		if c, ok := canonicalFold(emailSubAttrs, k); ok {
+			k = c
+			var err error
+			if c == "primary" {
+				x, err = checkBool(attr+".primary", x)
+			} else {
+				x, err = checkString(attr+"."+c, x)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		out[k] = x
+	}
+	return out, nil
+}
+
+// checkMemberMap checks one members element: value, display and type are
+// strings, $ref a string or null (Entra sends "$ref": null, Q8).
+func checkMemberMap(attr string, m map[string]any) (map[string]any, error) {
+	for _, k := range sortedKeys(m) {
+		c, ok := canonicalFold([]string{"value", "display", "type", "$ref"}, k)
+		if !ok || m[k] == nil {
+			continue
+		}
+		if _, err := checkString(attr+"."+c, m[k]); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // RewriteFilter rewrites the filter shape Entra sends for email matching,

@@ -249,11 +249,6 @@ func TestPatchPipelineIdPBodies(t *testing.T) {
 			want: baseUser(),
 		},
 		{
-			name: "number for a string attribute is coerced",
-			body: `[{"op":"replace","path":"externalId","value":12345}]`,
-			want: with(func(u *User) { u.ExternalID = "12345" }),
-		},
-		{
 			name: "okta path-less with id (group-rename style) ignores id",
 			body: `[{"op":"replace","value":{"id":"u1","displayName":"New"}}]`,
 			want: with(func(u *User) { u.DisplayName = "New" }),

@@ -322,7 +322,14 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 			}
 			norm, empty, err := normalise(body)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, "invalidSyntax", err.Error())
+				// The normaliser checks the values as POST and PUT are
+				// checked: nothing of this PATCH reaches Webflow or the store.
+				scimType, detail := mapping.ScimTypeInvalidSyntax, err.Error()
+				var me *mapping.Error
+				if errors.As(err, &me) {
+					scimType, detail = me.ScimType, me.Detail
+				}
+				writeError(w, http.StatusBadRequest, scimType, detail)
 				return
 			}
 			if empty {

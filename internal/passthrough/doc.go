@@ -29,9 +29,12 @@
 //     User-Agent by the bridge's. Cookies, X-Forwarded-*, Forwarded,
 //     X-Real-IP and hop-by-hop headers never leave.
 //
-// And to the answer: hop-by-hop headers, Proxy-* and Set-Cookie are
-// removed; Location and meta.location (single resources and ListResponse
-// Resources) are rewritten from the upstream base to PublicURL; 429 passes
+// And to the answer: its headers are an allowlist too (responseHeaders:
+// Content-Type and framing, Location, ETag, Retry-After, X-RateLimit-*,
+// request ids); trailers are dropped. Location and meta.location (single
+// resources and ListResponse Resources) are rewritten from the upstream
+// base to PublicURL, and a Location outside the upstream base (another
+// host or path, a climb with dot segments) is dropped; 429 passes
 // unchanged with its Retry-After (and pauses the token via
 // Limiter.Observe); a 5xx that is not already a SCIM Error, or any non-JSON
 // error, becomes a SCIM Error with the same status; no answer within

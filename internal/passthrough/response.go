@@ -27,19 +27,21 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	p.limiter.Observe(x.parent, p.key, webflowdata.RateInfoFrom(res))
 
 	h := res.Header
-	// ReverseProxy already removed hop-by-hop headers and those named in
-	// Connection; Proxy-* and cookies are not for the IdP either.
-	for k := range h {
-		if strings.HasPrefix(k, "Proxy-") {
-			delete(h, k)
-		}
-	}
-	h.Del("Set-Cookie")
+	keepResponseHeaders(h)
 	if loc := h.Get("Location"); loc != "" {
 		if nl, ok := p.rewriteURL(loc); ok {
 			h.Set("Location", nl)
+		} else {
+			// Anywhere else is not the IdP's business (and the IdP could
+			// not authenticate there).
+			h.Del("Location")
+			p.log.WarnContext(x.parent, "workspace scim passthrough: dropped an upstream Location outside the upstream base")
 		}
 	}
+	// Trailers are headers too, and arrive after the allowlist ran: none
+	// are passed on.
+	res.Trailer = nil
+	res.Body = dropTrailers{ReadCloser: res.Body, res: res}
 
 	// 429 goes to the IdP unchanged, Retry-After included: it is Webflow's
 	// word on when to come back, and the IdP's retry logic expects it.
@@ -84,6 +86,45 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	return nil
 }
 
+// responseHeaders is the allowlist of upstream answer headers the IdP
+// gets: what describes the body (its type and framing), where a created
+// resource is (Location, rewritten), its version (ETag), when to come back
+// (Retry-After, X-RateLimit-*), and the ids that let Webflow's support find
+// a request. Everything else (cookies, Proxy-*, WWW-Authenticate for the
+// bridge's own Webflow token, server banners, CDN internals and whatever a
+// gateway in front of Webflow adds) stays behind by construction.
+var responseHeaders = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Content-Encoding": true,
+	"Location": true, "Etag": true, "Retry-After": true,
+	"X-Request-Id": true, "Request-Id": true, "X-Correlation-Id": true,
+	"X-Amzn-Requestid": true, "X-Amzn-Trace-Id": true, "Cf-Ray": true,
+}
+
+// keepResponseHeaders deletes every header that is not allowlisted.
+// ReverseProxy has already removed the hop-by-hop ones.
+func keepResponseHeaders(h http.Header) {
+	for k := range h {
+		if !responseHeaders[k] && !strings.HasPrefix(k, "X-Ratelimit-") {
+			delete(h, k)
+		}
+	}
+}
+
+// dropTrailers clears the answer's trailers once the body is read, which
+// is when the Transport fills them in and before ReverseProxy copies them.
+type dropTrailers struct {
+	io.ReadCloser
+	res *http.Response
+}
+
+func (d dropTrailers) Read(b []byte) (int, error) {
+	n, err := d.ReadCloser.Read(b)
+	if err != nil {
+		d.res.Trailer = nil
+	}
+	return n, err
+}
+
 func (p *Proxy) replaceBody(res *http.Response, b []byte) {
 	if res.Body != nil {
 		_ = res.Body.Close()
@@ -116,19 +157,41 @@ func isSCIMError(b []byte) bool {
 }
 
 // rewriteURL maps an upstream URL (absolute under the configured base, or
-// a path under the base path) onto PublicURL. Other URLs are left alone.
+// a path under the base path) onto PublicURL. Other URLs, and those that
+// would climb out of the base with dot segments, are left alone and
+// reported false.
 func (p *Proxy) rewriteURL(s string) (string, bool) {
 	ls := strings.ToLower(s)
+	rest, ok := "", false
 	if strings.HasPrefix(ls, p.baseAbs) {
-		rest := s[len(p.baseAbs):]
-		if rest == "" || rest[0] == '/' || rest[0] == '?' {
-			return p.public + rest, true
+		rest = s[len(p.baseAbs):]
+		ok = rest == "" || rest[0] == '/' || rest[0] == '?'
+	}
+	if !ok && p.basePath != "" && strings.HasPrefix(s, p.basePath+"/") {
+		rest, ok = s[len(p.basePath):], true
+	}
+	if !ok || climbs(rest) {
+		return s, false
+	}
+	return p.public + rest, true
+}
+
+// climbs reports whether a path below the base holds a "." or ".." segment
+// (plain or percent-encoded) or a backslash, which a client could resolve
+// to somewhere outside the base.
+func climbs(rest string) bool {
+	path, _, _ := strings.Cut(rest, "?")
+	path, _, _ = strings.Cut(path, "#")
+	path = strings.ReplaceAll(strings.ToLower(path), "%2e", ".")
+	if strings.Contains(path, "\\") || strings.Contains(path, "%5c") || strings.Contains(path, "%2f") {
+		return true
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
 		}
 	}
-	if p.basePath != "" && strings.HasPrefix(s, p.basePath+"/") {
-		return p.public + s[len(p.basePath):], true
-	}
-	return s, false
+	return false
 }
 
 // rewriteBody rewrites meta.location in a single resource or in each of a

@@ -412,3 +412,126 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestResponseHeaderAllowlist: the IdP gets only the allowlisted upstream
+// headers (content type and framing, Location rewritten, ETag,
+// Retry-After, X-RateLimit-*, request ids); server banners, cookies, CORS,
+// caching, CDN and gateway internals and upstream's auth challenge stay
+// behind, and so do trailers.
+func TestResponseHeaderAllowlist(t *testing.T) {
+	e := newEnv(t, nil)
+	allowed := map[string]string{
+		"Etag":                  `W/"3"`,
+		"Retry-After":           "7",
+		"X-Ratelimit-Limit":     "60",
+		"X-Ratelimit-Remaining": "59",
+		"X-Request-Id":          "req-123",
+		"Cf-Ray":                "8a1b2c3d4e5f-AMS",
+	}
+	dropped := map[string]string{
+		"Server":                       "envoy",
+		"X-Powered-By":                 "Express",
+		"Via":                          "1.1 gateway",
+		"Set-Cookie":                   "session=upstream",
+		"Www-Authenticate":             `Bearer realm="webflow", error="invalid_token"`,
+		"Access-Control-Allow-Origin":  "*",
+		"Strict-Transport-Security":    "max-age=1",
+		"Cache-Control":                "public, max-age=31536000",
+		"Link":                         `<https://api.webflow.com/internal>; rel="next"`,
+		"X-Webflow-Internal-Node":      "10.0.3.7",
+		"X-Envoy-Upstream-Service-Time": "12",
+		"Alt-Svc":                      `h3=":443"`,
+		"Refresh":                      "0; url=https://evil.example/",
+		"Content-Disposition":          "attachment; filename=users.html",
+	}
+	for _, streamed := range []bool{false, true} {
+		e.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+			h := w.Header()
+			for k, v := range allowed {
+				h.Set(k, v)
+			}
+			for k, v := range dropped {
+				h.Set(k, v)
+			}
+			h.Set("Trailer", "X-Upstream-Trailer")
+			if streamed {
+				h.Set("Content-Type", "text/plain") // a 2xx that is not JSON streams through
+			} else {
+				h.Set("Content-Type", "application/scim+json")
+			}
+			w.WriteHeader(200)
+			_, _ = w.Write([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}`))
+			h.Set("X-Upstream-Trailer", "10.0.3.7")
+			return true
+		})
+		res, b := e.do("GET", "/workspace/scim/v2/Users", nil)
+		if res.StatusCode != 200 {
+			t.Fatalf("streamed=%v: %d %s", streamed, res.StatusCode, b)
+		}
+		for k, v := range allowed {
+			if got := res.Header.Get(k); got != v {
+				t.Errorf("streamed=%v: %s = %q, want %q", streamed, k, got, v)
+			}
+		}
+		for k := range dropped {
+			if v, ok := res.Header[k]; ok {
+				t.Errorf("streamed=%v: the IdP got %s: %v", streamed, k, v)
+			}
+		}
+		// Nothing but the allowlist and what Go's server adds itself.
+		for k := range res.Header {
+			switch k {
+			case "Content-Type", "Content-Length", "Date", "Etag", "Retry-After", "X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Request-Id", "Cf-Ray":
+			default:
+				t.Errorf("streamed=%v: unexpected header %s: %v", streamed, k, res.Header[k])
+			}
+		}
+		if len(res.Trailer) != 0 {
+			t.Errorf("streamed=%v: trailers reached the IdP: %v", streamed, res.Trailer)
+		}
+	}
+}
+
+// TestUpstreamLocation: a Location under the upstream base is rewritten
+// onto PublicURL; one anywhere else (another host, another path of
+// Webflow's host, a climb out of the base, a relative reference) is
+// dropped, never passed to the IdP.
+func TestUpstreamLocation(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.up.URL + "/scim/v2"
+	for _, tc := range []struct {
+		loc, want string
+	}{
+		{base + "/Users/abc", publicURL + "/Users/abc"},
+		{strings.ToUpper(base[:7]) + base[7:] + "/Users/abc?x=1", publicURL + "/Users/abc?x=1"},
+		{"/scim/v2/Users/abc", publicURL + "/Users/abc"},
+		{"https://evil.example/scim/v2/Users/abc", ""},
+		{"//evil.example/scim/v2/Users/abc", ""},
+		{e.up.URL + "/v2/sites/abc/users", ""},
+		{e.up.URL + "/scim/v2x/Users/abc", ""},
+		{base + "/../../v2/sites/abc", ""},
+		{base + "/Users/%2e%2e/%2E%2E/admin", ""},
+		{base + "/Users/..%2fadmin", ""},
+		{base + "/Users\\..\\..\\admin", ""},
+		{"/scim/v2/../v2/tokens", ""},
+		{"Users/abc", ""},
+		{"javascript:alert(1)", ""},
+	} {
+		e.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+			w.Header().Set("Location", tc.loc)
+			w.Header().Set("Content-Type", "application/scim+json")
+			w.WriteHeader(201)
+			_, _ = w.Write([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"abc","userName":"loc@example.com"}`))
+			return true
+		})
+		res, b := e.do("POST", "/workspace/scim/v2/Users", `{"userName":"loc@example.com"}`)
+		if res.StatusCode != 201 {
+			t.Fatalf("%s: %d %s", tc.loc, res.StatusCode, b)
+		}
+		if got, has := res.Header["Location"]; tc.want == "" && has {
+			t.Errorf("Location %q passed as %q; it points outside the upstream base", tc.loc, got)
+		} else if tc.want != "" && res.Header.Get("Location") != tc.want {
+			t.Errorf("Location %q → %q, want %q", tc.loc, res.Header.Get("Location"), tc.want)
+		}
+	}
+}

@@ -429,20 +429,20 @@ func TestResponseHeaderAllowlist(t *testing.T) {
 		"Cf-Ray":                "8a1b2c3d4e5f-AMS",
 	}
 	dropped := map[string]string{
-		"Server":                       "envoy",
-		"X-Powered-By":                 "Express",
-		"Via":                          "1.1 gateway",
-		"Set-Cookie":                   "session=upstream",
-		"Www-Authenticate":             `Bearer realm="webflow", error="invalid_token"`,
-		"Access-Control-Allow-Origin":  "*",
-		"Strict-Transport-Security":    "max-age=1",
-		"Cache-Control":                "public, max-age=31536000",
-		"Link":                         `<https://api.webflow.com/internal>; rel="next"`,
-		"X-Webflow-Internal-Node":      "10.0.3.7",
+		"Server":                        "envoy",
+		"X-Powered-By":                  "Express",
+		"Via":                           "1.1 gateway",
+		"Set-Cookie":                    "session=upstream",
+		"Www-Authenticate":              `Bearer realm="webflow", error="invalid_token"`,
+		"Access-Control-Allow-Origin":   "*",
+		"Strict-Transport-Security":     "max-age=1",
+		"Cache-Control":                 "public, max-age=31536000",
+		"Link":                          `<https://api.webflow.com/internal>; rel="next"`,
+		"X-Webflow-Internal-Node":       "10.0.3.7",
 		"X-Envoy-Upstream-Service-Time": "12",
-		"Alt-Svc":                      `h3=":443"`,
-		"Refresh":                      "0; url=https://evil.example/",
-		"Content-Disposition":          "attachment; filename=users.html",
+		"Alt-Svc":                       `h3=":443"`,
+		"Refresh":                       "0; url=https://evil.example/",
+		"Content-Disposition":           "attachment; filename=users.html",
 	}
 	for _, streamed := range []bool{false, true} {
 		e.setHook(func(w http.ResponseWriter, r *http.Request) bool {

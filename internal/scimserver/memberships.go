@@ -18,9 +18,39 @@ import (
 // write is: what Webflow holds minus the managed slugs, plus the managed
 // slugs the IdP wants, with ecommerce groups always kept. Writes for one
 // user are serialised across replicas by a Redis lock.
+//
+// "What Webflow holds" is a GET of the user made under that lock, just
+// before the PATCH (readLocked): Webflow changes the list behind the
+// bridge's back (a purchase adds an ecommerce group, a site admin sets a
+// group in the dashboard), and a list computed from an older copy would
+// take those away. A PATCH that carries only data needs no read.
 
 // lockTTL bounds how long a crashed holder can block a user's writes.
 const lockTTL = 30 * time.Second
+
+// lockMargin is how long before lockTTL runs out a holder stops calling
+// Webflow, so that its PATCH goes out while the lock still keeps every
+// other writer of the user away.
+const lockMargin = 5 * time.Second
+
+// readLocked returns what Webflow holds for the user now: one GET, made by
+// a caller that holds the user's lock and computes its accessGroups write
+// from the answer.
+//
+// It never answers from the stored snapshot, whatever its age or source:
+//   - a user_account_updated webhook stored before the lock was taken says
+//     nothing about changes after it, and Webflow bounds neither the delay
+//     nor the order of its deliveries, so a newer change may still be on
+//     its way;
+//   - the answer of the bridge's own previous write is stale for the same
+//     reason as soon as the lock that covered it is released, and within
+//     one hold the bridge writes a user at most once.
+//
+// Both shortcuts would therefore be safe only if nothing else could change
+// the list, which the bridge cannot know; so it reads.
+func (h *usersHandler) readLocked(ctx context.Context, rec *state.UserRecord) (*webflowdata.User, error) {
+	return h.wf.GetUser(ctx, h.site.ID, rec.WebflowUserID)
+}
 
 // fullList computes the accessGroups list to send, and whether it differs
 // from what the user holds.
@@ -73,9 +103,10 @@ func desiredFrom(v *state.UserView, rec *state.UserRecord) (map[string]bool, []s
 }
 
 // writeUser brings the Webflow user in line with rec (its active flag and
-// the desired managed groups) and with dataPatch, in at most one PATCH,
-// under the user's lock. It stores the snapshot into rec (not saved).
-// It returns errBusy when another writer holds the lock.
+// the desired managed groups) and with dataPatch, under the user's lock:
+// one GET (readLocked), then at most one PATCH computed from it. It
+// returns what Webflow holds afterwards (not saved), and errBusy when
+// another writer holds the lock.
 func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, error) {
 	if rec.WebflowUserID == "" {
 		return nil, nil
@@ -94,7 +125,9 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 			lk.unlock()
 		}
 	}()
-	cur, err := h.current(ctx, rec, decodeWebflow(rec))
+	ctx, cancel := lk.bound(ctx)
+	defer cancel()
+	cur, err := h.readLocked(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +199,13 @@ func (h *usersHandler) lockUser(ctx context.Context, id string) (*state.UserView
 // (with the record when records is set) in the same round trip. Releasing
 // it also wakes the requests of this replica that wait for the same user.
 func (h *usersHandler) tryLock(ctx context.Context, id string, records bool) (*state.UserView, *heldLock, bool, error) {
+	// Taken before the lock, so the lock expires no earlier than this.
+	expires := time.Now().Add(lockTTL)
 	v, lk, ok, err := h.store.LockView(ctx, h.site.ID, id, lockTTL, records)
 	if err != nil || !ok {
 		return nil, nil, false, err
 	}
-	return v, &heldLock{lk: lk, id: id, waiters: &h.waiters}, true, nil
+	return v, &heldLock{lk: lk, id: id, waiters: &h.waiters, expires: expires}, true, nil
 }
 
 // heldLock is a user's write lock held by this replica.
@@ -178,6 +213,15 @@ type heldLock struct {
 	lk      *state.UserLock
 	id      string
 	waiters *lockWaiters
+	expires time.Time // the lock's TTL runs out no earlier than this
+}
+
+// bound returns ctx ending lockMargin before the lock may expire, for the
+// holder's Webflow calls: a budget wait that would outlast the lock fails
+// at once (429 to an IdP, a later retry for the worker) instead of writing
+// a list read before another writer could take the lock.
+func (l *heldLock) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ctx, l.expires.Add(-lockMargin))
 }
 
 // unlock releases the lock.
@@ -278,7 +322,7 @@ func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
 	if err != nil || !ok {
 		return false
 	}
-	err = h.applyLocked(ctx, p.UserID, v)
+	err = h.applyLocked(ctx, p.UserID, v, lk)
 	lk.unlock()
 	log := h.log.With("id", p.UserID)
 	switch {
@@ -304,17 +348,20 @@ func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
 
 const maxAttempts = 20
 
-// applyLocked writes the user's groups (the caller holds the lock and
-// read v, the user's view with its record, when it took it).
-func (h *usersHandler) applyLocked(ctx context.Context, id string, v *state.UserView) error {
+// applyLocked writes the user's groups (the caller holds lk and read v,
+// the user's view with its record, when it took it): one GET, then one
+// PATCH if the list changes.
+func (h *usersHandler) applyLocked(ctx context.Context, id string, v *state.UserView, lk *heldLock) error {
 	if len(v.Users) == 0 {
 		return nil // deleted meanwhile: nothing to write
 	}
+	wctx, cancel := lk.bound(ctx)
+	defer cancel()
 	rec := v.Users[0]
 	if rec.Tombstone {
 		// A cascaded delete: the Webflow user, then the record.
 		if rec.WebflowUserID != "" {
-			if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
+			if err := h.deleteUpstream(wctx, rec.WebflowUserID); err != nil {
 				return err
 			}
 		}
@@ -329,23 +376,22 @@ func (h *usersHandler) applyLocked(ctx context.Context, id string, v *state.User
 	}
 	if !rec.Active && h.site.Deactivation == DeactivateDelete {
 		// A queued deactivation (cascade) under the delete policy.
-		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
+		if err := h.deleteUpstream(wctx, rec.WebflowUserID); err != nil {
 			return err
 		}
 		out := *rec
 		out.WebflowUserID, out.Webflow = "", nil
 		return h.save(ctx, &out)
 	}
-	cur, err := h.current(ctx, rec, decodeWebflow(rec))
+	cur, err := h.readLocked(wctx, rec)
 	if err != nil {
 		return err
 	}
 	managed, desired := desiredFrom(v, rec)
 	groups, changed := fullList(cur, managed, desired)
 	nu := cur
-	ctx = webflowdata.WithAuditBefore(ctx, cur)
 	if changed {
-		if nu, err = h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, webflowdata.UpdateUserRequest{AccessGroups: groups}); err != nil {
+		if nu, err = h.wf.UpdateUser(webflowdata.WithAuditBefore(wctx, cur), h.site.ID, rec.WebflowUserID, webflowdata.UpdateUserRequest{AccessGroups: groups}); err != nil {
 			return err
 		}
 		if !sameSet(nu.Slugs(), groups) {
@@ -382,6 +428,10 @@ func failureText(err error) string {
 func backoff(err error, _ state.Pending) time.Duration {
 	if e, ok := webflowdata.AsAPIError(err); ok && e.RetryAfter > 0 {
 		return e.RetryAfter
+	}
+	var wte *state.WaitTimeoutError
+	if errors.As(err, &wte) && wte.RetryAfter > 0 {
+		return wte.RetryAfter // the budget was not to be had within the lock's time
 	}
 	if errors.Is(err, errBusy) {
 		return time.Second

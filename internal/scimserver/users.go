@@ -829,16 +829,6 @@ func union(a, b []string) []string {
 	return out
 }
 
-// current returns a fresh enough view of the Webflow user: the snapshot if
-// younger than the refresh age, else one GET. accessGroups is a full-list
-// write, so it must start from what Webflow holds.
-func (h *usersHandler) current(ctx context.Context, rec *state.UserRecord, wu *webflowdata.User) (*webflowdata.User, error) {
-	if wu != nil && h.now().Sub(rec.SyncedAt) < h.site.RefreshAge {
-		return wu, nil
-	}
-	return h.wf.GetUser(ctx, h.site.ID, rec.WebflowUserID)
-}
-
 // deactivate applies the site's deactivation policy to rec (already
 // marked inactive). remove-access takes the managed groups away (the IdP's
 // wishes stay recorded, so reactivation restores them); ecommerce and

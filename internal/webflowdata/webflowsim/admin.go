@@ -75,9 +75,10 @@ func (s *Simulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case rest == "mode" && m == http.MethodPut:
 		var body struct {
-			UsersMode UsersMode `json:"usersMode"`
-			Status    int       `json:"status"`
-			Code      string    `json:"code"`
+			UsersMode           UsersMode `json:"usersMode"`
+			Status              int       `json:"status"`
+			Code                string    `json:"code"`
+			PatchDropsEcommerce *bool     `json:"patchDropsEcommerce"`
 		}
 		if !adminDecode(w, r, &body) {
 			return
@@ -90,6 +91,9 @@ func (s *Simulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			s.SetUsersMode(body.UsersMode)
 		}
 		s.SetRemovedAnswer(body.Status, body.Code)
+		if body.PatchDropsEcommerce != nil {
+			s.SetPatchDropsEcommerce(*body.PatchDropsEcommerce)
+		}
 		w.WriteHeader(http.StatusNoContent)
 	case rest == "ratelimit" && m == http.MethodPut:
 		var body struct {
@@ -115,6 +119,19 @@ func (s *Simulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		u, _ := s.User(seg[1], seg[3])
+		writeJSON(w, http.StatusOK, u)
+	case len(seg) == 5 && seg[0] == "sites" && seg[2] == "users" && seg[4] == "accessGroups" && m == http.MethodPut:
+		var body struct {
+			AccessGroups []webflowdata.AccessGroupRef `json:"accessGroups"`
+		}
+		if !adminDecode(w, r, &body) {
+			return
+		}
+		u, err := s.SetUserAccessGroups(seg[1], seg[3], body.AccessGroups)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		writeJSON(w, http.StatusOK, u)
 	case len(seg) == 3 && seg[0] == "sites" && seg[2] == "users" && m == http.MethodPost:
 		var su SeedUser

@@ -2,6 +2,7 @@ package webflowsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -115,5 +116,52 @@ func TestSeedFile(t *testing.T) {
 	}
 	if err := sim.LoadSeed(DemoSeed()); err == nil {
 		t.Errorf("duplicate site accepted")
+	}
+}
+
+// The out-of-band hooks: a purchase or a dashboard change sets groups of
+// any type without the API (and fires user_account_updated), and a PATCH
+// can be made to replace ecommerce groups too.
+func TestOutOfBandAccessGroups(t *testing.T) {
+	sim, srv := newDemo(t, Options{})
+	ada := sim.Users(siteID)[1] // staff (admin)
+	put := func(body any, want int) []byte {
+		t.Helper()
+		resp, b := call(t, srv, "PUT", "/_sim/sites/"+siteID+"/users/"+ada.ID+"/accessGroups", "", body)
+		if resp.StatusCode != want {
+			t.Fatalf("PUT accessGroups: %d, want %d: %s", resp.StatusCode, want, b)
+		}
+		return b
+	}
+	put(map[string]any{"accessGroups": []map[string]string{{"slug": "staff"}, {"slug": "customers", "type": "ecommerce"}, {"slug": "premium", "type": "admin"}}}, 200)
+	if u, _ := sim.User(siteID, ada.ID); fmt.Sprint(u.AccessGroups) != "[{staff admin} {customers ecommerce} {premium admin}]" {
+		t.Fatalf("after the out-of-band change: %v", u.AccessGroups)
+	}
+	if len(sim.Requests()) != 0 {
+		t.Errorf("an out-of-band change is not Webflow API traffic: %v", sim.Requests())
+	}
+	put(map[string]any{"accessGroups": []map[string]string{{"slug": "nope"}}}, 400)
+	put(map[string]any{"accessGroups": []map[string]string{{"slug": "staff", "type": "gift"}}}, 400)
+	resp, _ := call(t, srv, "PUT", "/_sim/sites/"+siteID+"/users/0123456789abcdef01234567/accessGroups", "", map[string]any{"accessGroups": []any{}})
+	if resp.StatusCode != 400 {
+		t.Errorf("unknown user: %d", resp.StatusCode)
+	}
+
+	patchGroups := func(slugs ...string) string {
+		t.Helper()
+		_, body := call(t, srv, "PATCH", "/v2/sites/"+siteID+"/users/"+ada.ID, siteTok, map[string]any{"accessGroups": slugs})
+		return fmt.Sprint(decodeUser(t, body).AccessGroups)
+	}
+	if got := patchGroups("staff"); got != "[{staff admin} {customers ecommerce}]" {
+		t.Errorf("default: an unlisted ecommerce group stays: %s", got)
+	}
+	if resp, b := call(t, srv, "PUT", "/_sim/mode", "", map[string]any{"patchDropsEcommerce": true}); resp.StatusCode != 204 {
+		t.Fatalf("mode: %d %s", resp.StatusCode, b)
+	}
+	if got := patchGroups("staff", "customers"); got != "[{staff admin} {customers ecommerce}]" {
+		t.Errorf("a listed ecommerce group keeps its type: %s", got)
+	}
+	if got := patchGroups("staff"); got != "[{staff admin}]" {
+		t.Errorf("patchDropsEcommerce: an unlisted ecommerce group goes: %s", got)
 	}
 }

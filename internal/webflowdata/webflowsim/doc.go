@@ -26,7 +26,8 @@ package webflowsim
 //   - PATCH: accessGroups (slug strings or {slug} objects) replaces the
 //     list; listed groups become type admin, except ones the user already
 //     holds as ecommerce, which keep that type; ecommerce groups not listed
-//     are kept (the API can neither assign nor remove them). data merges;
+//     are kept (the API can neither assign nor remove them), unless
+//     Options.PatchDropsEcommerce makes the list replace them too. data merges;
 //     null deletes a key (resets a consent flag to false); data.email or
 //     data.password is 400 validation_error. Other top-level keys are
 //     ignored, since one spec revision sent a whole User.
@@ -38,7 +39,8 @@ package webflowsim
 //     incompatible_webhook_filter. The 76th webhook of a trigger on a site
 //     is 400 validation_error. Delivery timestamps come from Options.Now,
 //     so a receiver verifying against wall-clock time needs the default.
-//     VerifyUser fires user_account_updated; AddUser and seeds fire
+//     VerifyUser and SetUserAccessGroups (an out-of-band purchase or
+//     dashboard change) fire user_account_updated; AddUser and seeds fire
 //     nothing. Removed mode fires no user_account_* events.
 //   - Removed mode: users/accessgroups routes answer after auth and rate
 //     limiting but before scope checks (the route is gone), default 404

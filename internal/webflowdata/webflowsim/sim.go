@@ -60,6 +60,12 @@ type Options struct {
 	// RequestLogSize bounds the request log (a ring buffer), so long
 	// benchmarks do not grow memory. Default 100000. Counts stay exact.
 	RequestLogSize int
+	// PatchDropsEcommerce makes a PATCH's accessGroups replace the whole
+	// list, ecommerce groups included: an ecommerce group the body does
+	// not list is removed. Whether Webflow keeps them is not documented
+	// (webflow-api.md §2.6); this is the case in which a client that
+	// writes from a stale copy loses what a customer bought.
+	PatchDropsEcommerce bool
 }
 
 func (o *Options) defaults() {
@@ -110,6 +116,7 @@ type Simulator struct {
 
 	mu        sync.RWMutex // guards the Webflow state below
 	usersMode UsersMode
+	dropEcom  bool // PATCH replaces ecommerce groups too (Options.PatchDropsEcommerce)
 	removedSt int
 	removedCd string
 	workspace seedWorkspaceState
@@ -147,6 +154,7 @@ func New(opts Options) *Simulator {
 	s := &Simulator{
 		opts:      opts,
 		usersMode: opts.UsersMode,
+		dropEcom:  opts.PatchDropsEcommerce,
 		removedSt: opts.RemovedStatus,
 		removedCd: opts.RemovedCode,
 		sites:     map[string]*siteState{},
@@ -188,6 +196,13 @@ func (s *Simulator) SetUsersMode(m UsersMode) {
 		m = ModeLegacy
 	}
 	s.usersMode = m
+}
+
+// SetPatchDropsEcommerce switches Options.PatchDropsEcommerce at runtime.
+func (s *Simulator) SetPatchDropsEcommerce(drop bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropEcom = drop
 }
 
 // SetRemovedAnswer sets what users/accessgroups routes answer in removed

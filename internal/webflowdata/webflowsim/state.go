@@ -349,6 +349,48 @@ func (s *Simulator) VerifyUser(siteID, userID string) error {
 	return nil
 }
 
+// SetUserAccessGroups replaces a user's access groups out of band, as a
+// purchase (type ecommerce) or a site admin in the dashboard (type admin)
+// would: any type, no token, no rate limit, not in the request log. Like
+// Webflow, it fires user_account_updated.
+func (s *Simulator) SetUserAccessGroups(siteID, userID string, groups []webflowdata.AccessGroupRef) (webflowdata.User, error) {
+	now := s.now()
+	s.mu.Lock()
+	st := s.sites[siteID]
+	if st == nil {
+		s.mu.Unlock()
+		return webflowdata.User{}, fmt.Errorf("set access groups: unknown site %s", siteID)
+	}
+	r := st.users[userID]
+	if r == nil {
+		s.mu.Unlock()
+		return webflowdata.User{}, fmt.Errorf("set access groups of %s: user not found", userID)
+	}
+	out := make([]webflowdata.AccessGroupRef, 0, len(groups))
+	for _, g := range groups {
+		if st.bySlug[g.Slug] == nil {
+			s.mu.Unlock()
+			return webflowdata.User{}, fmt.Errorf("set access groups of %s: unknown access group %q", userID, g.Slug)
+		}
+		if g.Type == "" {
+			g.Type = webflowdata.AccessGroupAdmin
+		}
+		if g.Type != webflowdata.AccessGroupAdmin && g.Type != webflowdata.AccessGroupEcommerce {
+			s.mu.Unlock()
+			return webflowdata.User{}, fmt.Errorf("set access groups of %s: access group type %q", userID, g.Type)
+		}
+		out = append(out, g)
+	}
+	r.u.AccessGroups = out
+	r.u.LastUpdated = webflowdata.NewTime(now)
+	r.encode()
+	u := r.clone()
+	jobs := s.webhookJobs(st, webflowdata.TriggerUserAccountUpdated, r.enc)
+	s.mu.Unlock()
+	s.deliver(jobs)
+	return u, nil
+}
+
 // Invite is one invitation email Webflow would have sent.
 type Invite struct {
 	SiteID string    `json:"siteId"`

@@ -256,7 +256,7 @@ func (s *Simulator) updateUser(w http.ResponseWriter, r *http.Request, st *siteS
 		}
 	}
 	if setGroups {
-		u.AccessGroups = replaceGroups(u.AccessGroups, slugs)
+		u.AccessGroups = replaceGroups(u.AccessGroups, slugs, s.dropEcom)
 	}
 	u.LastUpdated = now
 	rec.u = u
@@ -268,8 +268,9 @@ func (s *Simulator) updateUser(w http.ResponseWriter, r *http.Request, st *siteS
 	writeRaw(w, http.StatusOK, body)
 }
 
-// replaceGroups applies PATCH's replacement semantics (see updateUser).
-func replaceGroups(held []webflowdata.AccessGroupRef, slugs []string) []webflowdata.AccessGroupRef {
+// replaceGroups applies PATCH's replacement semantics (see updateUser);
+// with dropEcom, unlisted ecommerce groups go too.
+func replaceGroups(held []webflowdata.AccessGroupRef, slugs []string, dropEcom bool) []webflowdata.AccessGroupRef {
 	ecom := map[string]bool{}
 	for _, g := range held {
 		if g.Type == webflowdata.AccessGroupEcommerce {
@@ -286,7 +287,7 @@ func replaceGroups(held []webflowdata.AccessGroupRef, slugs []string) []webflowd
 		out = append(out, webflowdata.AccessGroupRef{Slug: sl, Type: typ})
 	}
 	for _, g := range held {
-		if g.Type == webflowdata.AccessGroupEcommerce && ecom[g.Slug] {
+		if g.Type == webflowdata.AccessGroupEcommerce && ecom[g.Slug] && !dropEcom {
 			out = append(out, g)
 		}
 	}

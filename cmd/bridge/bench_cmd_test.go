@@ -42,10 +42,10 @@ func TestBenchCmdShort(t *testing.T) {
 		"PUT that changes nothing":                    0,
 		"PATCH that changes nothing":                  0,
 		"name change (PATCH name.givenName)":          1,
-		"group add, 6 users, drained":                 6,
-		"3 group changes, 6 users, one drained batch": 6,
-		"deactivate (PATCH active false)":             1,
-		"reactivate (PATCH active true)":              1,
+		"group add, 6 users, drained":                 12, // 1 GET + 1 PATCH per user
+		"3 group changes, 6 users, one drained batch": 12,
+		"deactivate (PATCH active false)":             2, // 1 GET + 1 PATCH
+		"reactivate (PATCH active true)":              2,
 		"DELETE /Users/{id}":                          1,
 	}
 	seen := map[string]bool{}

@@ -105,7 +105,6 @@ func TestOktaOINSequence(t *testing.T) {
 	if _, err := h.wfClient(t).UpdateUser(t.Context(), testSite, wu.ID, webflowdata.UpdateUserRequest{AccessGroups: []string{"staff"}}); err != nil {
 		t.Fatal(err)
 	}
-	h.refreshSnapshot(id)
 	for _, g := range []string{"Members", "Premium"} {
 		h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": g, "members": []map[string]any{{"value": id}}}))
 	}

@@ -326,7 +326,8 @@ func (h *bridgeHarness) wfClient(t *testing.T) *webflowdata.Client {
 }
 
 // refreshSnapshot makes the bridge forget how fresh its copy of a user is,
-// so the next write reads Webflow first (as after refreshAge).
+// so the next GET /Users/{id} reads Webflow (as after refreshAge). Writes
+// read Webflow anyway.
 func (h *bridgeHarness) refreshSnapshot(id string) {
 	h.t.Helper()
 	rec, err := h.app.store.GetUser(context.Background(), testSite, id)

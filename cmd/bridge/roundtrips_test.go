@@ -76,8 +76,10 @@ var _ redis.Hook = (*rtCounter)(nil)
 //	POST: reserve+uniqueness check, 2 limiter admissions (invite, name),
 //	  store+release;
 //	group member add: the group and the access-group cache, the change;
-//	PATCH with a Webflow write: the view, lock + desired groups, 1
-//	  admission, unlock, store; PATCH that changes nothing: the view only.
+//	PATCH active false/true: the view, lock + desired groups, 2
+//	  admissions (the GET of what Webflow holds, the PATCH; false here
+//	  needs no PATCH: the user holds no linked group in Webflow yet),
+//	  unlock, store; PATCH that changes nothing: the view only.
 func TestRedisRoundTripsPerOperation(t *testing.T) {
 	h := newBridge(t)
 	cnt := &rtCounter{}
@@ -106,8 +108,8 @@ func TestRedisRoundTripsPerOperation(t *testing.T) {
 		{"GET by id", "GET", "/Users/" + id, nil, 200, 1},
 		{"POST /Users", "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "rt.two@example.com", "active": true, "name": map[string]any{"givenName": "RT", "familyName": "Two"}}, 201, 4},
 		{"group add", "PATCH", "/Groups/" + gid + "?excludedAttributes=members", patch(op("add", "members", []map[string]any{{"value": id}})), 200, 2},
-		{"PATCH active false", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": false})), 200, 4},
-		{"PATCH active true", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": true})), 200, 5},
+		{"PATCH active false", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": false})), 200, 5},
+		{"PATCH active true", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": true})), 200, 6},
 		{"PATCH no change", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": true})), 200, 1},
 	} {
 		r := h.do(tc.method, tc.path, tc.body)

@@ -1088,20 +1088,22 @@ func (b *benchRun) upstreamCalls(ctx context.Context) ([]Upstream, error) {
 	for _, u := range all {
 		ms = append(ms, map[string]any{"value": u})
 	}
-	measure(fmt.Sprintf("group add, %d users, drained", len(all)), len(all), "1 PATCH per affected user", func() {
+	// Every full-list write reads the user first, under its lock (what
+	// Webflow holds now, not the bridge's copy): 1 GET + 1 PATCH per user.
+	measure(fmt.Sprintf("group add, %d users, drained", len(all)), 2*len(all), "1 GET + 1 PATCH per affected user", func() {
 		must(200, "PATCH", "/Groups/"+members+"?excludedAttributes=members", benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
 		drain()
 	})
-	measure(fmt.Sprintf("3 group changes, %d users, one drained batch", len(all)), len(all), "remove from one group, add to another, add again: 1 PATCH per user", func() {
+	measure(fmt.Sprintf("3 group changes, %d users, one drained batch", len(all)), 2*len(all), "remove from one group, add to another, add again: 1 GET + 1 PATCH per user", func() {
 		must(200, "PATCH", "/Groups/"+members+"?excludedAttributes=members", benchPatch(map[string]any{"op": "remove", "path": "members", "value": ms}))
 		must(200, "PATCH", "/Groups/"+premium+"?excludedAttributes=members", benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
 		must(200, "PATCH", "/Groups/"+members+"?excludedAttributes=members", benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
 		drain()
 	})
-	measure("deactivate (PATCH active false)", 1, "linked groups removed", func() {
+	measure("deactivate (PATCH active false)", 2, "1 GET + 1 PATCH: linked groups removed", func() {
 		must(200, "PATCH", "/Users/"+id, benchPatch(map[string]any{"op": "replace", "value": map[string]any{"active": false}}))
 	})
-	measure("reactivate (PATCH active true)", 1, "linked groups restored", func() {
+	measure("reactivate (PATCH active true)", 2, "1 GET + 1 PATCH: linked groups restored", func() {
 		must(200, "PATCH", "/Users/"+id, benchPatch(map[string]any{"op": "replace", "value": map[string]any{"active": true}}))
 	})
 	measure("DELETE /Users/{id}", 1, "", func() { must(204, "DELETE", "/Users/"+id, nil) })

@@ -39,7 +39,8 @@ const (
 const DefaultMaxBodyBytes = 1 << 20
 
 // DefaultRefreshAge is how old a stored record may be before GET refreshes
-// it from Webflow.
+// it from Webflow. Writes never rely on the stored copy: every full-list
+// access-group write reads the user first (see readLocked).
 const DefaultRefreshAge = 5 * time.Minute
 
 // SiteConfig configures one Webflow site's SCIM endpoint.

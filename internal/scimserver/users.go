@@ -30,8 +30,10 @@ import (
 
 // usersHandler is the SCIM Users resource of one site. Every SCIM write
 // becomes the fewest Webflow calls that reach the desired state:
-// create = invite (+ one PATCH for a name or data), a change = one PATCH
-// only when something Webflow stores changes, delete = DELETE.
+// create = invite (+ one PATCH for a name or data), a name or data change
+// = one PATCH only when something Webflow stores changes, a change of
+// active = one GET of what Webflow holds (accessGroups is a full-list
+// write) + one PATCH when the list changes, delete = DELETE.
 type usersHandler struct {
 	site  SiteConfig
 	store state.Backend

@@ -753,7 +753,7 @@ func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base s
 		start, count = max(start, 1), min(max(count, 0), maxResults)
 		var expr filter.Expression
 		if raw := strings.TrimSpace(q.Get("filter")); raw != "" {
-			if expr, err = filter.ParseFilter([]byte(raw)); err != nil {
+			if expr, err = g.users.parseSlots.parse(ctx, raw); err != nil {
 				return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidFilter, Detail: "the filter could not be parsed"}
 			}
 		}

@@ -42,14 +42,23 @@ type listResponse struct {
 var simpleEq = regexp.MustCompile(`^(userName|externalId|id|displayName|emails\.value) (?i:eq) "([^"\\\x00-\x1f\x7f]*)"$`)
 
 func parseUserFilter(raw string) (filter.Expression, error) {
-	if m := simpleEq.FindStringSubmatch(raw); m != nil {
-		p := filter.AttributePath{AttributeName: m[1]}
-		if name, sub, ok := strings.Cut(m[1], "."); ok {
-			p = filter.AttributePath{AttributeName: name, SubAttribute: &sub}
-		}
-		return &filter.AttributeExpression{AttributePath: p, Operator: filter.EQ, CompareValue: m[2]}, nil
+	if e, ok := simpleUserFilter(raw); ok {
+		return e, nil
 	}
 	return filter.ParseFilter([]byte(raw))
+}
+
+// simpleUserFilter is parseUserFilter's fast path.
+func simpleUserFilter(raw string) (filter.Expression, bool) {
+	m := simpleEq.FindStringSubmatch(raw)
+	if m == nil {
+		return nil, false
+	}
+	p := filter.AttributePath{AttributeName: m[1]}
+	if name, sub, ok := strings.Cut(m[1], "."); ok {
+		p = filter.AttributePath{AttributeName: name, SubAttribute: &sub}
+	}
+	return &filter.AttributeExpression{AttributePath: p, Operator: filter.EQ, CompareValue: m[2]}, true
 }
 
 func queryInt(q map[string][]string, key string, def int) (int, error) {
@@ -80,7 +89,7 @@ func (h *usersHandler) serveList(w http.ResponseWriter, r *http.Request, base st
 			count = min(max(count, 0), maxResults)
 			var expr filter.Expression
 			if raw := strings.TrimSpace(q.Get("filter")); raw != "" {
-				if expr, err = parseUserFilter(raw); err != nil {
+				if expr, err = h.parseSlots.user(ctx, raw); err != nil {
 					err = scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidFilter, Detail: "the filter could not be parsed: check quotes, operators and attribute names"}
 				}
 			}

@@ -144,6 +144,7 @@ func New(opts Options) (*Server, error) {
 		default:
 		}
 	}
+	slots := newParseSlots()
 	for _, sc := range opts.Sites {
 		if !siteIDPattern.MatchString(sc.ID) {
 			return nil, fmt.Errorf("scimserver: site id %q is not a Webflow site id", sc.ID)
@@ -189,7 +190,7 @@ func New(opts Options) (*Server, error) {
 		}
 		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2"}
 		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake,
-			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint}
+			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint, parseSlots: slots}
 		st.groups = &groupsHandler{users: st.users, site: sc, store: opts.Store, wf: sc.Webflow, log: st.users.log, wake: wake}
 		srv, err := scim.NewServer(&scim.ServerArgs{
 			ServiceProviderConfig: serviceProviderConfig(),
@@ -351,6 +352,12 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f := r.URL.Query().Get("filter"); f != "" {
+		// Bounded before anything parses it: the parser's memory grows
+		// with nesting times length.
+		if err := mapping.CheckFilterBounds(f); err != nil {
+			writeMappingError(w, err)
+			return
+		}
 		if nf := mapping.RewriteFilter(f); nf != f {
 			q := r.URL.Query()
 			q.Set("filter", nf)

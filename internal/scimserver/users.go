@@ -54,6 +54,8 @@ type usersHandler struct {
 	// lockPoll, when set, replaces the polling for another replica's lock
 	// (tests set it very long to show the hand-over needs no polling).
 	lockPoll time.Duration
+	// parseSlots is shared by every site's Users and Groups (bounds.go).
+	parseSlots parseSlots
 }
 
 // createReservationTTL bounds how long a reservation lives at all.

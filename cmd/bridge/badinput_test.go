@@ -753,6 +753,12 @@ func hostileCorpus(alice, bob, carol, gid, cid string) []hostileCase {
 	add(catFilter, "legal-startIndex-negative", "GET", U+"?startIndex=-1", nil, legal)                 // RFC 7644 3.4.2.4: as 1
 	add(catFilter, "legal-sql-quote-literal", "GET", U+fq(`userName eq "') or ('1'='1"`), nil, legal)
 	add(catFilter, "legal-co-empty-matches-all", "GET", U+fq(`userName co ""`), nil, legal)
+	// The discovery lists take no filter (RFC 7644 §4): refused, not
+	// ignored, and not run through the library's PassesFilter.
+	for _, f := range []string{`id eq "` + userSchema + `"`, `name co "User"`, `attributes.name eq "userName"`, `bogus eq 1`, `(`} {
+		add(catFilter, "schemas-"+f, "GET", S+"/Schemas"+fq(f), nil, want(400))
+		add(catFilter, "resourcetypes-"+f, "GET", S+"/ResourceTypes"+fq(f), nil, want(400))
+	}
 	add(catFilter, "legal-no-match", "GET", U+fq(`userName eq "nobody@example.com"`), nil, legal)
 	add(catFilter, "legal-homoglyph-no-match", "GET", U+fq("userName eq \"\u0430lice@example.com\""), nil, legal)
 	add(catFilter, "legal-injection-as-literal", "GET", U+fq(`userName eq "x\" or \"1\" eq \"1"`), nil, legal)

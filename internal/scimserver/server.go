@@ -111,6 +111,8 @@ type site struct {
 	scim   scim.Server
 	users  *usersHandler
 	groups *groupsHandler
+	// discovery serves GET /ResourceTypes and GET /Schemas (discovery.go).
+	discovery *discoveryLists
 }
 
 // New validates opts and builds the server.
@@ -192,9 +194,11 @@ func New(opts Options) (*Server, error) {
 		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake,
 			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint, parseSlots: slots}
 		st.groups = &groupsHandler{users: st.users, site: sc, store: opts.Store, wf: sc.Webflow, log: st.users.log, wake: wake}
+		types := resourceTypes(st, sc.CustomFields)
+		st.discovery = &discoveryLists{types: types, log: st.users.log}
 		srv, err := scim.NewServer(&scim.ServerArgs{
 			ServiceProviderConfig: serviceProviderConfig(),
-			ResourceTypes:         resourceTypes(st, sc.CustomFields),
+			ResourceTypes:         types,
 		}, scim.WithLogger(scimLogger{opts.Logger}), scim.WithBaseURL(st.base))
 		if err != nil {
 			return nil, fmt.Errorf("scimserver: site %s: %w", sc.ID, err)
@@ -237,16 +241,10 @@ func serviceProviderConfig() *scim.ServiceProviderConfig {
 	}
 }
 
+// resourceTypes lists User before Group: Microsoft's SCIM validator reads
+// the first entry of /ResourceTypes as the User type.
 func resourceTypes(st *site, customFields []string) []scim.ResourceType {
 	return []scim.ResourceType{{
-		ID:               optional.NewString("Group"),
-		Name:             "Group",
-		Endpoint:         "/Groups",
-		Description:      optional.NewString("A Webflow access group, linked to an IdP group"),
-		Schema:           schema.CoreGroupSchema(),
-		SchemaExtensions: []scim.SchemaExtension{{Schema: groupExtensionSchema()}},
-		Handler:          st.groups,
-	}, {
 		ID:          optional.NewString("User"),
 		Name:        "User",
 		Endpoint:    "/Users",
@@ -257,6 +255,14 @@ func resourceTypes(st *site, customFields []string) []scim.ResourceType {
 			{Schema: mapping.UserExtensionSchema(customFields...)},
 		},
 		Handler: st.users,
+	}, {
+		ID:               optional.NewString("Group"),
+		Name:             "Group",
+		Endpoint:         "/Groups",
+		Description:      optional.NewString("A Webflow access group, linked to an IdP group"),
+		Schema:           schema.CoreGroupSchema(),
+		SchemaExtensions: []scim.SchemaExtension{{Schema: groupExtensionSchema()}},
+		Handler:          st.groups,
 	}}
 }
 
@@ -391,6 +397,10 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/v2/Groups" {
 		st.groups.serveList(w, r, st.base)
+		return
+	}
+	if r.Method == http.MethodGet && (r.URL.Path == "/v2/ResourceTypes" || r.URL.Path == "/v2/Schemas") {
+		st.discovery.serve(w, r)
 		return
 	}
 	st.scim.ServeHTTP(&overrideWriter{ResponseWriter: w, ov: ov}, r)

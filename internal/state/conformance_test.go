@@ -900,3 +900,188 @@ func checkStoreInvariants(t *testing.T, s Store, site string) {
 		}
 	}
 }
+
+// runCreateConformance is the contract of create reservations (creates.go),
+// run against every backend: the reservation and its uniqueness check, the
+// release by the stored record, the takeover of a stale reservation (its
+// holder died) and of an unresolved one (its holder gave up after an
+// ambiguous invite), and replays of the scripts after a lost reply.
+func runCreateConformance(t *testing.T, newStore func(t *testing.T) Backend) {
+	const site = "580e63e98c9a982ac9b8b741"
+	const long = time.Minute // staleAfter that no test outlives
+	checks := func(userName, email string) []CreateCheck {
+		return []CreateCheck{{Index: IndexUserName, Value: userName}, {Index: IndexEmail, Value: email}}
+	}
+	reserve := func(t *testing.T, s Backend, staleAfter time.Duration, names ...string) (*CreateReservation, error) {
+		t.Helper()
+		return s.ReserveCreate(ctxT(t), site, names, nil, time.Minute, staleAfter)
+	}
+	mustReserve := func(t *testing.T, s Backend, staleAfter time.Duration, names ...string) *CreateReservation {
+		t.Helper()
+		r, err := reserve(t, s, staleAfter, names...)
+		if err != nil {
+			t.Fatalf("ReserveCreate(%v): %v", names, err)
+		}
+		return r
+	}
+	inProgress := func(t *testing.T, s Backend, what string, names ...string) {
+		t.Helper()
+		if _, err := reserve(t, s, long, names...); !errors.Is(err, ErrCreateInProgress) {
+			t.Errorf("%s: ReserveCreate(%v) = %v, want ErrCreateInProgress", what, names, err)
+		}
+	}
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s Backend)
+	}{
+		{"CheckReserveAndRelease", func(t *testing.T, s Backend) {
+			ctx := ctxT(t)
+			if err := s.CreateUser(ctx, &UserRecord{ID: "u1", SiteID: site, UserName: "Taken@example.com", Email: "taken@example.com"}); err != nil {
+				t.Fatal(err)
+			}
+			var ce *ConflictError
+			_, err := s.ReserveCreate(ctx, site, []string{"x@example.com", "TAKEN@example.com"}, checks("TAKEN@example.com", "x@example.com"), time.Minute, long)
+			if !errors.As(err, &ce) || ce.Index != IndexUserName || ce.ID != "u1" || ce.Holder == nil || ce.Holder.UserName != "Taken@example.com" {
+				t.Fatalf("userName taken: %v %+v", err, ce)
+			}
+			_, err = s.ReserveCreate(ctx, site, []string{"taken@example.com", "new"}, checks("new", "taken@example.com"), time.Minute, long)
+			if !errors.As(err, &ce) || ce.Index != IndexEmail || ce.Holder == nil || ce.Holder.ID != "u1" {
+				t.Fatalf("email taken: %v %+v", err, ce)
+			}
+			// A refused check reserves nothing.
+			r := mustReserve(t, s, long, "new")
+			if r.Takeover || r.Unresolved {
+				t.Fatalf("a first reservation is no takeover: %+v", r)
+			}
+			inProgress(t, s, "a second create of the same name", "NEW", "other")
+			r.Release()
+			r, err = s.ReserveCreate(ctx, site, []string{"new@example.com", "new"}, checks("new", "new@example.com"), time.Minute, long)
+			if err != nil {
+				t.Fatalf("after release: %v", err)
+			}
+			// Storing the record releases the reservation in the same step.
+			if err := s.CreateReservedUser(ctx, &UserRecord{ID: "u2", SiteID: site, UserName: "new", Email: "new@example.com"}, r); err != nil {
+				t.Fatal(err)
+			}
+			if r2, err := reserve(t, s, long, "new"); err != nil || r2.Takeover {
+				t.Errorf("the create did not release its reservation: %+v %v", r2, err)
+			}
+			if _, err := s.ReserveCreate(ctx, site, nil, nil, time.Minute, long); !errors.Is(err, ErrInvalid) {
+				t.Errorf("nothing to reserve: %v", err)
+			}
+			if _, err := s.ReserveCreate(ctx, site, []string{"a"}, []CreateCheck{{Index: IndexDisplayName, Value: "x"}}, time.Minute, long); !errors.Is(err, ErrInvalid) {
+				t.Errorf("non-unique check: %v", err)
+			}
+		}},
+		{"StaleIsTakenOver", func(t *testing.T, s Backend) {
+			// A holder that died leaves a held reservation: it blocks until
+			// it is staleAfter old, then the next attempt takes it over.
+			r1 := mustReserve(t, s, long, "ghost@example.com")
+			r2 := mustReserve(t, s, -time.Second, "ghost@example.com")
+			if !r2.Takeover || r2.Unresolved {
+				t.Errorf("stale: %+v", r2)
+			}
+			r1.Release() // not r1's any more: must not free r2's reservation
+			inProgress(t, s, "a former holder's Release freed the new holder's reservation", "ghost@example.com")
+			r1.Abandon()
+			inProgress(t, s, "a former holder's Abandon marked the new holder's reservation", "ghost@example.com")
+		}},
+		{"AbandonedIsTakenOverAtOnce", func(t *testing.T, s Backend) {
+			r1 := mustReserve(t, s, long, "amb@example.com", "Amb")
+			inProgress(t, s, "held", "amb@example.com")
+			r1.Abandon()
+			// Nothing is in flight any more: the next attempt, whichever
+			// name it comes by, takes over at once, long before staleAfter.
+			r2 := mustReserve(t, s, long, "AMB", "amb@example.com")
+			if !r2.Takeover || !r2.Unresolved {
+				t.Fatalf("after Abandon: %+v, want an unresolved takeover", r2)
+			}
+			// The new holder is at work: the reservation is held again.
+			inProgress(t, s, "taken over", "amb@example.com")
+			inProgress(t, s, "taken over", "amb")
+			r1.Release()
+			inProgress(t, s, "the first holder's Release after its Abandon", "amb@example.com")
+			// The new holder gives up too: still unresolved for the next.
+			r2.Abandon()
+			r3 := mustReserve(t, s, long, "amb@example.com")
+			if !r3.Unresolved {
+				t.Errorf("abandoned twice: %+v", r3)
+			}
+			// It stores the record: the reservation is gone, and an Abandon
+			// afterwards changes nothing.
+			if err := s.CreateReservedUser(ctxT(t), &UserRecord{ID: "u3", SiteID: site, UserName: "amb", Email: "amb@example.com"}, r3); err != nil {
+				t.Fatal(err)
+			}
+			r3.Abandon()
+			if r4 := mustReserve(t, s, long, "amb@example.com"); r4.Takeover {
+				t.Errorf("Abandon after the record was stored: %+v", r4)
+			}
+		}},
+		{"AbandonAfterReleaseDoesNothing", func(t *testing.T, s Backend) {
+			r1 := mustReserve(t, s, long, "rel@example.com")
+			r1.Release()
+			r2 := mustReserve(t, s, long, "rel@example.com")
+			if r2.Takeover {
+				t.Errorf("after Release: %+v", r2)
+			}
+			r1.Abandon()
+			inProgress(t, s, "Abandon after Release", "rel@example.com")
+		}},
+		{"AbandonedNameDoesNotFreeAHeldOne", func(t *testing.T, s Backend) {
+			// One name unresolved, the other held by another attempt that
+			// is at work: that attempt is waited for.
+			r1 := mustReserve(t, s, long, "a@example.com", "shared")
+			r1.Abandon()
+			r2 := mustReserve(t, s, long, "shared", "b@example.com")
+			if !r2.Unresolved {
+				t.Fatalf("%+v", r2)
+			}
+			inProgress(t, s, "a@example.com is unresolved but shared is held", "a@example.com", "shared")
+			if r3 := mustReserve(t, s, long, "a@example.com"); !r3.Unresolved {
+				t.Errorf("a@example.com alone: %+v", r3)
+			}
+		}},
+		{"ScriptsReplayed", func(t *testing.T, s Backend) {
+			// go-redis re-sends a script whose reply was lost (MaxRetries):
+			// the replay must leave the same state.
+			rs, ok := s.(*RedisStore)
+			if !ok {
+				t.Skip("not a RedisStore")
+			}
+			ctx := ctxT(t)
+			r := mustReserve(t, s, long, "replay@example.com")
+			abandon := func() int64 {
+				n, err := rs.createScripts.abandon.Run(ctx, rs.rdb, r.keys, int64(1000), r.token).Int64()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if a, b := abandon(), abandon(); a != 1 || b != 1 {
+				t.Errorf("abandon runs marked %d then %d keys, want 1 and 1", a, b)
+			}
+			v, err := rs.rdb.Get(ctx, r.keys[0]).Result()
+			if err != nil || v != "1000|!"+r.token {
+				t.Errorf("after two abandon runs: %q %v", v, err)
+			}
+			if ttl := rs.rdb.PTTL(ctx, r.keys[0]).Val(); ttl <= 0 || ttl > time.Minute {
+				t.Errorf("abandon lost the time to live: %v", ttl)
+			}
+			// A replayed reserve finds its own first run's reservation: it
+			// holds it, and reports a takeover (it cannot know whether the
+			// first run took one over), so the caller looks before inviting.
+			k := rs.Key(site, "creating", sha1Hex("fresh@example.com"))
+			args := []any{rs.now().UnixMilli(), int64(60000), int64(60000), "tok1", 0}
+			for i, want := range []int64{0, 1} {
+				res, err := rs.createScripts.reserve.Run(ctx, rs.rdb, []string{rs.keysFor(site).users, k}, args...).Slice()
+				if err != nil || len(res) != 2 || res[0] != int64(1) || res[1] != want {
+					t.Errorf("reserve run %d: %v %v, want [1 %d]", i, res, err, want)
+				}
+			}
+			inProgress(t, s, "after a replayed reserve", "fresh@example.com")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}

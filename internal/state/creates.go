@@ -14,24 +14,36 @@ import (
 
 // Exactly-once invites. Every Webflow invite sends an email, so a create is
 // reserved in Redis before the invite, under the lower-cased email and
-// userName, by every replica alike. A second create for the same person
-// while the first is in flight is refused (the SCIM client gets 409 and
-// finds the user with its userName lookup). A reservation whose holder died
-// after Webflow accepted the invite but before the record was stored grows
-// stale; the next create takes it over and looks the email up in Webflow
-// before inviting, so the user is linked, not invited again.
+// userName, by every replica alike. A reservation is in one of two states:
+//
+//   - held ("<ms>|<token>"): its holder is at work. Another create for the
+//     same person gets ErrCreateInProgress and waits for it.
+//   - unresolved ("<ms>|!|<token>"): its holder gave up without knowing
+//     whether Webflow invited the user (a 5xx, a reset connection, a
+//     timeout), or knowing it did but failing to store the record. Nothing
+//     is in flight any more, so the next create, on any replica, takes it
+//     over at once and looks the email up in Webflow before inviting.
+//
+// A held reservation whose holder died (between the invite and the record)
+// grows stale after staleAfter and is taken over the same way.
 
 // ErrCreateInProgress means another create for the same user holds a fresh
-// reservation.
+// reservation and is still at work.
 var ErrCreateInProgress = errors.New("state: a create for this user is already in progress")
 
 // reserveScript: KEYS = users HASH, the nc index HASHes to check, then the
 // reservation keys. ARGV = now ms, ttl ms, stale ms, token, nc, then the nc
-// normalised values. Returns {1, takeover}, {0, 0} (in progress), or
+// normalised values. Returns {1, takeover} (0: nothing held the names, 1: a
+// stale reservation, 2: an unresolved one), {0, 0} (in progress), or
 // {2, i, holderID, holderJSON} when the i-th value is already taken: then
 // nothing is reserved. Checking and reserving in one step means a create
 // that finished a moment ago is seen either by its record or by its
-// reservation, never by neither.
+// reservation, never by neither. Run twice (go-redis re-sends a script
+// after a lost reply), the second run finds the first run's reservation,
+// which ends with the same token, and reserves again; it cannot know
+// whether the first run took another one over, so it reports a takeover
+// (the caller looks the email up before inviting: one read, never a
+// second invite).
 const reserveScript = `
 local now, ttl, stale, tok, nc = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 for i = 1, nc do
@@ -45,9 +57,15 @@ local takeover = 0
 for j = 2 + nc, #KEYS do
   local v = redis.call('GET', KEYS[j])
   if v then
-    local ts = tonumber(string.match(v, '^(%d+)|')) or 0
-    if now - ts < stale then return {0, 0} end
-    takeover = 1
+    if string.sub(v, -#tok - 1) == '|' .. tok then
+      if takeover == 0 then takeover = 1 end
+    elseif string.find(v, '|!|', 1, true) then
+      takeover = 2
+    else
+      local ts = tonumber(string.match(v, '^(%d+)|')) or 0
+      if now - ts < stale then return {0, 0} end
+      if takeover == 0 then takeover = 1 end
+    end
   end
 end
 for j = 2 + nc, #KEYS do redis.call('SET', KEYS[j], ARGV[1] .. '|' .. tok, 'PX', ttl) end
@@ -64,14 +82,39 @@ end
 return n
 `
 
+// abandonScript marks the reservation keys still holding our token (suffix
+// ARGV[2]) unresolved, keeping their time to live. ARGV = now ms, token
+// suffix. The new value still ends with the token, so a re-sent run writes
+// the same value again: it is idempotent.
+const abandonScript = `
+local n = 0
+local tok = ARGV[2]
+for _, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v and string.sub(v, -string.len(tok)) == tok then
+    local ttl = redis.call('PTTL', k)
+    if ttl > 0 then
+      redis.call('SET', k, ARGV[1] .. '|!' .. tok, 'PX', ttl)
+      n = n + 1
+    end
+  end
+end
+return n
+`
+
 // CreateReservation is a held reservation.
 type CreateReservation struct {
-	// Takeover is true when a stale reservation was taken over: a previous
-	// attempt may have invited the user already, so look before inviting.
+	// Takeover is true when an earlier attempt's reservation was taken
+	// over (Unresolved, or stale because its holder died): that attempt
+	// may have invited the user already, so look before inviting.
 	Takeover bool
-	release  func()
-	keys     []string // the reservation keys
-	token    string   // the suffix of their values that says they are ours
+	// Unresolved is true when the earlier attempt gave the reservation up
+	// with Abandon, rather than dying with it.
+	Unresolved bool
+	release    func()
+	abandon    func()
+	keys       []string // the reservation keys
+	token      string   // the suffix of their values that says they are ours
 }
 
 // Release gives the reservation up (after the record is stored, or when
@@ -79,6 +122,19 @@ type CreateReservation struct {
 func (r *CreateReservation) Release() {
 	if r != nil && r.release != nil {
 		r.release()
+		r.release, r.abandon = nil, nil
+	}
+}
+
+// Abandon gives the reservation up when the invite may have reached
+// Webflow without the record being stored: it stays in place, marked
+// unresolved, so that the next create for these names, on any replica,
+// takes it over at once (Takeover) and looks the email up before
+// inviting. After the record is stored, or after Release, it does nothing.
+func (r *CreateReservation) Abandon() {
+	if r != nil && r.abandon != nil {
+		r.abandon()
+		r.release, r.abandon = nil, nil
 	}
 }
 
@@ -92,9 +148,10 @@ type CreateCheck struct {
 // (email, userName), for at most ttl. In the same atomic step it checks
 // that no record holds any of the checks' values; if one does, nothing is
 // reserved and the error is a *ConflictError (errors.Is ErrConflict) whose
-// Holder is that record. A reservation older than staleAfter is presumed
-// abandoned and taken over. It returns ErrCreateInProgress while another
-// holder's reservation is fresh.
+// Holder is that record. An unresolved reservation (see Abandon) is taken
+// over at once; a held one older than staleAfter is presumed to belong to
+// a holder that died, and is taken over too. It returns
+// ErrCreateInProgress while another holder's reservation is held and fresh.
 func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []string, checks []CreateCheck, ttl, staleAfter time.Duration) (*CreateReservation, error) {
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
@@ -157,17 +214,25 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 		return nil, fmt.Errorf("state: unexpected reserve reply %v", res)
 	}
 	rkeys := keys[1+len(checks):]
+	// Both run after the request may have ended (its context cancelled):
+	// leaving the reservation held would block the next attempt until it
+	// is stale.
 	release := func() {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		_ = s.createScripts.release.Run(c, s.rdb, rkeys, "|"+tok).Err()
 	}
+	abandon := func() {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = s.createScripts.abandon.Run(c, s.rdb, rkeys, s.now().UnixMilli(), "|"+tok).Err()
+	}
 	takeover, _ := res[1].(int64)
-	return &CreateReservation{Takeover: takeover == 1, release: release, keys: rkeys, token: "|" + tok}, nil
+	return &CreateReservation{Takeover: takeover >= 1, Unresolved: takeover == 2, release: release, abandon: abandon, keys: rkeys, token: "|" + tok}, nil
 }
 
-type createScripts struct{ reserve, release *redis.Script }
+type createScripts struct{ reserve, release, abandon *redis.Script }
 
 func newCreateScripts() createScripts {
-	return createScripts{redis.NewScript(reserveScript), redis.NewScript(releaseScript)}
+	return createScripts{redis.NewScript(reserveScript), redis.NewScript(releaseScript), redis.NewScript(abandonScript)}
 }

@@ -131,66 +131,6 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		}
 	})
 
-	// Exactly-once creates: the reservation, the uniqueness check made with
-	// it, and the release by the create itself.
-	t.Run("ReserveCreate", func(t *testing.T) {
-		s := newStore(t)
-		if err := s.CreateUser(ctx, &UserRecord{ID: "u1", SiteID: site, UserName: "Taken@example.com", Email: "taken@example.com"}); err != nil {
-			t.Fatal(err)
-		}
-		checks := func(userName, email string) []CreateCheck {
-			return []CreateCheck{{Index: IndexUserName, Value: userName}, {Index: IndexEmail, Value: email}}
-		}
-		var ce *ConflictError
-		_, err := s.ReserveCreate(ctx, site, []string{"x@example.com", "TAKEN@example.com"}, checks("TAKEN@example.com", "x@example.com"), time.Minute, time.Minute)
-		if !errors.As(err, &ce) || ce.Index != IndexUserName || ce.ID != "u1" || ce.Holder == nil || ce.Holder.UserName != "Taken@example.com" {
-			t.Fatalf("userName taken: %v %+v", err, ce)
-		}
-		_, err = s.ReserveCreate(ctx, site, []string{"taken@example.com", "new"}, checks("new", "taken@example.com"), time.Minute, time.Minute)
-		if !errors.As(err, &ce) || ce.Index != IndexEmail || ce.Holder == nil || ce.Holder.ID != "u1" {
-			t.Fatalf("email taken: %v %+v", err, ce)
-		}
-		// A refused check reserves nothing.
-		r, err := s.ReserveCreate(ctx, site, []string{"new"}, nil, time.Minute, time.Minute)
-		if err != nil || r.Takeover {
-			t.Fatalf("reserve: %+v %v", r, err)
-		}
-		if _, err := s.ReserveCreate(ctx, site, []string{"NEW", "other"}, nil, time.Minute, time.Minute); !errors.Is(err, ErrCreateInProgress) {
-			t.Errorf("a second create of the same name: %v", err)
-		}
-		r.Release()
-		r, err = s.ReserveCreate(ctx, site, []string{"new@example.com", "new"}, checks("new", "new@example.com"), time.Minute, time.Minute)
-		if err != nil {
-			t.Fatalf("after release: %v", err)
-		}
-		// Storing the record releases the reservation in the same step.
-		if err := s.CreateReservedUser(ctx, &UserRecord{ID: "u2", SiteID: site, UserName: "new", Email: "new@example.com"}, r); err != nil {
-			t.Fatal(err)
-		}
-		if r2, err := s.ReserveCreate(ctx, site, []string{"new"}, nil, time.Minute, time.Minute); err != nil || r2 == nil {
-			t.Errorf("the create did not release its reservation: %v", err)
-		}
-		// A stale reservation (its holder died) is taken over.
-		r3, err := s.ReserveCreate(ctx, site, []string{"ghost@example.com"}, nil, time.Minute, time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r4, err := s.ReserveCreate(ctx, site, []string{"ghost@example.com"}, nil, time.Minute, -time.Second)
-		if err != nil || !r4.Takeover {
-			t.Errorf("stale: %+v %v", r4, err)
-		}
-		r3.Release() // not r3's any more: must not free r4's reservation
-		if _, err := s.ReserveCreate(ctx, site, []string{"ghost@example.com"}, nil, time.Minute, time.Minute); !errors.Is(err, ErrCreateInProgress) {
-			t.Errorf("a former holder's Release freed the new holder's reservation: %v", err)
-		}
-		if _, err := s.ReserveCreate(ctx, site, nil, nil, time.Minute, time.Minute); !errors.Is(err, ErrInvalid) {
-			t.Errorf("nothing to reserve: %v", err)
-		}
-		if _, err := s.ReserveCreate(ctx, site, []string{"a"}, []CreateCheck{{Index: IndexDisplayName, Value: "x"}}, time.Minute, time.Minute); !errors.Is(err, ErrInvalid) {
-			t.Errorf("non-unique check: %v", err)
-		}
-	})
-
 	// A settling change is not due until it is settle old, so changes for
 	// one user that follow close together are written in one PATCH.
 	t.Run("SettleDelaysAChange", func(t *testing.T) {

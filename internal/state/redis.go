@@ -258,7 +258,7 @@ func (s *RedisStore) createUser(ctx context.Context, rec *UserRecord, res *Creat
 		return err
 	}
 	if res != nil {
-		res.release = nil
+		res.release, res.abandon = nil, nil
 	}
 	*rec = next
 	return nil

@@ -142,6 +142,35 @@ func TestConformanceMiniredisCluster(t *testing.T) {
 	})
 }
 
+// The create reservations' suite, on miniredis, through a ClusterClient
+// (with every key of every command checked for one site tag) and on the
+// Redis at REDIS_URL.
+func TestCreateConformanceMiniredis(t *testing.T) {
+	runCreateConformance(t, func(t *testing.T) Backend {
+		_, rdb := newMiniredisClient(t, false)
+		return NewRedisStore(rdb, Options{})
+	})
+}
+
+func TestCreateConformanceMiniredisCluster(t *testing.T) {
+	runCreateConformance(t, func(t *testing.T) Backend {
+		_, rdb := newMiniredisClient(t, true)
+		rdb.AddHook(&keyChecker{t: t})
+		return NewRedisStore(rdb, Options{})
+	})
+}
+
+func TestCreateConformanceRedis(t *testing.T) {
+	rdb := realRedis(t)
+	run := "wfbtest-c-" + randomHex(t, 6)
+	var n atomic.Int64
+	runCreateConformance(t, func(t *testing.T) Backend {
+		prefix := fmt.Sprintf("%s-%d", run, n.Add(1))
+		t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+		return NewRedisStore(rdb, Options{Prefix: prefix})
+	})
+}
+
 func randomHex(t testing.TB, n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

@@ -50,6 +50,8 @@ type appOptions struct {
 	RatePeriod time.Duration // the rate budget's window; tests compress time
 	Observer   webflowdata.Observer
 	Failpoint  func(name string)
+	// LockWait replaces scimserver.DefaultLockWait (tests shorten it).
+	LockWait time.Duration
 }
 
 // newApp builds the bridge from cfg. The embedded store is used when no
@@ -140,7 +142,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	}
 	srv, err := scimserver.New(scimserver.Options{
 		PublicURL: cfg.PublicURL, Sites: sites, Store: a.store, Logger: log, Now: opts.Now,
-		CreateStaleAfter: time.Duration(cfg.Webflow.PendingCreateTimeout), Failpoint: opts.Failpoint,
+		CreateStaleAfter: time.Duration(cfg.Webflow.PendingCreateTimeout), Failpoint: opts.Failpoint, LockWait: opts.LockWait,
 		ObserveRequest: a.metrics.observeRequest, MembershipSettle: time.Duration(cfg.Webflow.MembershipSettle),
 	})
 	if err != nil {

@@ -156,43 +156,22 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 
 var errBusy = errors.New("another writer holds this user's lock")
 
-// lockUser waits briefly for the user's lock: a SCIM request should not
-// fail because a background write is in flight. A holder on this replica
-// hands the lock over as soon as it lets go (lockWaiters); one on another
-// replica is polled for, at 2 ms doubling to 25 ms, so the usual wait
-// (one Webflow write, a few ms) costs a few ms and not a fixed tick. With
-// the lock comes the user's groups view (no record), read in the same
-// round trip.
+// lockUser waits briefly for the user's lock (waitTurn): a SCIM request
+// should not fail because a background write is in flight. With the lock
+// comes the user's groups view (no record), read in the same round trip.
 func (h *usersHandler) lockUser(ctx context.Context, id string) (*state.UserView, *heldLock, error) {
-	deadline := time.Now().Add(5 * time.Second)
-	poll, maxPoll := 2*time.Millisecond, 25*time.Millisecond
-	if h.lockPoll > 0 {
-		poll, maxPoll = h.lockPoll, h.lockPoll
+	var v *state.UserView
+	var lk *heldLock
+	err := h.waitTurn(ctx, &h.waiters, id, func() (bool, error) {
+		var ok bool
+		var err error
+		v, lk, ok, err = h.tryLock(ctx, id, false)
+		return ok, err
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	for {
-		released := h.waiters.wait(id)
-		v, lk, ok, err := h.tryLock(ctx, id, false)
-		if ok || err != nil {
-			h.waiters.done(id, released)
-			return v, lk, err
-		}
-		if time.Now().After(deadline) {
-			h.waiters.done(id, released)
-			return nil, nil, errBusy
-		}
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			h.waiters.done(id, released)
-			return nil, nil, ctx.Err()
-		case <-released:
-		case <-t.C:
-		}
-		t.Stop()
-		h.waiters.done(id, released)
-		poll = min(2*poll, maxPoll)
-	}
+	return v, lk, nil
 }
 
 // tryLock takes the user's lock if it is free and reads the user's view

@@ -74,6 +74,10 @@ type Options struct {
 	// CreateStaleAfter is how old an unfinished create must be before
 	// another attempt takes it over (default 90s: longer than any create).
 	CreateStaleAfter time.Duration
+	// LockWait is how long a request waits for another writer of the same
+	// user (its lock, or another create of the same person) before it
+	// answers 503 with Retry-After (default DefaultLockWait).
+	LockWait time.Duration
 	// Failpoint, when set, is called at named points; crash tests use it.
 	Failpoint func(name string)
 	// ObserveRequest, when set, sees every finished request (metrics).
@@ -192,7 +196,7 @@ func New(opts Options) (*Server, error) {
 		}
 		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2"}
 		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake,
-			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint, parseSlots: slots}
+			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint, parseSlots: slots, lockWait: opts.LockWait}
 		st.groups = &groupsHandler{users: st.users, site: sc, store: opts.Store, wf: sc.Webflow, log: st.users.log, wake: wake}
 		types := resourceTypes(st, sc.CustomFields)
 		st.discovery = &discoveryLists{types: types, log: st.users.log}

@@ -49,8 +49,12 @@ type usersHandler struct {
 	failpoint func(name string)
 	// rebuilding is set while the site rebuilds after a Redis loss.
 	rebuilding atomic.Bool
-	// waiters are this replica's requests waiting for a user's lock.
+	// waiters are this replica's requests waiting for a user's lock;
+	// creates those waiting for another create of the same person.
 	waiters lockWaiters
+	creates lockWaiters
+	// lockWait bounds both waits (0: DefaultLockWait).
+	lockWait time.Duration
 	// lockPoll, when set, replaces the polling for another replica's lock
 	// (tests set it very long to show the hand-over needs no polling).
 	lockPoll time.Duration
@@ -225,6 +229,12 @@ func (h *usersHandler) fail(ctx context.Context, op string, err error) error {
 		return failWith(ctx, http.StatusConflict, "", "the Webflow site has reached its limit of 20,000 users", 0)
 	case errors.Is(err, state.ErrConflict):
 		return scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: conflictDetail(err)}
+	case errors.Is(err, errCreateInFlight):
+		h.log.Warn("another attempt at creating this user was still at work when the wait ran out; asking the IdP to retry", "op", op)
+		return failWith(ctx, http.StatusServiceUnavailable, "", "another attempt at creating this user (same userName or email) is still in progress; retry after the time in Retry-After", h.lockWaitBound())
+	case errors.Is(err, errBusy):
+		h.log.Warn("another writer held the user's lock when the wait ran out; asking the IdP to retry", "op", op)
+		return failWith(ctx, http.StatusServiceUnavailable, "", "another change to this user is still in progress; retry after the time in Retry-After", h.lockWaitBound())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		h.log.Warn("request ran out of time", "op", op, "error", err)
 		return failWith(ctx, http.StatusServiceUnavailable, "", "the bridge ran out of time waiting for Webflow; retry later", 30*time.Second)
@@ -305,13 +315,13 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	}
 	// Reserve the create, across replicas, before anything reaches Webflow:
 	// every invite sends an email. The same atomic step checks that no
-	// record holds the userName or the email.
-	res, err := h.store.ReserveCreate(ctx, h.site.ID, []string{email, u.UserName},
-		[]state.CreateCheck{{Index: state.IndexUserName, Value: u.UserName}, {Index: state.IndexEmail, Value: email}},
-		createReservationTTL, h.createStaleAfter)
+	// record holds the userName or the email; another attempt at creating
+	// the same person that is at work is waited for.
+	res, err := h.reserveCreate(ctx, u, email)
 	var taken *state.ConflictError
 	switch {
 	case errors.As(err, &taken) && taken.Index == state.IndexUserName:
+		// A record holds the userName: the IdP's userName filter finds it.
 		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: userName " + u.UserName + " is taken"}
 	case errors.As(err, &taken):
 		if taken.Holder != nil && taken.Holder.Adopted {
@@ -320,42 +330,49 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 			return h.relink(ctx, taken.Holder, u, email)
 		}
 		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: another user has the email " + email}
-	case errors.Is(err, state.ErrCreateInProgress):
-		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: a create for this userName or email is in progress"}
 	case err != nil:
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
-	// Release unless an invite may have reached Webflow without the record
-	// being stored: then the reservation must go stale, so the next attempt
-	// looks the email up instead of inviting again.
-	release := true
+	// How the reservation ends. Released when nothing reached Webflow (or
+	// by the stored record itself). Abandoned, marked unresolved, when an
+	// invite may have reached Webflow without the record being stored:
+	// nothing is in flight any more, so the next attempt, on any replica,
+	// takes it over at once, looks the email up and links or invites;
+	// Webflow refuses a second invite for the same email, so that cannot
+	// send two. Either way this replica's waiters for the same person are
+	// woken at once.
+	unresolved := false
 	defer func() {
-		if release {
+		if unresolved {
+			res.Abandon()
+		} else {
 			res.Release()
 		}
+		h.creates.release(createKey(email))
 	}()
 
 	rec := &state.UserRecord{SiteID: h.site.ID, Active: u.Active}
 	var wu *webflowdata.User
 	if u.Active || h.site.Deactivation != DeactivateDelete {
 		if res.Takeover {
-			// An earlier attempt died after reserving; it may have invited.
+			// An earlier attempt gave up after an ambiguous invite, or died
+			// after reserving: it may have invited. Until this attempt
+			// stores the record, whatever happens, the question stays open
+			// for the next one.
 			found, ferr := h.wf.FindUserByEmail(ctx, h.site.ID, email)
 			switch {
 			case ferr == nil:
-				h.log.Warn("recovered an interrupted create: the user was already invited; linked, not invited again", "webflow_user_id", found.ID)
+				h.log.Warn("recovered an interrupted create: the user was already invited; linked, not invited again", "webflow_user_id", found.ID, "unresolved", res.Unresolved)
 				wu = found
 			case !errors.Is(ferr, webflowdata.ErrUserNotFoundByEmail):
-				release = false
+				unresolved = true
 				return scim.Resource{}, h.fail(ctx, "create", ferr)
 			}
 		}
 		if wu == nil {
-			wu, err = h.invite(ctx, email)
+			wu, err = h.inviteWith(ctx, email, nil, res.Takeover)
 			if err != nil {
-				if webflowdata.IsAmbiguous(err) {
-					release = false
-				}
+				unresolved = res.Takeover || webflowdata.IsAmbiguous(err)
 				return scim.Resource{}, h.fail(ctx, "create", err)
 			}
 		}
@@ -380,7 +397,8 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 		if errors.Is(err, state.ErrExists) || errors.Is(err, state.ErrConflict) {
 			return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: " + conflictDetail(err)}
 		}
-		release = wu == nil
+		// The Webflow user exists (invited or linked) without a record.
+		unresolved = wu != nil
 		return scim.Resource{}, h.fail(ctx, "create", err)
 	}
 	h.log.Info("user provisioned", "id", rec.ID, "webflow_user_id", rec.WebflowUserID)
@@ -410,22 +428,20 @@ func (h *usersHandler) relink(ctx context.Context, rec *state.UserRecord, u mapp
 	return h.resourceFor(ctx, &out, nil), nil
 }
 
-// invite sends one invite, or links the Webflow user that already has the
-// email. After an ambiguous failure it looks the email up before giving up,
-// because the invite may have gone through.
-func (h *usersHandler) invite(ctx context.Context, email string) (*webflowdata.User, error) {
-	return h.inviteWith(ctx, email, nil)
-}
-
-// inviteWith invites with initial access groups (slugs).
-func (h *usersHandler) inviteWith(ctx context.Context, email string, groups []string) (*webflowdata.User, error) {
+// inviteWith sends one invite with initial access groups (slugs), or links
+// the Webflow user that already has the email. After an ambiguous failure
+// it looks the email up before giving up, because the invite may have gone
+// through. resolving says an earlier attempt's invite may have gone
+// through (a taken-over create): a Webflow user with this email may be
+// that invite's, so it is linked whatever onExistingUser says.
+func (h *usersHandler) inviteWith(ctx context.Context, email string, groups []string, resolving bool) (*webflowdata.User, error) {
 	wu, err := h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email, AccessGroups: groups})
 	switch {
 	case err == nil:
 		h.log.Info("Webflow sent an invitation email", "webflow_user_id", wu.ID)
 		return wu, nil
 	case webflowdata.IsDuplicateEmail(err):
-		if h.site.OnExistingUser == ExistingUserConflict && !h.rebuilding.Load() {
+		if h.site.OnExistingUser == ExistingUserConflict && !h.rebuilding.Load() && !resolving {
 			return nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "a Webflow user with this email already exists on the site (onExistingUser: conflict)"}
 		}
 		found, ferr := h.wf.FindUserByEmail(ctx, h.site.ID, email)
@@ -874,7 +890,7 @@ func (h *usersHandler) reactivate(ctx context.Context, rec *state.UserRecord, ne
 	if err != nil {
 		return nil, err
 	}
-	nu, err := h.inviteWith(ctx, email, desired)
+	nu, err := h.inviteWith(ctx, email, desired, false)
 	if err != nil {
 		return nil, err
 	}

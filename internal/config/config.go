@@ -68,9 +68,11 @@ type WebflowConfig struct {
 	// MaxWait bounds how long a SCIM request waits for Webflow budget
 	// before answering 429 with Retry-After (Okta gives up after 60 s).
 	MaxWait Duration `yaml:"maxWait"` // default 20s
-	// PendingCreateTimeout is how long an unfinished create blocks another
-	// create of the same user before it is presumed abandoned (its bridge
-	// died after the invite) and taken over with a lookup by email.
+	// PendingCreateTimeout is how long the unfinished create of a bridge
+	// that died (after the invite, before the record) blocks another create
+	// of the same user before it is taken over with a lookup by email. A
+	// create that failed ambiguously but lived marks its reservation
+	// unresolved, and the next attempt takes it over at once.
 	PendingCreateTimeout Duration `yaml:"pendingCreateTimeout"` // default 90s
 	// MembershipSettle is how long a group membership change waits in the
 	// queue before it is written, so that changes for one user close

@@ -73,6 +73,8 @@ type Options struct {
 	Now          func() time.Time
 	// CreateStaleAfter is how old an unfinished create must be before
 	// another attempt takes it over (default 90s: longer than any create).
+	// It covers a replica that died mid-create; one that gave up after an
+	// ambiguous invite marks its reservation unresolved, taken over at once.
 	CreateStaleAfter time.Duration
 	// LockWait is how long a request waits for another writer of the same
 	// user (its lock, or another create of the same person) before it

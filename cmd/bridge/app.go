@@ -97,6 +97,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	limiter, err := state.NewLimiter(a.rdb, state.LimiterOptions{
 		Prefix: cfg.Redis.KeyPrefix, DefaultPerMinute: cfg.Webflow.RateLimitPerMinute, PerKey: perKey,
 		MaxWait: time.Duration(cfg.Webflow.MaxWait), Period: opts.RatePeriod, Logger: log,
+		MaxPause: time.Duration(cfg.Webflow.MaxRetryAfter),
 	})
 	if err != nil {
 		a.Close()
@@ -126,6 +127,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 			Retry:      webflowdata.BackoffPolicy{Retry429: true},
 			Observer:   a.metrics.webflowObserver("site", opts.Observer),
 			Audit:      audit,
+			// What a 429's Retry-After may make us wait (the limiter logs
+			// the header as sent).
+			MaxRetryAfter: time.Duration(cfg.Webflow.MaxRetryAfter),
 		})
 		if err != nil {
 			a.Close()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +164,30 @@ func TestWebflow429(t *testing.T) {
 	h2.must(201, h2.do("POST", "/Users", `{"schemas":["`+userSchema+`"],"userName":"patient@example.com","active":true}`))
 	if h2.sim.InvitesTo("patient@example.com") != 1 {
 		t.Errorf("invites %d", h2.sim.InvitesTo("patient@example.com"))
+	}
+}
+
+// A Retry-After longer than webflow.maxRetryAfter pauses the token (and
+// the IdP) only for that long, and the header as sent is logged. On the
+// old main a "Retry-After: 31536000" stopped the token for a year.
+func TestWebflowRetryAfterClamped(t *testing.T) {
+	h := newBridge(t, func(c *config.Config) {
+		c.Webflow.MaxWait = config.Duration(300 * time.Millisecond)
+		c.Webflow.MaxRetryAfter = config.Duration(2 * time.Second)
+	})
+	h.sim.InjectFault(webflowsim.Fault{Method: "POST", Path: "/v2/sites/*/users/invite", Status: 429, RetryAfter: "31536000"})
+	body := `{"schemas":["` + userSchema + `"],"userName":"year@example.com","active":true}`
+	r := h.do("POST", "/Users", body)
+	if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != 429 || ra < 1 || ra > 2 {
+		t.Fatalf("%d Retry-After=%q, want 429 with at most 2 s: %s", r.Status, r.Header.Get("Retry-After"), r.Raw)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "retry_after=31536000") || !strings.Contains(logs, "longer than webflow.maxRetryAfter") {
+		t.Errorf("the header as sent is not logged:\n%s", logs)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	h.must(201, h.do("POST", "/Users", body))
+	if h.sim.InvitesTo("year@example.com") != 1 {
+		t.Errorf("invites %d", h.sim.InvitesTo("year@example.com"))
 	}
 }
 

@@ -79,14 +79,14 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	// The budget is shared with the running replicas through Redis.
 	limiter, err := state.NewLimiter(rdb, state.LimiterOptions{
 		Prefix: cfg.Redis.KeyPrefix, DefaultPerMinute: cfg.Webflow.RateLimitPerMinute, PerKey: perKey,
-		MaxWait: time.Duration(cfg.Webflow.MaxWait), Logger: log,
+		MaxWait: time.Duration(cfg.Webflow.MaxWait), Logger: log, MaxPause: time.Duration(cfg.Webflow.MaxRetryAfter),
 	})
 	if err != nil {
 		return fmt.Errorf("rate limiter: %w", err)
 	}
 	wf, err := webflowdata.NewClient(webflowdata.Config{
 		BaseURL: cfg.Webflow.APIBaseURL, Token: webflowdata.Token(sc.WebflowToken),
-		Limiter: limiter, Retry: webflowdata.BackoffPolicy{Retry429: true},
+		Limiter: limiter, Retry: webflowdata.BackoffPolicy{Retry429: true}, MaxRetryAfter: time.Duration(cfg.Webflow.MaxRetryAfter),
 	})
 	if err != nil {
 		return err

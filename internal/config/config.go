@@ -80,6 +80,10 @@ type WebflowConfig struct {
 	// itself) cost one Webflow PATCH, not one each. Default 1s; set 1ms to
 	// write at once.
 	MembershipSettle Duration `yaml:"membershipSettle"`
+	// MaxRetryAfter caps the pause a 429's Retry-After imposes on the
+	// token (on every replica) and on the IdP. Webflow documents "typically
+	// 60" seconds; a longer value is logged and cut to this. Default 5m.
+	MaxRetryAfter Duration `yaml:"maxRetryAfter"`
 }
 
 // SiteConfig is one Webflow site served at /sites/{id}/scim/v2/.
@@ -295,6 +299,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Webflow.MembershipSettle == 0 {
 		c.Webflow.MembershipSettle = Duration(time.Second)
 	}
+	if c.Webflow.MaxRetryAfter == 0 {
+		c.Webflow.MaxRetryAfter = Duration(5 * time.Minute)
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(20 * time.Second)
 	}
@@ -310,6 +317,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Webflow.MembershipSettle < 0 || c.Webflow.MembershipSettle > Duration(time.Minute) {
 		errs = append(errs, errors.New("config: webflow.membershipSettle must be from 1ms to 1m"))
+	}
+	if c.Webflow.MaxRetryAfter < Duration(time.Second) || c.Webflow.MaxRetryAfter > Duration(time.Hour) {
+		errs = append(errs, errors.New("config: webflow.maxRetryAfter must be from 1s to 1h"))
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Sites {

@@ -32,7 +32,8 @@ workspace:
 	if s.WebflowToken != "wf-tok" || s.SCIMTokens[0] != "sc$tok" || s.SCIMTokens[1] != "sha256:abc$notexpanded" || s.Deactivation != "delete" || time.Duration(s.RefreshAge) != 90*time.Second {
 		t.Errorf("site %+v", s)
 	}
-	if cfg.PublicURL != "http://127.0.0.1:9000" || cfg.Webflow.APIBaseURL != "https://api.webflow.com/v2" || cfg.Webflow.RateLimitPerMinute != 120 {
+	if cfg.PublicURL != "http://127.0.0.1:9000" || cfg.Webflow.APIBaseURL != "https://api.webflow.com/v2" || cfg.Webflow.RateLimitPerMinute != 120 ||
+		time.Duration(cfg.Webflow.MaxRetryAfter) != 5*time.Minute {
 		t.Errorf("defaults %+v", cfg)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "WEBFLOW_SCIM_TOKEN") {
@@ -63,6 +64,8 @@ sites:
 		{"no scim tokens", "sites:\n  - id: a\n    webflowToken: t\n", "scimTokens"},
 		{"bad duration", "sites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n    refreshAge: soon\n", "soon"},
 		{"nothing configured", "listen: :1\n", "no sites"},
+		{"maxRetryAfter too long", "webflow:\n  maxRetryAfter: 2h\nsites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n", "webflow.maxRetryAfter must be from 1s to 1h"},
+		{"maxRetryAfter negative", "webflow:\n  maxRetryAfter: -1s\nsites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n", "webflow.maxRetryAfter must be from 1s to 1h"},
 	}
 	for _, tc := range bad {
 		_, _, err := Parse([]byte(tc.raw), lookup)

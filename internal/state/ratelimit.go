@@ -125,6 +125,11 @@ type LimiterOptions struct {
 	// Sleep, if set, replaces the timer Wait sleeps on (tests).
 	Sleep  func(ctx context.Context, d time.Duration) error
 	Logger *slog.Logger // default slog.Default()
+	// MaxPause caps the pause a 429's Retry-After imposes on every replica
+	// (webflow.maxRetryAfter); default webflowdata.DefaultMaxRetryAfter.
+	// Every caller's RateInfo reaches Observe, the workspace passthrough's
+	// too, so the cap holds whoever read the header.
+	MaxPause time.Duration
 }
 
 // LimiterStats describes one token's budget, for health checks and metrics.
@@ -160,6 +165,7 @@ type Limiter struct {
 	log      *slog.Logger
 	limitTTL time.Duration
 	burstDiv int
+	maxPause time.Duration
 	gcra     *redis.Script
 	feedback *redis.Script
 
@@ -204,7 +210,7 @@ func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error
 	}
 	l := &Limiter{
 		rdb: rdb, prefix: opts.Prefix, def: opts.DefaultPerMinute, maxWait: opts.MaxWait,
-		period: opts.Period, now: opts.Now, sleep: opts.Sleep, log: opts.Logger, burstDiv: opts.BurstDivisor,
+		period: opts.Period, now: opts.Now, sleep: opts.Sleep, log: opts.Logger, burstDiv: opts.BurstDivisor, maxPause: opts.MaxPause,
 		limitTTL: reportedLimitTTL, reported: map[string]reportedLimit{},
 		gcra:     redis.NewScript(luaLimitParams + gcraScript),
 		feedback: redis.NewScript(luaLimitParams + feedbackScript),
@@ -227,8 +233,11 @@ func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error
 	if l.burstDiv <= 0 {
 		l.burstDiv = defaultBurstDivisor
 	}
-	if l.def < 0 || l.maxWait < 0 || l.period < time.Millisecond {
-		return nil, fmt.Errorf("%w: limiter budget, MaxWait and Period must be positive (Period ≥ 1ms)", ErrInvalid)
+	if l.maxPause == 0 {
+		l.maxPause = webflowdata.DefaultMaxRetryAfter
+	}
+	if l.def < 0 || l.maxWait < 0 || l.period < time.Millisecond || l.maxPause < 0 {
+		return nil, fmt.Errorf("%w: limiter budget, MaxWait, Period and MaxPause must be positive (Period ≥ 1ms)", ErrInvalid)
 	}
 	if l.sleep == nil {
 		l.sleep = sleepCtx
@@ -303,8 +312,9 @@ func (l *Limiter) Wait(ctx context.Context, key string) error {
 
 // Observe feeds back what Webflow said about key's budget:
 //
-//   - 429: pause the token on every replica for RetryAfter (60 s if absent),
-//     keeping the later of an existing pause and the new one.
+//   - 429: pause the token on every replica for RetryAfter (60 s if absent,
+//     at most MaxPause), keeping the later of an existing pause and the new
+//     one. The header as Webflow sent it is logged.
 //   - X-RateLimit-Limit lower than configured: use it for 10 minutes; equal
 //     or higher: forget a previously reported lower limit. Headers never
 //     raise the budget above the configured one.
@@ -322,11 +332,18 @@ func (l *Limiter) Observe(ctx context.Context, key string, info webflowdata.Rate
 		return
 	}
 	var pause time.Duration
+	clamped := false
 	if info.Status == 429 {
 		pause = info.RetryAfter
 		if pause <= 0 {
 			pause = default429Pause
 		}
+		if pause > l.maxPause {
+			pause = l.maxPause
+		}
+		// The caller may have clamped RetryAfter already (the Webflow
+		// client does): compare with the header as sent.
+		clamped = info.RetryAfterHeader != "" && webflowdata.ParseRetryAfter(info.RetryAfterHeader) > pause
 	}
 	reported := max(info.Limit, 0)
 	drain := info.Status >= 200 && info.Status < 300 && info.Remaining == 0
@@ -345,9 +362,17 @@ func (l *Limiter) Observe(ctx context.Context, key string, info webflowdata.Rate
 			"token", key, "status", info.Status, "pause", pause, "error", err)
 		return
 	}
-	if pause > 0 {
+	sent := info.RetryAfterHeader
+	if len(sent) > 64 {
+		sent = sent[:64] + "…" // a header, not a log flood
+	}
+	switch {
+	case clamped:
+		l.log.WarnContext(ctx, "rate limiter: Webflow answered 429 with a Retry-After longer than webflow.maxRetryAfter; token paused on all replicas for the maximum instead",
+			"token", key, "pause", pause, "retry_after", sent)
+	case pause > 0:
 		l.log.InfoContext(ctx, "rate limiter: Webflow answered 429; token paused on all replicas",
-			"token", key, "pause", pause)
+			"token", key, "pause", pause, "retry_after", sent)
 	}
 }
 

@@ -639,6 +639,48 @@ func TestLimiterPauseOn429(t *testing.T) {
 	})
 }
 
+// TestLimiterPauseClamped: a Retry-After longer than MaxPause (5 minutes by
+// default) pauses the token for MaxPause, and the header as Webflow sent
+// it is logged, also when the caller already clamped RetryAfter (the
+// Webflow client does; the passthrough does not). On the old main a
+// "Retry-After: 31536000" paused every replica for a year.
+func TestLimiterPauseClamped(t *testing.T) {
+	rlEach(t, false, func(t *testing.T, e *rlEnv) {
+		year := 365 * 24 * time.Hour
+		for _, c := range []struct {
+			name     string
+			maxPause time.Duration
+			info     webflowdata.RateInfo
+			want     time.Duration
+			warn     bool
+		}{
+			{"a year, unclamped (passthrough)", 0, webflowdata.RateInfo{Status: 429, Limit: -1, Remaining: -1, RetryAfter: year, RetryAfterHeader: "31536000"}, 5 * time.Minute, true},
+			{"a year, clamped by the client", 0, webflowdata.RateInfo{Status: 429, Limit: -1, Remaining: -1, RetryAfter: 5 * time.Minute, RetryAfterHeader: "31536000"}, 5 * time.Minute, true},
+			{"a year, configured maximum", 30 * time.Second, webflowdata.RateInfo{Status: 429, Limit: -1, Remaining: -1, RetryAfter: year, RetryAfterHeader: "31536000"}, 30 * time.Second, true},
+			{"within the maximum", 0, webflowdata.RateInfo{Status: 429, Limit: -1, Remaining: -1, RetryAfter: 90 * time.Second, RetryAfterHeader: "90"}, 90 * time.Second, false},
+		} {
+			var logs strings.Builder
+			clk := newRLClock()
+			key := rlKey(t)
+			l := e.limiter(LimiterOptions{Now: clk.Now, MaxPause: c.maxPause, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			l.Observe(context.Background(), key, c.info)
+			if st := stats(t, l, key); st.NextIn != c.want || !st.PausedUntil.Equal(clk.Now().Add(c.want)) {
+				t.Errorf("%s: paused for %s (until %v), want %s", c.name, st.NextIn, st.PausedUntil, c.want)
+			}
+			out := logs.String()
+			if !strings.Contains(out, "retry_after="+c.info.RetryAfterHeader) {
+				t.Errorf("%s: the log does not show the header as sent: %s", c.name, out)
+			}
+			if got := strings.Contains(out, "level=WARN"); got != c.warn {
+				t.Errorf("%s: warned %v, want %v: %s", c.name, got, c.warn, out)
+			}
+		}
+		if _, err := NewLimiter(e.client(), LimiterOptions{MaxPause: -time.Second}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a negative MaxPause: %v, want ErrInvalid", err)
+		}
+	})
+}
+
 // TestLimiterPauseRealTime: with Redis TIME, a background waiter on another
 // replica resumes after the pause.
 func TestLimiterPauseRealTime(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -47,6 +48,10 @@ type Config struct {
 	Audit      Auditor     // optional: called after every successful change
 	// Timeout bounds each attempt when ctx has no earlier deadline.
 	Timeout time.Duration // default 30s
+	// MaxRetryAfter caps what a Retry-After on a 429 makes the bridge
+	// wait: the Limiter's pause, the retry of a queued write, the
+	// Retry-After passed to the IdP. Default DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
 	// Sleep waits between retries; tests may replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -64,6 +69,7 @@ type Client struct {
 	observer Observer
 	audit    Auditor
 	timeout  time.Duration
+	maxRetry time.Duration // MaxRetryAfter
 	sleep    func(context.Context, time.Duration) error
 }
 
@@ -83,7 +89,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		base: base, token: cfg.Token, key: cfg.Token.Fingerprint(),
 		hc: cfg.HTTPClient, ua: cfg.UserAgent, limiter: cfg.Limiter, retry: cfg.Retry,
-		observer: cfg.Observer, audit: cfg.Audit, timeout: cfg.Timeout, sleep: cfg.Sleep,
+		observer: cfg.Observer, audit: cfg.Audit, timeout: cfg.Timeout, maxRetry: cfg.MaxRetryAfter, sleep: cfg.Sleep,
 	}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
@@ -99,6 +105,9 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second
+	}
+	if c.maxRetry <= 0 {
+		c.maxRetry = DefaultMaxRetryAfter
 	}
 	if c.sleep == nil {
 		c.sleep = sleepCtx
@@ -229,7 +238,9 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 		return 0, RateInfo{}, terr
 	}
 	defer resp.Body.Close()
-	info := RateInfoFrom(resp)
+	// Clamped here, before anything acts on it; the Limiter logs the
+	// header as sent.
+	info, _ := RateInfoFrom(resp).ClampRetryAfter(c.maxRetry)
 	c.limiter.Observe(ctx, c.key, info)
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -273,7 +284,8 @@ func (c *Client) observe(call Call, status, n int, d time.Duration, err error) {
 func RateInfoFrom(resp *http.Response) RateInfo {
 	info := RateInfo{Status: resp.StatusCode, Limit: headerInt(resp.Header, "X-RateLimit-Limit"), Remaining: headerInt(resp.Header, "X-RateLimit-Remaining")}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		info.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+		info.RetryAfterHeader = resp.Header.Get("Retry-After")
+		info.RetryAfter = ParseRetryAfter(info.RetryAfterHeader)
 	}
 	return info
 }
@@ -286,15 +298,20 @@ func headerInt(h http.Header, k string) int {
 	return v
 }
 
-// parseRetryAfter reads seconds or an HTTP date; Webflow documents seconds
-// and "typically 60", which is the default when the header is absent.
-func parseRetryAfter(v string) time.Duration {
+// ParseRetryAfter reads seconds or an HTTP date; Webflow documents seconds
+// and "typically 60", which is the default when the header is absent. It
+// does not clamp (RateInfo.ClampRetryAfter does).
+func ParseRetryAfter(v string) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 60 * time.Second
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+	s, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err == nil && s >= 0 && s <= math.MaxInt64/int64(time.Second):
 		return time.Duration(s) * time.Second
+	case err == nil && s > 0, errors.Is(err, strconv.ErrRange) && v[0] != '-':
+		return math.MaxInt64 // more seconds than a Duration holds
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {

@@ -41,6 +41,29 @@ type RateInfo struct {
 	Limit      int           // X-RateLimit-Limit, -1 if absent
 	Remaining  int           // X-RateLimit-Remaining, -1 if absent
 	RetryAfter time.Duration // Retry-After on a 429 (60 s if absent), else 0
+	// RetryAfterHeader is the Retry-After header as Webflow sent it, for
+	// the log when RetryAfter was clamped (ClampRetryAfter).
+	RetryAfterHeader string
+}
+
+// DefaultMaxRetryAfter is the longest pause a Retry-After from Webflow
+// buys (webflow.maxRetryAfter). Webflow documents "typically 60" seconds;
+// the header is honoured as sent up to this, and a longer one (a
+// "Retry-After: 31536000" would pause the token on every replica for a
+// year) is cut to it.
+const DefaultMaxRetryAfter = 5 * time.Minute
+
+// ClampRetryAfter returns info with RetryAfter at most limit
+// (DefaultMaxRetryAfter when limit ≤ 0), and whether it was cut.
+func (info RateInfo) ClampRetryAfter(limit time.Duration) (RateInfo, bool) {
+	if limit <= 0 {
+		limit = DefaultMaxRetryAfter
+	}
+	if info.RetryAfter <= limit {
+		return info, false
+	}
+	info.RetryAfter = limit
+	return info, true
 }
 
 // Limiter paces calls per Webflow token. Key is Token.Fingerprint(), never

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
@@ -121,4 +122,44 @@ func contains(list any, s string) bool {
 		}
 	}
 	return false
+}
+
+// emailChange: reinvite deletes the Webflow user and invites the new
+// address with the groups to keep: the invite's list is a full-list write
+// too, so it starts from a read of the old user, and an admin group a site
+// admin set in the dashboard (linked to no IdP group) moves with the user.
+// An ecommerce group cannot be assigned through the API and stays behind.
+func TestReinviteKeepsOutOfBandAdminGroups(t *testing.T) {
+	h := newBridge(t, withSite(func(s *config.SiteConfig) { s.EmailChange = "reinvite" }))
+	id := h.newUser("before@example.com")
+	h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Members", "members": []map[string]any{{"value": id}}}))
+	h.drain()
+	old, _ := h.webflowUser("before@example.com")
+	if _, err := h.sim.SetUserAccessGroups(testSite, old.ID, []webflowdata.AccessGroupRef{
+		{Slug: "members", Type: webflowdata.AccessGroupAdmin},
+		{Slug: "staff", Type: webflowdata.AccessGroupAdmin},
+		{Slug: "customers", Type: webflowdata.AccessGroupEcommerce},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.sim.ResetRequests()
+	h.must(200, h.do("PATCH", "/Users/"+id, patch(op("replace", "userName", "after@example.com"))))
+	nu, ok := h.webflowUser("after@example.com")
+	if !ok || slugsOf(nu) != "members,staff" {
+		t.Errorf("the re-invited user holds %v, want members (linked) and staff (set in the dashboard)", nu.AccessGroups)
+	}
+	if _, still := h.webflowUser("before@example.com"); still {
+		t.Error("the old Webflow user must be gone")
+	}
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/v2/sites/*/users/*", 1}, {"DELETE", "/v2/sites/*/users/*", 1}, {"POST", "/v2/sites/*/users/invite", 1}} {
+		if n := h.sim.CountRequests(c.method, c.path); n != c.want {
+			t.Errorf("%s %s: %d calls, want %d", c.method, c.path, n, c.want)
+		}
+	}
+	if h.calls() != 3 {
+		t.Errorf("the re-invite cost %d Webflow calls, want 3: %v", h.calls(), h.sim.Requests())
+	}
 }

@@ -725,31 +725,11 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 	case emailChanged && rec.WebflowUserID != "" && next.Active:
 		// emailChange: reinvite. Delete the old Webflow user, invite the
 		// new address, keep the SCIM id and the access groups.
-		managed, desired, err := h.desiredSlugs(ctx, &out)
+		nu, err := h.reinvite(ctx, &out, email, next)
 		if err != nil {
 			return nil, err
 		}
-		var groups []string
-		for _, s := range adminSlugs(wu) {
-			if !managed[s] {
-				groups = append(groups, s) // unmanaged groups move with the user
-			}
-		}
-		groups = union(groups, desired)
-		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
-			return nil, err
-		}
-		nu, err := h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email, AccessGroups: groups})
-		if err != nil {
-			return nil, err
-		}
-		h.log.Warn("email changed: deleted the Webflow user and invited the new address; Webflow sent an invitation email", "id", rec.ID, "webflow_user_id", nu.ID)
 		wu = nu
-		if patch, changed := mapping.DataDiff(wu.Data, next.WebflowData(), nil); changed {
-			if u2, err := h.wf.UpdateUser(ctx, h.site.ID, wu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
-				wu = u2
-			}
-		}
 		out.WebflowUserID = wu.ID
 	case !next.Active && prev.Active:
 		patch, _ := mapping.DataDiff(h.snapshotData(rec), next.WebflowData(), managedKeys(prev))
@@ -788,6 +768,60 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 		return nil, err
 	}
 	return &out, nil
+}
+
+// reinvite moves rec's Webflow user to a new email (emailChange:
+// reinvite). Under the user's lock it reads what the old Webflow user
+// holds (readLocked: the invite's group list is a full-list write too),
+// deletes it, and invites the new address with the old user's admin
+// groups that no IdP group manages plus the linked groups the IdP wants.
+// Ecommerce groups cannot be assigned through the API and stay behind.
+func (h *usersHandler) reinvite(ctx context.Context, rec *state.UserRecord, email string, next mapping.User) (*webflowdata.User, error) {
+	v, lk, err := h.lockUser(ctx, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	// The invite carries the full list the IdP wants, which also
+	// satisfies the user's queued membership write.
+	satisfied := false
+	defer func() {
+		if satisfied {
+			lk.unlockSatisfied()
+		} else {
+			lk.unlock()
+		}
+	}()
+	wctx, cancel := lk.bound(ctx)
+	defer cancel()
+	old, err := h.readLocked(wctx, rec)
+	if err != nil && !webflowdata.IsNotFound(err) {
+		return nil, err
+	}
+	managed, desired := desiredFrom(v, rec)
+	var groups []string
+	for _, s := range adminSlugs(old) {
+		if !managed[s] {
+			groups = append(groups, s) // unmanaged groups move with the user
+		}
+	}
+	groups = union(groups, desired)
+	if err := h.deleteUpstream(wctx, rec.WebflowUserID); err != nil {
+		return nil, err
+	}
+	// The invite is not bounded by the lock: it creates a user no other
+	// writer knows yet, and cutting it short would make it ambiguous.
+	nu, err := h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email, AccessGroups: groups})
+	if err != nil {
+		return nil, err
+	}
+	satisfied = true
+	h.log.Warn("email changed: deleted the Webflow user and invited the new address; Webflow sent an invitation email", "id", rec.ID, "webflow_user_id", nu.ID)
+	if patch, changed := mapping.DataDiff(nu.Data, next.WebflowData(), nil); changed {
+		if u2, err := h.wf.UpdateUser(ctx, h.site.ID, nu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
+			nu = u2
+		}
+	}
+	return nu, nil
 }
 
 // sameContent reports whether two versions of a record hold the same

@@ -284,7 +284,13 @@ func TestHostileInput(t *testing.T) {
 	}
 	h.drain()
 
-	corpus := hostileCorpus(alice, bob, carol, gid, cid)
+	// mike@example.com signed up on the site: a Webflow user the bridge
+	// never provisioned, whose id the corpus asks about.
+	stranger, ok := h.webflowUser("mike@example.com")
+	if !ok {
+		t.Fatal("seed: mike@example.com")
+	}
+	corpus := hostileCorpus(alice, bob, carol, gid, cid, stranger.ID)
 	before := storeSnapshot(t, h)
 	simBefore := takeSimSnapshot(h)
 	h.sim.ResetRequests()
@@ -372,7 +378,7 @@ func TestHostileInput(t *testing.T) {
 	// No write reached Webflow's Data API. The workspace passthrough is a
 	// relay: it forwards well-formed JSON for Webflow to judge, so a write
 	// there may reach the simulator, but only to be refused.
-	relayed, recovery := 0, 0
+	relayed := 0
 	for _, r := range h.sim.Requests() {
 		if r.Method == http.MethodGet {
 			continue
@@ -381,14 +387,14 @@ func TestHostileInput(t *testing.T) {
 			relayed++
 			continue
 		}
-		// DELETE of a 24-hex id the store does not know is tried on Webflow
-		// (users.go Delete: recovery after a lost Redis); Webflow's 404
-		// for a user of another site (or a group id) is the right outcome.
-		if r.Method == http.MethodDelete && r.Status == http.StatusNotFound {
-			recovery++
-			continue
-		}
 		t.Errorf("simulator saw a write during the corpus: %s %s → %d", r.Method, r.Path, r.Status)
+	}
+	// Ids the bridge does not hold cost no Webflow call at all, not even a
+	// read (issue 14: outside a rebuild an unknown id is 404 at once).
+	for _, r := range h.sim.Requests() {
+		if p := strings.ToLower(r.Path); strings.Contains(p, stranger.ID) || strings.Contains(p, unknownHexID) {
+			t.Errorf("an id the bridge does not hold reached Webflow: %s %s → %d", r.Method, r.Path, r.Status)
+		}
 	}
 
 	// ---- summary ----
@@ -403,8 +409,8 @@ func TestHostileInput(t *testing.T) {
 			legal++
 		}
 	}
-	t.Logf("hostile corpus: %d requests (%d odd-but-legal) in %s; %d refused writes relayed to Webflow's SCIM by the passthrough; %d recovery DELETEs answered 404 by Webflow",
-		len(corpus), legal, elapsed.Round(time.Millisecond), relayed, recovery)
+	t.Logf("hostile corpus: %d requests (%d odd-but-legal) in %s; %d refused writes relayed to Webflow's SCIM by the passthrough",
+		len(corpus), legal, elapsed.Round(time.Millisecond), relayed)
 	for _, k := range cats {
 		t.Logf("  %-8s %3d  statuses %v", k, perCat[k], perCatStatus[k])
 	}
@@ -417,9 +423,13 @@ func TestHostileInput(t *testing.T) {
 	}
 }
 
+// unknownHexID is a Webflow-shaped id nobody holds.
+const unknownHexID = "65a1b2c3d4e5f60718293a4b"
+
 // hostileCorpus builds the requests. alice and bob are members of group
-// gid; carol is in no group; cid is a workspace collaborator.
-func hostileCorpus(alice, bob, carol, gid, cid string) []hostileCase {
+// gid; carol is in no group; cid is a workspace collaborator; stranger is
+// the Webflow id of a user the bridge never provisioned.
+func hostileCorpus(alice, bob, carol, gid, cid, stranger string) []hostileCase {
 	S := "/sites/" + testSite + "/scim/v2"
 	O := "/sites/" + otherSite + "/scim/v2"
 	W := workspacePrefix
@@ -964,6 +974,26 @@ func hostileCorpus(alice, bob, carol, gid, cid string) []hostileCase {
 			name = name[:60]
 		}
 		add(catIDs, "path-"+name, "GET", p, nil)
+	}
+	// Ids the bridge does not hold (issue 14): a customer who signed up on
+	// the site, in Webflow's case and in upper case, and a random id.
+	// Each is 404 without a Webflow call, and the customer survives (the
+	// simulator is compared); on site B the same holds.
+	for _, tc := range []struct{ name, id string }{{"stranger", stranger}, {"stranger-upper", strings.ToUpper(stranger)}, {"random", unknownHexID}} {
+		for _, base := range []string{U, O + "/Users"} {
+			site := "A"
+			if base != U {
+				site = "B"
+			}
+			p := base + "/" + tc.id
+			add(catIDs, "unknown-get-"+tc.name+"-"+site, "GET", p, nil, want(404))
+			add(catIDs, "unknown-delete-"+tc.name+"-"+site, "DELETE", p, nil, want(404))
+			add(catIDs, "unknown-patch-"+tc.name+"-"+site, "PATCH", p, []byte(okPatch), want(404))
+			add(catIDs, "unknown-put-"+tc.name+"-"+site, "PUT", p, user(`"userName":"mike@example.com","active":false`), want(404))
+		}
+	}
+	for i := range 2 { // asked again: the remembered miss
+		add(catIDs, fmt.Sprintf("unknown-delete-stranger-again-%d", i), "DELETE", U+"/"+stranger, nil, want(404))
 	}
 	return cs
 }

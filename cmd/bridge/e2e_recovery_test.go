@@ -160,4 +160,23 @@ func TestReconcileCommand(t *testing.T) {
 	if err := runReconcile(t.Context(), []string{"--config", path, "--site", testSite}, &out, &errb); err != nil || !strings.Contains(out.String(), "Webflow users the bridge does not know: 3") {
 		t.Errorf("%v %s", err, out.String())
 	}
+	// Redis lost everything while no bridge ran: the serving bridge cannot
+	// tell (it sees an empty store, as on the first start), so the ids the
+	// IdP holds are 404 until an operator runs --rebuild.
+	cli := str(h.must(200, h.do("GET", filterQ(`userName eq "cli@example.com"`), nil)).Body, "Resources.0.id")
+	mr.FlushAll()
+	h.must(404, h.do("GET", "/Users/"+cli, nil))
+	out.Reset()
+	if err := runReconcile(t.Context(), []string{"--config", path, "--site", testSite, "--rebuild", "--json"}, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.Rebuild || rep.Adopted != 4 {
+		t.Errorf("--rebuild adopts every Webflow user: %v %+v", err, rep)
+	}
+	// The serving bridge remembered the miss for a minute; a new
+	// process (or the minute) sees the adopted record.
+	h2 := newBridge(t, func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr(); c.Redis.KeyPrefix = "" })
+	if r := h2.must(200, h2.do("GET", "/Users/"+cli, nil)); str(r.Body, "userName") != "cli@example.com" {
+		t.Errorf("after --rebuild: %s", r.Raw)
+	}
 }

@@ -13,15 +13,18 @@ import (
 	"github.com/webflowscim/bridge/internal/scimserver"
 )
 
-// runReconcile is "bridge reconcile --config FILE --site ID [--apply] [--json]":
+// runReconcile is "bridge reconcile --config FILE --site ID [--apply] [--rebuild] [--json]":
 // compare Webflow with the bridge's records and report the drift; with
-// --apply, fix what is safe (managed groups, records whose user is gone).
+// --apply, fix what is safe (managed groups, records whose user is gone);
+// with --rebuild, adopt every Webflow user the bridge does not know, as
+// the bridge does by itself when it sees Redis lose its data.
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "bridge.yaml", "config file")
 	site := fs.String("site", "", "Webflow site id (required)")
 	apply := fs.Bool("apply", false, "fix what is safe: re-apply the desired managed groups, mark records whose Webflow user is gone")
+	rebuild := fs.Bool("rebuild", false, "adopt every Webflow user the bridge does not know as a record: only after Redis lost the bridge's data while no bridge ran (a loss the running bridge sees, it rebuilds by itself); every adopted user becomes a SCIM resource the site's tokens can change and delete")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -38,7 +41,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer a.Close()
-	rep, err := reconcileOnce(ctx, a.scim, *site, *apply, log)
+	rep, err := reconcileOnce(ctx, a.scim, *site, *apply, *rebuild, log)
 	if err != nil {
 		return err
 	}
@@ -53,8 +56,8 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // reconcileOnce reconciles a site and, with apply, drains the fixes it
 // queued so they are written before it returns.
-func reconcileOnce(ctx context.Context, srv *scimserver.Server, site string, apply bool, log *slog.Logger) (*scimserver.DriftReport, error) {
-	rep, err := srv.Reconcile(ctx, site, apply, false)
+func reconcileOnce(ctx context.Context, srv *scimserver.Server, site string, apply, rebuild bool, log *slog.Logger) (*scimserver.DriftReport, error) {
+	rep, err := srv.Reconcile(ctx, site, apply, rebuild)
 	if err != nil {
 		return nil, err
 	}

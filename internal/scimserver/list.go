@@ -177,7 +177,7 @@ func (h *usersHandler) find(ctx context.Context, expr filter.Expression, start, 
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	if len(matched) == 0 && h.rebuilding.Load() {
+	if len(matched) == 0 && h.inRebuild() {
 		// The indexes are being rebuilt after a Redis loss: an IdP lookup
 		// that finds nothing yet asks Webflow, so the IdP links the user
 		// instead of creating it again.

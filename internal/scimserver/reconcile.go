@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/webflowscim/bridge/internal/mapping"
@@ -223,6 +225,7 @@ func (h *usersHandler) adopt(ctx context.Context, wu *webflowdata.User) (*state.
 	rec := &state.UserRecord{ID: wu.ID, SiteID: h.site.ID, Active: true, Adopted: true}
 	h.fill(rec, mapping.User{UserName: wu.Email(), DisplayName: wu.Data.Name(), Active: true}, wu.Email(), wu)
 	err := h.store.CreateUser(ctx, rec)
+	h.misses.Forget(wu.ID)
 	if errors.Is(err, state.ErrExists) {
 		return h.store.GetUser(ctx, h.site.ID, wu.ID)
 	}
@@ -235,10 +238,55 @@ func (h *usersHandler) adopt(ctx context.Context, wu *webflowdata.User) (*state.
 // Redis-loss detection. Each replica writes a marker per site at start and
 // checks it every few seconds; a marker that vanished while the bridge ran
 // means Redis lost its data (flushed, or restarted without persistence).
-// The site then rebuilds its records from Webflow in the background, and
-// readiness says "rebuilding" until it is done.
+// The replica that sees it first rebuilds the site's records from Webflow
+// in the background, and says so in the marker ("rebuilding", rewritten at
+// every check as a heartbeat) until it is done, so that every replica
+// knows the site is rebuilding: only then do unknown ids and empty
+// lookups ask Webflow (see usersHandler.load). A rebuilding marker whose
+// heartbeat stopped (its replica died) is taken over by the next replica
+// that sees it. Readiness says "rebuilding" on every replica meanwhile.
 
-const markerBlob = "marker"
+const (
+	markerBlob       = "marker"
+	markerSteady     = "1"
+	markerRebuilding = "rebuilding"
+	// rebuildClaimID names the lease that lets one replica start a
+	// rebuild; it is never released, only left to expire.
+	rebuildClaimID = "\x00rebuild"
+)
+
+// rebuildStaleAfter is how long a rebuilding marker lives without a
+// heartbeat before another replica takes the rebuild over: 15 missed
+// checks (30 s at the 2 s of serve), far more than the clock skew between
+// replicas.
+func rebuildStaleAfter(every time.Duration) time.Duration { return 15 * every }
+
+// rebuildState is a site's rebuild after a Redis loss, as this replica
+// knows it.
+type rebuildState struct {
+	// running is set while this replica rebuilds; peer while another
+	// does (the marker says so); again when Redis loses the data once
+	// more during this replica's rebuild, which then runs again.
+	running, peer, again atomic.Bool
+	// mu orders the marker writes of the heartbeat and of the end of the
+	// rebuild, so a late heartbeat never overwrites "steady".
+	mu sync.Mutex
+}
+
+// inRebuild reports whether the site is rebuilding after a Redis loss, on
+// this replica or, as its marker says, on another.
+func (h *usersHandler) inRebuild() bool { return h.rebuild.running.Load() || h.rebuild.peer.Load() }
+
+// enterRebuild records that the site is rebuilding (kind is the flag to
+// set). The misses remembered before are cleared: an id that was unknown
+// to the store may belong to a Webflow user to adopt now.
+func (h *usersHandler) enterRebuild(kind *atomic.Bool) {
+	was := h.inRebuild()
+	kind.Store(true)
+	if !was {
+		h.misses.Clear()
+	}
+}
 
 // WatchStore runs the loss detection until ctx ends.
 func (s *Server) WatchStore(ctx context.Context, every time.Duration) {
@@ -246,7 +294,11 @@ func (s *Server) WatchStore(ctx context.Context, every time.Duration) {
 		every = 2 * time.Second
 	}
 	for _, st := range s.sites {
-		_ = st.users.store.StoreBlob(ctx, st.cfg.ID, markerBlob, []byte("1"))
+		// A replica starting while another rebuilds leaves the marker as
+		// it is; a missing one here is a new (or already lost) store.
+		if raw, _, err := st.users.store.CachedBlob(ctx, st.cfg.ID, markerBlob); errors.Is(err, state.ErrNotFound) || (err == nil && string(raw) != markerRebuilding) {
+			_ = st.users.store.StoreBlob(ctx, st.cfg.ID, markerBlob, []byte(markerSteady))
+		}
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -257,34 +309,91 @@ func (s *Server) WatchStore(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		for id, st := range s.sites {
-			_, _, err := st.users.store.CachedBlob(ctx, id, markerBlob)
-			if !errors.Is(err, state.ErrNotFound) || st.users.rebuilding.Load() {
-				continue
-			}
-			s.log.Error("Redis lost the bridge's data (the site marker is gone); rebuilding records from Webflow", "site", id)
-			st.users.rebuilding.Store(true)
-			_ = st.users.store.StoreBlob(ctx, id, markerBlob, []byte("1"))
-			go func() {
-				defer st.users.rebuilding.Store(false)
-				for attempt := 0; ctx.Err() == nil; attempt++ {
-					rep, err := s.Reconcile(ctx, id, false, true)
-					if err == nil {
-						s.log.Info("rebuild after Redis loss finished", "site", id, "adopted", rep.Adopted, "webflow_users", rep.WebflowUsers)
-						return
-					}
-					s.log.Warn("rebuild after Redis loss failed; retrying", "site", id, "error", err)
-					select {
-					case <-ctx.Done():
-					case <-time.After(min(time.Second<<min(attempt, 6), time.Minute)):
-					}
-				}
-			}()
+			s.checkMarker(ctx, id, st, every)
 		}
 	}
 }
 
-// Rebuilding reports whether a site is rebuilding after a Redis loss.
+// checkMarker is one check of a site's marker.
+func (s *Server) checkMarker(ctx context.Context, id string, st *site, every time.Duration) {
+	h := st.users
+	raw, at, err := h.store.CachedBlob(ctx, id, markerBlob)
+	lost := errors.Is(err, state.ErrNotFound)
+	switch {
+	case err != nil && !lost:
+		return // the store is unreachable: nothing to learn
+	case h.rebuild.running.Load():
+		if lost {
+			// Lost again while rebuilding: what was adopted is gone too.
+			h.rebuild.again.Store(true)
+			s.log.Error("Redis lost the bridge's data again during the rebuild; it will run once more", "site", id)
+		}
+		h.rebuild.mu.Lock()
+		if h.rebuild.running.Load() {
+			_ = h.store.StoreBlob(ctx, id, markerBlob, []byte(markerRebuilding)) // the heartbeat
+		}
+		h.rebuild.mu.Unlock()
+		return
+	case !lost && string(raw) == markerRebuilding && time.Since(at) < rebuildStaleAfter(every):
+		h.enterRebuild(&h.rebuild.peer)
+		return
+	case !lost && string(raw) != markerRebuilding:
+		h.rebuild.peer.Store(false)
+		return
+	}
+	// The marker is gone, or its rebuilder died. Every replica may see it
+	// in the same check: one claims the rebuild, the others follow it.
+	_, got, err := h.store.LockUser(ctx, id, rebuildClaimID, rebuildStaleAfter(every))
+	if err != nil {
+		return
+	}
+	if !got {
+		h.enterRebuild(&h.rebuild.peer)
+		return
+	}
+	if lost {
+		s.log.Error("Redis lost the bridge's data (the site marker is gone); rebuilding records from Webflow", "site", id)
+	} else {
+		s.log.Warn("the replica rebuilding this site stopped without finishing; taking the rebuild over", "site", id, "last_heartbeat", at)
+	}
+	h.enterRebuild(&h.rebuild.running)
+	h.rebuild.peer.Store(false)
+	_ = h.store.StoreBlob(ctx, id, markerBlob, []byte(markerRebuilding))
+	go s.rebuild(ctx, id, h)
+}
+
+// rebuild adopts the site's Webflow users until a reconciliation succeeds
+// (another replica's lease, or Webflow failing, make it retry), then
+// marks the site steady.
+func (s *Server) rebuild(ctx context.Context, id string, h *usersHandler) {
+	defer h.rebuild.running.Store(false)
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		h.rebuild.again.Store(false)
+		rep, err := s.Reconcile(ctx, id, false, true)
+		if err == nil && h.rebuild.again.Load() {
+			continue
+		}
+		if err == nil {
+			h.rebuild.mu.Lock()
+			h.rebuild.running.Store(false)
+			if err := h.store.StoreBlob(ctx, id, markerBlob, []byte(markerSteady)); err != nil {
+				s.log.Warn("rebuild finished, but the site marker could not be written; other replicas take it over once its heartbeat is old", "site", id, "error", err)
+			}
+			h.rebuild.mu.Unlock()
+			s.log.Info("rebuild after Redis loss finished", "site", id, "adopted", rep.Adopted, "webflow_users", rep.WebflowUsers)
+			return
+		}
+		s.log.Warn("rebuild after Redis loss failed; retrying", "site", id, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Second<<min(attempt, 6), time.Minute)):
+		}
+	}
+}
+
+// Rebuilding reports whether a site is rebuilding after a Redis loss, on
+// this replica or another.
 func (s *Server) Rebuilding(siteID string) bool {
 	st, ok := s.sites[siteID]
-	return ok && st.users.rebuilding.Load()
+	return ok && st.users.inRebuild()
 }

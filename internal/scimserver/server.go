@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/misscache"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 )
@@ -198,7 +199,8 @@ func New(opts Options) (*Server, error) {
 		}
 		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2"}
 		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake,
-			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint, parseSlots: slots, lockWait: opts.LockWait}
+			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint, parseSlots: slots, lockWait: opts.LockWait,
+			misses: misscache.New(missTTL, missMax, opts.Now)}
 		st.groups = &groupsHandler{users: st.users, site: sc, store: opts.Store, wf: sc.Webflow, log: st.users.log, wake: wake}
 		types := resourceTypes(st, sc.CustomFields)
 		st.discovery = &discoveryLists{types: types, log: st.users.log}

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/elimity-com/scim"
@@ -24,6 +23,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/misscache"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 )
@@ -47,8 +47,10 @@ type usersHandler struct {
 	createStaleAfter time.Duration
 	// failpoint, when set, is called at named points (crash tests).
 	failpoint func(name string)
-	// rebuilding is set while the site rebuilds after a Redis loss.
-	rebuilding atomic.Bool
+	// rebuild says whether the site is rebuilding after a Redis loss.
+	rebuild rebuildState
+	// misses remembers ids found nowhere (see load), per process.
+	misses *misscache.Cache
 	// waiters are this replica's requests waiting for a user's lock;
 	// creates those waiting for another create of the same person.
 	waiters lockWaiters
@@ -266,11 +268,33 @@ func notFound(id string) error { return scimerrors.ScimErrorResourceNotFound(id)
 
 // ---- load ----
 
-// load returns the record for id. A record missing from the store while
-// Webflow still has the user (Redis lost, or created before the bridge) is
-// rebuilt from Webflow: the SCIM id is the Webflow user id.
+// An id found nowhere is remembered for missTTL, per process, so asking
+// again costs nothing: outside a rebuild it saves the store round trips
+// (a miss never costs a Webflow call there), during one the Webflow read.
+// Per process rather than in Redis: a shared entry would cost the very
+// round trip it saves, and would let one site's token write a key into
+// the Redis every site depends on for each random id it sends; here the
+// cost is bounded by missMax entries per site (about 100 bytes each).
+// A cached miss can only be wrong for an id that appears within missTTL:
+// ids are Webflow's fresh ObjectIDs (or random), which no client can ask
+// for before the create that returns them; adoption forgets the id; and
+// entering a rebuild clears every miss (enterRebuild).
+const (
+	missTTL = time.Minute
+	missMax = 4096
+)
+
+// load returns the record for id. Outside a rebuild an id the store does
+// not hold is 404 at once: the bridge never reads, adopts or deletes a
+// Webflow user it did not create, so a SCIM token cannot reach the site's
+// other users (customers who signed up on the site) and random ids cost
+// no Webflow call. During a rebuild after a Redis loss, the store has not
+// caught up with the ids the bridge gave out (the SCIM id is the Webflow
+// id at creation), so one read of Webflow decides: a user Webflow has is
+// adopted, as the rebuild itself would adopt it moments later. Misses are
+// remembered (misses) so a repeated unknown id costs nothing.
 func (h *usersHandler) load(ctx context.Context, id string) (*state.UserRecord, error) {
-	if strings.TrimSpace(id) == "" {
+	if strings.TrimSpace(id) == "" || h.misses.Has(id) {
 		return nil, notFound(id)
 	}
 	rec, err := h.store.GetUser(ctx, h.site.ID, id)
@@ -281,15 +305,22 @@ func (h *usersHandler) load(ctx context.Context, id string) (*state.UserRecord, 
 		return nil, err
 	}
 	if !objectIDPattern.MatchString(id) {
+		h.misses.Add(id)
 		return nil, notFound(id)
 	}
-	// Maybe the record was lost but the id is a Webflow user id.
+	// The id may be the Webflow id of a record whose SCIM id differs (one
+	// created inactive, then invited).
 	if other, ferr := h.store.FindUser(ctx, h.site.ID, state.IndexWebflowID, id); ferr == nil {
 		return other, nil
+	}
+	if !h.inRebuild() {
+		h.misses.Add(id)
+		return nil, notFound(id)
 	}
 	wu, err := h.wf.GetUser(ctx, h.site.ID, id)
 	if err != nil {
 		if webflowdata.IsNotFound(err) {
+			h.misses.Add(id)
 			return nil, notFound(id)
 		}
 		return nil, err
@@ -297,7 +328,7 @@ func (h *usersHandler) load(ctx context.Context, id string) (*state.UserRecord, 
 	if rec, err = h.adopt(ctx, wu); err != nil {
 		return nil, err
 	}
-	h.log.Info("rebuilt a missing record from Webflow", "id", id)
+	h.log.Info("rebuilding: adopted the Webflow user behind an id the IdP holds", "id", id)
 	return rec, nil
 }
 
@@ -441,7 +472,7 @@ func (h *usersHandler) inviteWith(ctx context.Context, email string, groups []st
 		h.log.Info("Webflow sent an invitation email", "webflow_user_id", wu.ID)
 		return wu, nil
 	case webflowdata.IsDuplicateEmail(err):
-		if h.site.OnExistingUser == ExistingUserConflict && !h.rebuilding.Load() && !resolving {
+		if h.site.OnExistingUser == ExistingUserConflict && !h.inRebuild() && !resolving {
 			return nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "a Webflow user with this email already exists on the site (onExistingUser: conflict)"}
 		}
 		found, ferr := h.wf.FindUserByEmail(ctx, h.site.ID, email)
@@ -481,7 +512,7 @@ func (h *usersHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 // (they are written through /Groups), so these also serve the answer to
 // a PUT or PATCH.
 func (h *usersHandler) loadView(ctx context.Context, id string) (*state.UserRecord, []any, error) {
-	if strings.TrimSpace(id) != "" {
+	if strings.TrimSpace(id) != "" && !h.misses.Has(id) {
 		v, err := h.store.ViewUsers(ctx, h.site.ID, []string{id}, false)
 		if err == nil && len(v.Users) == 1 {
 			return v.Users[0], h.refs(v)[id], nil
@@ -962,22 +993,21 @@ func (h *usersHandler) deleteUpstream(ctx context.Context, webflowID string) err
 
 func (h *usersHandler) Delete(r *http.Request, id string) error {
 	ctx := r.Context()
-	rec, err := h.store.GetUser(ctx, h.site.ID, id)
+	// Only a user the bridge created or adopted is deleted. An unknown id
+	// is 404 without a Webflow call, except during a rebuild, where load
+	// adopts the user Webflow has under that id and it is deleted: the
+	// IdP holds the id because the bridge gave it out (SCIM ids are the
+	// Webflow ids at creation), and the IdP's DELETE is a deprovisioning
+	// (Entra's hard delete) that would otherwise be lost, since IdPs take
+	// a 404 on DELETE as done, and leave the person their access.
+	rec, err := h.load(ctx, id)
 	if err != nil {
-		if !errors.Is(err, state.ErrNotFound) && !errors.Is(err, state.ErrInvalid) {
-			return h.fail(ctx, "delete", err)
-		}
-		if !objectIDPattern.MatchString(id) {
-			return notFound(id)
-		}
-		// No record, but maybe a Webflow user with that id (Redis lost).
-		if derr := h.wf.DeleteUser(ctx, h.site.ID, id); derr != nil {
-			if webflowdata.IsNotFound(derr) {
-				return notFound(id)
-			}
-			return h.fail(ctx, "delete", derr)
-		}
-		return nil
+		return h.fail(ctx, "delete", err)
+	}
+	if rec.ID != id {
+		// Found through its Webflow id: the IdP holds another SCIM id
+		// for that user, and deletes it by that one.
+		return notFound(id)
 	}
 	if rec.WebflowUserID != "" {
 		if err := h.deleteUpstream(ctx, rec.WebflowUserID); err != nil {
@@ -990,6 +1020,7 @@ func (h *usersHandler) Delete(r *http.Request, id string) error {
 	if err := h.store.ForgetUser(ctx, h.site.ID, id); err != nil {
 		h.log.Warn("user deleted, but its group memberships could not be cleared", "id", id, "error", err)
 	}
+	h.misses.Add(id)
 	h.log.Info("user deprovisioned", "id", id, "webflow_user_id", rec.WebflowUserID)
 	return nil
 }

@@ -172,16 +172,16 @@ func TestAmbiguousInviteResolvedByNextAttempt(t *testing.T) {
 		{"500 after processing", webflowsim.Fault{Status: 500, After: true}, true},
 		{"dropped before processing", webflowsim.Fault{Drop: true}, false},
 		{"dropped after processing", webflowsim.Fault{Drop: true, After: true}, true},
-		{"timeout before processing", webflowsim.Fault{Delay: time.Second}, false},
-		{"timeout after processing", webflowsim.Fault{Delay: time.Second, After: true}, true},
+		{"timeout before processing", webflowsim.Fault{Delay: 2 * time.Second}, false},
+		{"timeout after processing", webflowsim.Fault{Delay: 2 * time.Second, After: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mr := miniredis.RunT(t)
 			ss := newSharedSim(t)
 			shared := func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }
-			// Webflow calls give up after 300 ms, so a delayed answer is
+			// Webflow calls give up after 1 s, so a 2 s delay is
 			// a timeout.
-			aopts := appOptions{HTTPClient: &http.Client{Timeout: 300 * time.Millisecond}}
+			aopts := appOptions{HTTPClient: &http.Client{Timeout: time.Second}}
 			reps := []*bridgeHarness{newReplicaWith(t, ss, aopts, shared), newReplicaWith(t, ss, aopts, shared)}
 			const email = "ambiguous@example.com"
 			ft := tc.fault

@@ -71,15 +71,15 @@ type normalizer struct {
 // forwarding, because elimity rejects an empty Operations list). A body
 // that is not a JSON object, or an add or replace without a value, returns
 // an *Error with ScimType invalidSyntax; a value of the wrong type for an
-// attribute the bridge keeps, one with ScimType invalidValue. A body without an Operations list is returned unchanged (elimity rejects
-// it).
+// attribute the bridge keeps, one with ScimType invalidValue. A body
+// without an Operations list is returned unchanged (elimity rejects it).
 func NormalizePatchBody(body []byte, customFields ...string) (out []byte, empty bool, err error) {
 	return normalizer{kind: kindUser, customFields: customFields}.normalize(body)
 }
 
 // NormalizeGroupPatchBody is NormalizePatchBody for /Groups: it keeps
-// displayName, externalId and members (wrapping bare member id strings as
-// [{"value": id}]) and drops everything else.
+// displayName, externalId and members (a single member object becomes a
+// one-element list), checks their values, and drops everything else.
 func NormalizeGroupPatchBody(body []byte) (out []byte, empty bool, err error) {
 	return normalizer{kind: kindGroup}.normalize(body)
 }

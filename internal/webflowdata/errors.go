@@ -11,6 +11,7 @@ import (
 // Webflow error codes the bridge branches on (from the ErrorCode enum).
 const (
 	CodeBadRequest         = "bad_request"
+	CodeConflict           = "conflict"
 	CodeDuplicateUserEmail = "duplicate_user_email"
 	CodeForbidden          = "forbidden"
 	CodeInternalError      = "internal_error"
@@ -25,6 +26,27 @@ const (
 	CodeUsersNotEnabled    = "users_not_enabled"
 	CodeValidationError    = "validation_error"
 )
+
+// Codes of the Enterprise Workspace Members and Site Access APIs
+// (webflow-enterprise-api.md §3-4, §8). The bulk calls document the
+// per-item ones; the single-item endpoints are taken to use the same
+// strings (the simulator can answer generic codes instead, see its
+// Readings), so the typed errors below also look at status and message.
+const (
+	CodeNotEnterpriseWorkspace  = "not_enterprise_plan_workspace"
+	CodeMemberAlreadyHasAccess  = "member_already_has_access"
+	CodeMemberManagedBySCIM     = "workspace_member_managed_by_scim"
+	CodeWorkspaceMemberNotFound = "workspace_member_not_found"
+	CodeWorkspaceInviteNotFound = "workspace_invite_not_found"
+	CodeInvalidWorkspaceRole    = "invalid_workspace_role"
+	CodeInvalidSiteRole         = "invalid_site_role"
+	CodeCannotUpdateUserRole    = "cannot_update_user_role"
+)
+
+// MsgMemberManagedBySCIM is Webflow's text for the SCIM lock. A client
+// recognises the lock by it too, in case a single-item endpoint answers it
+// under a generic code.
+const MsgMemberManagedBySCIM = "This member is managed by your identity provider. Change their role there instead — a write here would be reverted by the next directory sync."
 
 // SunsetDate is the day Webflow disabled User Accounts and removed the
 // Users and access-group endpoints.

@@ -145,7 +145,9 @@ func (s *Simulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusCreated, u)
 	default:
-		adminError(w, http.StatusNotFound, "unknown admin route "+m+" "+r.URL.Path)
+		if !s.serveEnterpriseAdmin(w, r, seg) {
+			adminError(w, http.StatusNotFound, "unknown admin route "+m+" "+r.URL.Path)
+		}
 	}
 }
 

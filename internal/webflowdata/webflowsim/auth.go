@@ -19,6 +19,7 @@ type token struct {
 	sites        map[string]bool
 	siteList     []string
 	clientSecret string // set for OAuth (Data Client) app tokens
+	workspace    bool   // a workspace token: reaches the Enterprise APIs
 	grantType    string
 	app          *webflowdata.Application
 	user         webflowdata.AuthorizedBy

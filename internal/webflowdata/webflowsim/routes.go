@@ -88,6 +88,10 @@ func (s *Simulator) serveAPI(w *recorder, r *http.Request) {
 		}
 	case len(seg) == 2 && seg[0] == "webhooks" && (m == http.MethodGet || m == http.MethodDelete):
 		s.webhookByID(w, r, t, seg[1])
+	case len(seg) >= 3 && len(seg) <= 4 && seg[0] == "workspaces" && seg[2] == "members":
+		s.workspaceMembersRoute(w, r, t, seg)
+	case len(seg) >= 3 && len(seg) <= 4 && seg[0] == "sites" && seg[2] == "members":
+		s.siteMembersRoute(w, r, t, seg)
 	default:
 		notFoundRoute(w)
 	}

@@ -503,6 +503,7 @@ func (s *Simulator) scimCreate(w http.ResponseWriter, r *http.Request) {
 		writeSCIMError(w, http.StatusConflict, "uniqueness", "User with userName "+strconv.Quote(u.userName)+" already exists")
 		return
 	}
+	s.syncSCIMMember(u.id)
 	s.scim.mu.RLock()
 	res := u.resource(s.scimBase(r))
 	s.scim.mu.RUnlock()
@@ -538,6 +539,7 @@ func (s *Simulator) scimUpdate(w http.ResponseWriter, r *http.Request, id string
 	*cur = next
 	res := cur.resource(s.scimBase(r))
 	s.scim.mu.Unlock()
+	s.syncSCIMMember(id)
 	writeSCIM(w, http.StatusOK, res)
 }
 
@@ -625,5 +627,6 @@ func (s *Simulator) scimDelete(w http.ResponseWriter, id string) {
 		writeSCIMError(w, http.StatusNotFound, "", "User "+id+" not found")
 		return
 	}
+	s.syncSCIMMember(id)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -26,6 +26,16 @@ type Seed struct {
 type SeedWorkspace struct {
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name,omitempty"`
+	// Plan is the workspace plan; the Enterprise APIs answer 403
+	// not_enterprise_plan_workspace unless it is enterprise (the default).
+	Plan string `json:"plan,omitempty"`
+	// SeatModel is workspace (default) or legacy (no roles.site on
+	// WorkspaceMember).
+	SeatModel   string           `json:"seatModel,omitempty"`
+	Seats       *Seats           `json:"seats,omitempty"`
+	CustomRoles []SeedCustomRole `json:"customRoles,omitempty"`
+	Members     []SeedMember     `json:"members,omitempty"`
+	Invites     []SeedInvite     `json:"invites,omitempty"`
 }
 
 // SeedToken is a Data API token.
@@ -40,7 +50,11 @@ type SeedToken struct {
 	// ClientSecret marks the token as an OAuth (Data Client) app token:
 	// webhooks it creates are signed with this secret and carry no
 	// secretKey, as Webflow does for apps.
-	ClientSecret string                    `json:"clientSecret,omitempty"`
+	ClientSecret string `json:"clientSecret,omitempty"`
+	// Workspace marks a workspace API token (or a workspace-level Data
+	// Client app): it may call the Workspace Members and Site Access APIs,
+	// on every site of the workspace.
+	Workspace    bool                      `json:"workspace,omitempty"`
 	GrantType    string                    `json:"grantType,omitempty"` // introspection; default authorization_code
 	Application  *webflowdata.Application  `json:"application,omitempty"`
 	AuthorizedBy *webflowdata.AuthorizedBy `json:"authorizedBy,omitempty"`
@@ -75,6 +89,10 @@ type SeedSite struct {
 	LastPublished  webflowdata.Time  `json:"lastPublished,omitempty"`
 	AccessGroups   []SeedAccessGroup `json:"accessGroups,omitempty"`
 	Users          []SeedUser        `json:"users,omitempty"`
+	// Access is the site's Site Access default: restricted (default:
+	// only granted members, owners and admins) or open (every member and
+	// reviewer, with their default site role).
+	Access string `json:"access,omitempty"`
 }
 
 // SeedAccessGroup is an access group; the API never could create them, so
@@ -168,13 +186,35 @@ const (
 	DemoOAuthToken   = "wf-demo-oauth-token"
 	DemoClientSecret = "wf-demo-client-secret"
 	DemoSCIMToken    = "wf-demo-scim-token"
+	// DemoWorkspaceToken is a workspace API token with the Enterprise
+	// scopes (workspace_members:read/write, site_access:read/write).
+	DemoWorkspaceToken = "wf-demo-workspace-token"
+	// DemoCustomRoleID is the demo workspace's custom Site Role "SEO
+	// specialist" (client-eligible).
+	DemoCustomRoleID = "72fa5e47f6b8256f4641c5bd"
+)
+
+// Demo workspace members and the pending invite (ids as in Webflow's
+// examples where it has them).
+const (
+	DemoOwnerMemberID    = "62fa5e47f6b8256f4641c5b1" // owner@example.com, owner, managed by native SCIM
+	DemoAdminMemberID    = "62fa5e47f6b8256f4641c5be" // priya.nagata@example.com, admin
+	DemoDesignerMemberID = "62fa5e47f6b8256f4641c5bd" // waylon.dalton@example.com, member/designer, designer on the demo site
+	DemoGuestMemberID    = "62fa5e47f6b8256f4641c5c1" // gus@agency.example, guest, site_manager on the demo site
+	DemoClientMemberID   = "62fa5e47f6b8256f4641c5c2" // cleo@client.example, client, content_editor on the demo site
+	DemoReviewerMemberID = "62fa5e47f6b8256f4641c5c3" // rita.reviewer@example.com, reviewer
+	DemoInviteID         = "63fa5e47f6b8256f4641c5bf" // sam.okafor@example.com, member/designer, pending
 )
 
 // DemoSeed is a small demo workspace: site DemoSiteID with access groups
 // members, premium, staff and the ecommerce group customers, a second site
-// no demo token may reach, a full site token (DemoSiteToken), a read-only
-// token (DemoReadToken), an OAuth app token (DemoOAuthToken, client secret
-// DemoClientSecret), a native-SCIM token (DemoSCIMToken) and a few users.
+// no demo site token may reach, a full site token (DemoSiteToken), a
+// read-only token (DemoReadToken), an OAuth app token (DemoOAuthToken,
+// client secret DemoClientSecret), a native-SCIM token (DemoSCIMToken), a
+// few users, and the Enterprise side: a workspace token
+// (DemoWorkspaceToken), one member of each role (the owner is the
+// native-SCIM user, so SCIM-managed), a pending invite and a custom Site
+// Role (DemoCustomRoleID).
 func DemoSeed() Seed {
 	all := []string{"sites:read", "sites:write", "users:read", "users:write", "authorized_user:read"}
 	t := func(s string) webflowdata.Time {
@@ -182,8 +222,24 @@ func DemoSeed() Seed {
 		return webflowdata.NewTime(v)
 	}
 	yes := true
+	entScopes := []string{"sites:read", "workspace_members:read", "workspace_members:write", "site_access:read", "site_access:write"}
 	return Seed{
-		Workspace: SeedWorkspace{ID: DemoWorkspaceID, Name: "Demo Workspace"},
+		Workspace: SeedWorkspace{
+			ID: DemoWorkspaceID, Name: "Demo Workspace",
+			CustomRoles: []SeedCustomRole{{ID: DemoCustomRoleID, Name: "SEO specialist", ClientEligible: true}},
+			Members: []SeedMember{
+				{ID: DemoOwnerMemberID, Email: "owner@example.com", FirstName: "Olive", LastName: "Owner", Role: "owner", SiteRole: "site_manager", AddedOn: t("2023-01-01T09:00:00.000Z")},
+				{ID: DemoAdminMemberID, Email: "priya.nagata@example.com", FirstName: "Priya", LastName: "Nagata", Role: "admin", SiteRole: "site_manager", AddedOn: t("2024-05-02T09:00:00.000Z")},
+				{ID: DemoDesignerMemberID, Email: "waylon.dalton@example.com", FirstName: "Waylon", LastName: "Dalton", Role: "member", SiteRole: "designer",
+					AddedOn: t("2026-08-03T18:24:00.000Z"), Sites: []SeedSiteGrant{{SiteID: DemoSiteID, SiteRole: "designer"}}},
+				{ID: DemoGuestMemberID, Email: "gus@agency.example", FirstName: "Gus", LastName: "Guest", Role: "guest",
+					Sites: []SeedSiteGrant{{SiteID: DemoSiteID, SiteRole: "site_manager"}}},
+				{ID: DemoClientMemberID, Email: "cleo@client.example", FirstName: "Cleo", LastName: "Client", Role: "client", SiteRole: "content_editor",
+					Sites: []SeedSiteGrant{{SiteID: DemoSiteID, SiteRole: "content_editor"}}},
+				{ID: DemoReviewerMemberID, Email: "rita.reviewer@example.com", FirstName: "Rita", LastName: "Reviewer", Role: "reviewer", SiteRole: "reviewer"},
+			},
+			Invites: []SeedInvite{{ID: DemoInviteID, Email: "sam.okafor@example.com", Role: "member", DefaultSiteRole: "designer", CreatedOn: t("2026-08-03T18:24:00.000Z")}},
+		},
 		Tokens: []SeedToken{
 			{Label: "site-token", Token: DemoSiteToken, Scopes: all, Sites: []string{DemoSiteID}, GrantType: "site_token"},
 			{Label: "read-token", Token: DemoReadToken, Scopes: []string{"sites:read", "users:read"}, Sites: []string{DemoSiteID}, GrantType: "site_token"},
@@ -192,6 +248,7 @@ func DemoSeed() Seed {
 				ClientSecret: DemoClientSecret,
 				Application:  &webflowdata.Application{ID: "55131cd036c09f7d07883dfc", Description: "Webflow SCIM bridge (demo)", Homepage: "https://example.com", DisplayName: "SCIM Bridge Demo"},
 			},
+			{Label: "workspace-token", Token: DemoWorkspaceToken, Scopes: entScopes, Sites: []string{DemoSiteID, DemoOtherSiteID}, GrantType: "workspace_token", Workspace: true},
 		},
 		SCIM: SeedSCIM{
 			Tokens: []string{DemoSCIMToken},
@@ -243,6 +300,7 @@ func (s *Simulator) LoadSeed(seed Seed) error {
 	}
 	newSites := make([]*siteState, 0, len(seed.Sites))
 	ids := map[string]bool{}
+	access := map[string]string{} // site -> its Site Access default
 	for i, ss := range seed.Sites {
 		if ss.ID == "" {
 			ss.ID = s.ids.objectID(now)
@@ -254,6 +312,7 @@ func (s *Simulator) LoadSeed(seed Seed) error {
 			return fmt.Errorf("seed site %s: already exists", ss.ID)
 		}
 		ids[ss.ID] = true
+		access[ss.ID] = ss.Access
 		st, err := s.buildSite(ws.ID, ss, now)
 		if err != nil {
 			return fmt.Errorf("seed site %s: %w", ss.ID, err)
@@ -268,7 +327,7 @@ func (s *Simulator) LoadSeed(seed Seed) error {
 		t := &token{
 			id: s.ids.objectID(now), label: st.Label, value: st.Token,
 			scopes: map[string]bool{}, sites: map[string]bool{},
-			clientSecret: st.ClientSecret, grantType: st.GrantType, app: st.Application,
+			clientSecret: st.ClientSecret, grantType: st.GrantType, app: st.Application, workspace: st.Workspace,
 			createdOn: now, seedLimit: st.RateLimitPerMinute, rl: &tokenLimit{},
 		}
 		if t.grantType == "" {
@@ -298,6 +357,10 @@ func (s *Simulator) LoadSeed(seed Seed) error {
 		t.rl.limit.Store(int64(limit))
 		newTokens = append(newTokens, t)
 	}
+	plan, err := s.planEnterpriseSeed(seed.Workspace, access, func(id string) bool { return s.sites[id] != nil || ids[id] }, now)
+	if err != nil {
+		return err
+	}
 	scimUsers := make([]*scimUser, 0, len(seed.SCIM.Users))
 	for i, u := range seed.SCIM.Users {
 		if u.UserName == "" {
@@ -322,10 +385,12 @@ func (s *Simulator) LoadSeed(seed Seed) error {
 			s.scimTok[tk] = true
 		}
 	}
+	s.commitEnterpriseSeed(plan)
 	for _, u := range scimUsers {
 		if err := s.scim.insert(u); err != nil {
 			return fmt.Errorf("seed scim user %s: %w", u.UserName(), err)
 		}
+		s.syncSCIMMemberLocked(u.id, now)
 	}
 	return nil
 }

@@ -66,6 +66,9 @@ type Options struct {
 	// (webflow-api.md §2.6); this is the case in which a client that
 	// writes from a stale copy loses what a customer bought.
 	PatchDropsEcommerce bool
+	// Readings answers what the Enterprise reference leaves unknown; the
+	// zero value is the safe reading of each (see Readings).
+	Readings Readings
 }
 
 func (o *Options) defaults() {
@@ -129,6 +132,8 @@ type Simulator struct {
 	inviteCnt map[string]int // by lower-cased email
 	scim      *scimStore
 	ids       *idGen
+	ent       *entState // workspace members, invites, site access
+	readings  Readings
 
 	limiter *limiter
 	faults  *faultSet
@@ -163,6 +168,8 @@ func New(opts Options) *Simulator {
 		webhooks:  map[string]*webhookState{},
 		inviteCnt: map[string]int{},
 		ids:       newIDGen(),
+		ent:       newEntState(),
+		readings:  opts.Readings.normalized(),
 		limiter:   newLimiter(opts.RateLimitPerMinute),
 		faults:    &faultSet{},
 		log:       newRequestLog(opts.RequestLogSize),

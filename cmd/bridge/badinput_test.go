@@ -290,7 +290,14 @@ func TestHostileInput(t *testing.T) {
 	if !ok {
 		t.Fatal("seed: mike@example.com")
 	}
-	corpus := hostileCorpus(alice, bob, carol, gid, cid, stranger.ID)
+	// premium is an access group no IdP linked: not a SCIM Group.
+	var premium string
+	for _, ag := range h.sim.AccessGroups(testSite) {
+		if ag.Slug == "premium" {
+			premium = ag.ID
+		}
+	}
+	corpus := hostileCorpus(alice, bob, carol, gid, cid, stranger.ID, premium)
 	before := storeSnapshot(t, h)
 	simBefore := takeSimSnapshot(h)
 	h.sim.ResetRequests()
@@ -428,8 +435,9 @@ const unknownHexID = "65a1b2c3d4e5f60718293a4b"
 
 // hostileCorpus builds the requests. alice and bob are members of group
 // gid; carol is in no group; cid is a workspace collaborator; stranger is
-// the Webflow id of a user the bridge never provisioned.
-func hostileCorpus(alice, bob, carol, gid, cid, stranger string) []hostileCase {
+// the Webflow id of a user the bridge never provisioned; unlinked is the
+// id of an access group no IdP linked.
+func hostileCorpus(alice, bob, carol, gid, cid, stranger, unlinked string) []hostileCase {
 	S := "/sites/" + testSite + "/scim/v2"
 	O := "/sites/" + otherSite + "/scim/v2"
 	W := workspacePrefix
@@ -992,6 +1000,17 @@ func hostileCorpus(alice, bob, carol, gid, cid, stranger string) []hostileCase {
 			add(catIDs, "unknown-put-"+tc.name+"-"+site, "PUT", p, user(`"userName":"mike@example.com","active":false`), want(404))
 		}
 	}
+	// An access group no IdP linked is not a SCIM Group (RFC 7644): 404,
+	// and PUT or PATCH link nothing (Redis is compared); a DELETE of a
+	// group is final until the next POST.
+	UG := G + "/" + unlinked
+	add(catIDs, "unlinked-group-get", "GET", UG, nil, want(404))
+	add(catIDs, "unlinked-group-delete", "DELETE", UG, nil, want(404))
+	add(catIDs, "unlinked-group-patch-members", "PATCH", UG, patchOps(`[{"op":"add","path":"members","value":[{"value":"`+carol+`"}]}]`), want(404))
+	add(catIDs, "unlinked-group-patch-rename", "PATCH", UG, patchOps(`[{"op":"replace","value":{"id":"`+unlinked+`","displayName":"Premium"}}]`), want(404))
+	add(catIDs, "unlinked-group-put", "PUT", UG, group(`"displayName":"Premium","members":[{"value":"`+carol+`"}]`), want(404))
+	add(catIDs, "unlinked-group-put-on-site-B", "PUT", O+"/Groups/"+unlinked, group(`"displayName":"Premium","members":[]`), want(404))
+	add(catIDs, "random-group-put", "PUT", G+"/"+unknownHexID, group(`"displayName":"Premium","members":[]`), want(404))
 	for i := range 2 { // asked again: the remembered miss
 		add(catIDs, fmt.Sprintf("unknown-delete-stranger-again-%d", i), "DELETE", U+"/"+stranger, nil, want(404))
 	}

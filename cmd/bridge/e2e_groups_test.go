@@ -104,14 +104,28 @@ func TestOktaGroupPush(t *testing.T) {
 	if h.slugs("a@okta.local") != "premium,staff" || h.slugs("b@okta.local") != "premium" {
 		t.Errorf("unlink must leave memberships: a=%s b=%s", h.slugs("a@okta.local"), h.slugs("b@okta.local"))
 	}
-	if r := h.must(200, h.do("GET", "/Groups/"+gid, nil)); r.Body[GroupExt].(map[string]any)["linked"] != false {
-		t.Errorf("after unlink the access group is listed as not linked: %s", r.Raw)
+	// RFC 7644: a deleted resource is gone. It is 404, absent from the
+	// list, and PUT or PATCH do not bring it back (a late push must not
+	// re-link what the admin unlinked).
+	h.must(404, h.do("GET", "/Groups/"+gid, nil))
+	h.must(404, h.do("PATCH", "/Groups/"+gid, patch(op("replace", "", map[string]any{"id": gid, "displayName": "Test SCIMv2"}))))
+	h.must(404, h.do("PUT", "/Groups/"+gid, map[string]any{"schemas": []string{groupSchema}, "displayName": "Test SCIMv2", "members": []map[string]any{{"value": a}}}))
+	if r := h.must(200, h.do("GET", "/Groups", nil)); strings.Contains(r.Raw, gid) || r.Body["totalResults"] != 0.0 {
+		t.Errorf("after unlink the group is not listed: %s", r.Raw)
+	}
+	if r := h.must(200, h.do("GET", filterGroups(`displayName eq "Test SCIMv2"`), nil)); r.Body["totalResults"] != 0.0 {
+		t.Errorf("after unlink Okta's lookup finds nothing: %s", r.Raw)
 	}
 	// A later deactivation no longer touches the unlinked slug.
 	h.must(200, h.do("PATCH", "/Users/"+b, patch(op("replace", "", map[string]any{"active": false}))))
 	if h.slugs("b@okta.local") != "premium" {
 		t.Errorf("unmanaged after unlink: %s", h.slugs("b@okta.local"))
 	}
+	// Pushed again, it is a resource again, with the same id.
+	if r := h.must(201, h.do("POST", "/Groups", `{"schemas":["`+groupSchema+`"],"displayName":"Test SCIMv2"}`)); str(r.Body, "id") != gid {
+		t.Errorf("re-linked under another id: %s", r.Raw)
+	}
+	h.must(200, h.do("GET", "/Groups/"+gid, nil))
 }
 
 func TestGroupDeleteRemoveMembers(t *testing.T) {
@@ -204,9 +218,16 @@ func TestGroupInputErrors(t *testing.T) {
 	}
 	h.must(404, h.do("GET", "/Groups/ffffffffffffffffffffffff", nil))
 	h.must(400, h.do("GET", "/Groups?filter="+urlq(`displayName co "x"`), nil))
+	// Paging, over the linked groups only (3 of the site's 4).
+	for _, name := range []string{"Members", "Premium"} {
+		h.must(201, h.do("POST", "/Groups", `{"schemas":["`+groupSchema+`"],"displayName":"`+name+`"}`))
+	}
 	r = h.must(200, h.do("GET", "/Groups?count=2", nil))
-	if r.Body["totalResults"] != 4.0 || r.Body["itemsPerPage"] != 2.0 {
+	if r.Body["totalResults"] != 3.0 || r.Body["itemsPerPage"] != 2.0 {
 		t.Errorf("paging: %s", r.Raw)
+	}
+	if r := h.must(200, h.do("GET", "/Groups?startIndex=3", nil)); r.Body["itemsPerPage"] != 1.0 {
+		t.Errorf("the last page: %s", r.Raw)
 	}
 }
 
@@ -461,5 +482,83 @@ func TestMembershipSettleCoalesces(t *testing.T) {
 	}
 	if st, err := h.app.scim.QueueStats(context.Background(), testSite); err != nil || st.Pending != 0 {
 		t.Errorf("queue after drain: %+v %v", st, err)
+	}
+}
+
+// RFC 7644 (issue 14, point 4): an access group no IdP linked is not a
+// SCIM Group. It is not listed, GET, PUT, PATCH and DELETE of its id are
+// 404 (and link nothing), and listing before any link costs no Webflow
+// call. POST links one by groupMappings, by name or by slug; a DELETE
+// makes the group gone again until the next POST.
+func TestUnlinkedAccessGroupsAreNotResources(t *testing.T) {
+	h := newBridge(t, withSite(func(s *config.SiteConfig) { s.GroupMappings = map[string]string{"Okta Customers": "customers"} }))
+	vip, err := h.sim.AddAccessGroup(testSite, webflowsim.SeedAccessGroup{Name: "VIP Lounge", Slug: "vip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agID := map[string]string{}
+	for _, ag := range h.sim.AccessGroups(testSite) {
+		agID[ag.Slug] = ag.ID
+	}
+	u := h.newUser("member@example.com")
+
+	h.sim.ResetRequests()
+	for _, path := range []string{"/Groups", "/Groups?count=0", filterGroups(`displayName eq "Members"`), filterGroups(`id eq "` + agID["members"] + `"`)} {
+		if r := h.must(200, h.do("GET", path, nil)); r.Body["totalResults"] != 0.0 || r.Body["itemsPerPage"] != 0.0 {
+			t.Errorf("GET %s lists unlinked access groups: %s", path, r.Raw)
+		}
+	}
+	if h.calls() != 0 {
+		t.Errorf("listing with no linked group made %d Webflow calls", h.calls())
+	}
+	for _, slug := range []string{"members", "premium", "vip"} {
+		id := agID[slug]
+		h.must(404, h.do("GET", "/Groups/"+id, nil))
+		h.must(404, h.do("PUT", "/Groups/"+id, map[string]any{"schemas": []string{groupSchema}, "displayName": slug, "members": []map[string]any{{"value": u}}}))
+		h.must(404, h.do("PATCH", "/Groups/"+id, patch(op("add", "members", []map[string]any{{"value": u}}))))
+		h.must(404, h.do("DELETE", "/Groups/"+id, nil))
+	}
+	if r := h.must(200, h.do("GET", "/Groups", nil)); r.Body["totalResults"] != 0.0 {
+		t.Errorf("PUT or PATCH linked a group: %s", r.Raw)
+	}
+	h.drain()
+	if s := h.slugs("member@example.com"); s != "" {
+		t.Errorf("a refused group write reached Webflow: %s", s)
+	}
+
+	// POST links: by name (any case), by slug, through groupMappings.
+	linked := map[string]string{}
+	for _, tc := range []struct{ displayName, slug string }{{"MEMBERS", "members"}, {"vip", "vip"}, {"Okta Customers", "customers"}} {
+		r := h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": tc.displayName, "members": []map[string]any{{"value": u}}}))
+		if str(r.Body, "id") != agID[tc.slug] || str(r.Body[GroupExt].(map[string]any), "slug") != tc.slug || r.Body[GroupExt].(map[string]any)["linked"] != true {
+			t.Errorf("POST %q: %s", tc.displayName, r.Raw)
+		}
+		linked[tc.slug] = str(r.Body, "id")
+	}
+	if got := h.must(200, h.do("GET", "/Groups/"+vip.ID, nil)); str(got.Body, "displayName") != "vip" || str(got.Body[GroupExt].(map[string]any), "accessGroupName") != "VIP Lounge" || memberValues(got) != u {
+		t.Errorf("a linked group: %s", got.Raw)
+	}
+	r := h.must(200, h.do("GET", "/Groups", nil))
+	if r.Body["totalResults"] != 3.0 || strings.Contains(r.Raw, agID["premium"]) || strings.Contains(r.Raw, agID["staff"]) {
+		t.Errorf("the list holds the three linked groups only: %s", r.Raw)
+	}
+	h.drain()
+	if s := h.slugs("member@example.com"); s != "customers,members,vip" {
+		t.Errorf("memberships written: %s", s)
+	}
+
+	// DELETE: gone from GET and the list, until pushed again.
+	h.must(204, h.do("DELETE", "/Groups/"+linked["vip"], nil))
+	h.must(404, h.do("GET", "/Groups/"+linked["vip"], nil))
+	h.must(404, h.do("DELETE", "/Groups/"+linked["vip"], nil))
+	if r := h.must(200, h.do("GET", "/Groups", nil)); r.Body["totalResults"] != 2.0 || strings.Contains(r.Raw, linked["vip"]) {
+		t.Errorf("a deleted group is listed: %s", r.Raw)
+	}
+	if r := h.must(200, h.do("GET", "/Users/"+u, nil)); strings.Contains(r.Raw, linked["vip"]) {
+		t.Errorf("a deleted group is among the user's groups: %s", r.Raw)
+	}
+	h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "VIP Lounge"}))
+	if r := h.must(200, h.do("GET", "/Groups", nil)); r.Body["totalResults"] != 3.0 {
+		t.Errorf("pushed again, the group is back: %s", r.Raw)
 	}
 }

@@ -56,7 +56,7 @@ func groupExtensionSchema() schema.Schema {
 				Name: "accessGroupName", Mutability: schema.AttributeMutabilityReadOnly(), Description: optional.NewString("The access group's name in Webflow (renames are not sent to Webflow)"),
 			})),
 			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{
-				Name: "linked", Mutability: schema.AttributeMutabilityReadOnly(), Description: optional.NewString("Whether an IdP group manages this access group"),
+				Name: "linked", Mutability: schema.AttributeMutabilityReadOnly(), Description: optional.NewString("Whether an IdP group manages this access group: always true, since only a linked access group is a SCIM Group"),
 			})),
 		},
 	}
@@ -77,7 +77,6 @@ type groupsHandler struct {
 // groupView is one access group as SCIM shows it.
 type groupView struct {
 	ID, Slug, Name string // Webflow's
-	Linked         bool
 	DisplayName    string // the IdP's name when linked, else Webflow's
 	ExternalID     string
 	Created        time.Time
@@ -122,32 +121,37 @@ func (g *groupsHandler) accessGroupsFrom(ctx context.Context, raw []byte, at tim
 	return fresh, nil
 }
 
-// views returns every access group as a SCIM Group, in a stable order.
-// Linked groups whose access group vanished from Webflow are still shown.
+// views returns every linked group as a SCIM Group, in a stable order.
+// Only a link makes an access group a SCIM resource (RFC 7644 3.4.1: a
+// resource exists from its POST until its DELETE): an access group no IdP
+// linked, or whose link an IdP deleted, is not listed and is 404, and a
+// POST links it (by groupMappings, name or slug). Webflow's list only
+// adds its name and creation time; a linked group whose access group
+// vanished from Webflow is still shown. With no link at all, nothing is
+// read but the links.
 func (g *groupsHandler) views(ctx context.Context) ([]groupView, error) {
 	links, raw, at, err := g.store.SiteGroups(ctx, g.site.ID, accessGroupsBlob)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return nil, err
 	}
+	if len(links) == 0 {
+		return []groupView{}, nil
+	}
 	ags, err := g.accessGroupsFrom(ctx, raw, at, err, g.site.AccessGroupsRefresh)
 	if err != nil {
 		return nil, err
 	}
-	bySlug := map[string]*state.GroupRecord{}
-	for _, l := range links {
-		bySlug[l.Slug] = l
-	}
-	out := make([]groupView, 0, len(ags))
+	bySlug := make(map[string]webflowdata.AccessGroup, len(ags))
 	for _, ag := range ags {
-		v := groupView{ID: ag.ID, Slug: ag.Slug, Name: ag.Name, DisplayName: ag.Name, Created: ag.CreatedOn.Time, Modified: ag.CreatedOn.Time}
-		if l, ok := bySlug[ag.Slug]; ok {
-			v.Linked, v.DisplayName, v.ExternalID, v.ID, v.Modified = true, l.DisplayName, l.ExternalID, l.ID, l.Modified
-			delete(bySlug, ag.Slug)
+		bySlug[ag.Slug] = ag
+	}
+	out := make([]groupView, 0, len(links))
+	for _, l := range links {
+		v := groupView{ID: l.ID, Slug: l.Slug, Name: l.Slug, DisplayName: l.DisplayName, ExternalID: l.ExternalID, Created: l.Created, Modified: l.Modified}
+		if ag, ok := bySlug[l.Slug]; ok {
+			v.Name, v.Created = ag.Name, ag.CreatedOn.Time
 		}
 		out = append(out, v)
-	}
-	for _, l := range bySlug {
-		out = append(out, groupView{ID: l.ID, Slug: l.Slug, Name: l.Slug, Linked: true, DisplayName: l.DisplayName, ExternalID: l.ExternalID, Created: l.Created, Modified: l.Modified})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -170,9 +174,6 @@ func (g *groupsHandler) view(ctx context.Context, id string) (groupView, error) 
 // (no Webflow call), with the userName as display.
 func (g *groupsHandler) members(ctx context.Context, v groupView, base string) ([]map[string]any, error) {
 	out := []map[string]any{}
-	if !v.Linked {
-		return out, nil
-	}
 	ids, err := g.store.GroupMembers(ctx, g.site.ID, v.Slug)
 	if err != nil || len(ids) == 0 {
 		return out, err
@@ -191,7 +192,7 @@ func (g *groupsHandler) attributes(ctx context.Context, v groupView, r *http.Req
 	attrs := scim.ResourceAttributes{
 		"displayName": v.DisplayName,
 		GroupExtensionURN: map[string]any{
-			"slug": v.Slug, "accessGroupName": v.Name, "linked": v.Linked,
+			"slug": v.Slug, "accessGroupName": v.Name, "linked": true,
 		},
 	}
 	var inc, exc []string
@@ -403,23 +404,14 @@ func (g *groupsHandler) link(ctx context.Context, ag webflowdata.AccessGroup, di
 	return rec, nil
 }
 
-// linked returns the group's link, linking an existing access group on
-// first use (an IdP may PUT or PATCH a group it found by listing).
+// linked returns the group's link; a group no IdP linked is 404 (PUT and
+// PATCH never link: only POST creates the resource).
 func (g *groupsHandler) linked(ctx context.Context, id string) (*state.GroupRecord, error) {
 	rec, err := g.store.GetGroup(ctx, g.site.ID, id)
-	if err == nil || !errors.Is(err, state.ErrNotFound) {
-		return rec, err
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, scimerrors.ScimErrorResourceNotFound(id)
 	}
-	ags, err := g.accessGroups(ctx, g.site.AccessGroupsRefresh)
-	if err != nil {
-		return nil, err
-	}
-	for _, ag := range ags {
-		if ag.ID == id {
-			return g.link(ctx, ag, ag.Name, "")
-		}
-	}
-	return nil, scimerrors.ScimErrorResourceNotFound(id)
+	return rec, err
 }
 
 // ---- scim.ResourceHandler ----
@@ -521,18 +513,12 @@ func (g *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceA
 
 func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	ctx := r.Context()
-	// A linked group (the usual case) is found, and answered, from one
-	// read; anything else takes the path that may link it.
+	// The group is found, and answered, from one read.
 	v, err := g.view(ctx, id)
-	var rec *state.GroupRecord
-	if err == nil && v.Linked {
-		rec = &state.GroupRecord{ID: v.ID, SiteID: g.site.ID, Slug: v.Slug, DisplayName: v.DisplayName, ExternalID: v.ExternalID, Modified: v.Modified}
-	} else {
-		if rec, err = g.linked(ctx, id); err != nil {
-			return scim.Resource{}, g.fail(ctx, "patch", err)
-		}
-		v.Linked = false // re-read below
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "patch", err)
 	}
+	rec := &state.GroupRecord{ID: v.ID, SiteID: g.site.ID, Slug: v.Slug, DisplayName: v.DisplayName, ExternalID: v.ExternalID, Modified: v.Modified}
 	var mops []state.MemberOp
 	name, ext := rec.DisplayName, rec.ExternalID
 	for _, op := range ops {
@@ -586,9 +572,6 @@ func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 			return scim.Resource{}, g.fail(ctx, "patch", err)
 		}
 		v.DisplayName, v.ExternalID, v.Modified = rec.DisplayName, rec.ExternalID, rec.Modified
-	}
-	if !v.Linked {
-		return g.Get(r, id)
 	}
 	res, err := g.resource(ctx, v, r)
 	if err != nil {
@@ -715,7 +698,7 @@ func (g *groupsHandler) matches(ctx context.Context, e filter.Expression, v grou
 	case *filter.ValuePath:
 		if strings.EqualFold(x.AttributePath.AttributeName, "members") {
 			ids, err := valuePathIDs(x.ValueFilter)
-			if err != nil || !v.Linked {
+			if err != nil {
 				return false, err
 			}
 			members, err := g.store.GroupMembers(ctx, g.site.ID, v.Slug)

@@ -57,6 +57,14 @@ type appOptions struct {
 // newApp builds the bridge from cfg. The embedded store is used when no
 // Redis URL is configured, with a warning: nothing survives a restart.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appOptions) (*app, error) {
+	// Issue 15 is in progress: its keys are parsed and validated, and
+	// nothing acts on them yet. Say so rather than seem to act.
+	if cfg.Workspace.Mode == "members" {
+		return nil, errors.New("workspace.mode: members is parsed and validated but not served yet (issue 15, in progress); use passthrough")
+	}
+	if len(cfg.Workspace.Groups) > 0 {
+		log.Warn("workspace.groups is parsed and validated but not acted on yet (issue 15, in progress): group memberships change no Workspace role or site access, and /workspace/scim/v2/Groups still passes through")
+	}
 	a := &app{}
 	var err error
 	if cfg.Redis.URL == "" {

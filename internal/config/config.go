@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/webflowscim/bridge/internal/workspaceroles"
 )
 
 // Config is the bridge's YAML configuration. The keys listen, publicURL,
@@ -113,8 +115,12 @@ type SiteConfig struct {
 	WebhookSecretFile string `yaml:"webhookSecretFile"`
 }
 
-// WorkspaceConfig is the collaborator surface: a passthrough to Webflow's
-// native SCIM at /workspace/scim/v2/.
+// WorkspaceConfig is the collaborator surface at /workspace/scim/v2/: a
+// passthrough to Webflow's native SCIM, and (issue 15) Workspace roles and
+// site access from IdP groups through the Workspace Members and Site
+// Access APIs. The keys id, membersToken, defaultRole.{workspace,site},
+// groups["<name>"].{workspace,site,sites,siteRoleId} and mode are a
+// contract (issue 15's example): add keys, never rename these.
 type WorkspaceConfig struct {
 	WebflowSCIMToken     string   `yaml:"webflowSCIMToken"`
 	WebflowSCIMTokenFile string   `yaml:"webflowSCIMTokenFile"`
@@ -126,6 +132,67 @@ type WorkspaceConfig struct {
 		On     []string `yaml:"on"` // delete, deactivate
 		DryRun bool     `yaml:"dryRun"`
 	} `yaml:"cascade"`
+	// Mode is where workspace users go: passthrough (the default) relays
+	// /Users to Webflow's native SCIM; members serves them from the
+	// Workspace Members API (invites), so webflowSCIMToken is not needed.
+	Mode string `yaml:"mode"`
+	// ID is the workspace id (GET /v2/workspaces lists it), for the
+	// Workspace Members and Site Access APIs at webflow.apiBaseURL.
+	ID string `yaml:"id"`
+	// MembersToken is a workspace token with workspace_members:read/write
+	// and site_access:read/write.
+	MembersToken     string `yaml:"membersToken"`
+	MembersTokenFile string `yaml:"membersTokenFile"`
+	// DefaultRole is the role of a user in no group that sets a Workspace
+	// role. Default, when groups or mode: members use it: reviewer with
+	// reviewer (the least role, a free seat).
+	DefaultRole WorkspaceRoleConfig `yaml:"defaultRole"`
+	// Groups maps an IdP group name (matched case-insensitively) to the
+	// roles its members get; several groups give the highest of each.
+	Groups map[string]WorkspaceRoleConfig `yaml:"groups"`
+	// SiteRoleOrder ranks the Site roles, highest first, when a user's
+	// groups give several: every built-in writable role once, and each
+	// custom role as "custom:<id>" where it ranks. Default site_manager,
+	// designer, marketer, content_editor, reviewer; a config that uses a
+	// custom role must place it.
+	SiteRoleOrder []string `yaml:"siteRoleOrder"`
+}
+
+// WorkspaceRoleConfig is one role entry: workspace.defaultRole, or a group
+// under workspace.groups.
+type WorkspaceRoleConfig struct {
+	// Workspace is admin, member or reviewer. A group may leave it out and
+	// give per-site access only.
+	Workspace string `yaml:"workspace"`
+	// Site is the default Site role, paired with Workspace as Webflow
+	// allows (admin: site_manager; member: site_manager, designer,
+	// marketer, content_editor or custom; reviewer: reviewer). It may be
+	// left out with admin and reviewer.
+	Site string `yaml:"site"`
+	// Sites gives a Site role on named sites (site id -> role).
+	Sites map[string]string `yaml:"sites"`
+	// SiteRoleID is the custom Site Role that "custom" in site and sites
+	// means ("custom:<id>" in sites names another).
+	SiteRoleID string `yaml:"siteRoleId"`
+}
+
+// RolesUsed reports whether the group engine is configured: groups, or
+// mode: members (whose invites need a role).
+func (w WorkspaceConfig) RolesUsed() bool { return len(w.Groups) > 0 || w.Mode == "members" }
+
+// RoleSpec is the role configuration for workspaceroles.NewMapping.
+func (w WorkspaceConfig) RoleSpec() workspaceroles.Spec {
+	conv := func(r WorkspaceRoleConfig) workspaceroles.RoleSpec {
+		return workspaceroles.RoleSpec{Workspace: r.Workspace, Site: r.Site, SiteRoleID: r.SiteRoleID, Sites: r.Sites}
+	}
+	s := workspaceroles.Spec{DefaultRole: conv(w.DefaultRole), SiteRoleOrder: w.SiteRoleOrder}
+	if len(w.Groups) > 0 {
+		s.Groups = make(map[string]workspaceroles.RoleSpec, len(w.Groups))
+		for name, r := range w.Groups {
+			s.Groups[name] = conv(r)
+		}
+	}
+	return s
 }
 
 // Enabled reports whether the workspace surface is configured.
@@ -271,6 +338,7 @@ func (c *Config) readSecretFiles() error {
 			one(fmt.Sprintf("sites[%d].webhookSecret", i), s.WebhookSecretFile, &s.WebhookSecret))
 	}
 	errs = append(errs, one("workspace.webflowSCIMToken", c.Workspace.WebflowSCIMTokenFile, &c.Workspace.WebflowSCIMToken),
+		one("workspace.membersToken", c.Workspace.MembersTokenFile, &c.Workspace.MembersToken),
 		list("workspace.scimTokens", c.Workspace.SCIMTokensFile, &c.Workspace.SCIMTokens),
 		list("adminTokens", c.AdminTokensFile, &c.AdminTokens))
 	return errors.Join(errs...)
@@ -304,6 +372,14 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(20 * time.Second)
+	}
+	if c.Workspace.Mode == "" {
+		c.Workspace.Mode = "passthrough"
+	}
+	if c.Workspace.RolesUsed() && c.Workspace.DefaultRole.Workspace == "" && c.Workspace.DefaultRole.Site == "" &&
+		c.Workspace.DefaultRole.SiteRoleID == "" && len(c.Workspace.DefaultRole.Sites) == 0 {
+		d := workspaceroles.DefaultRole()
+		c.Workspace.DefaultRole = WorkspaceRoleConfig{Workspace: string(d.Workspace), Site: d.Site.String()}
 	}
 }
 
@@ -343,9 +419,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if c.Workspace.Enabled() && strings.TrimSpace(c.Workspace.WebflowSCIMToken) == "" {
-		errs = append(errs, errors.New("config: workspace.scimTokens is set but workspace.webflowSCIMToken is empty"))
-	}
+	errs = append(errs, c.Workspace.validate()...)
 	for _, on := range c.Workspace.Cascade.On {
 		if on != "delete" && on != "deactivate" {
 			errs = append(errs, fmt.Errorf("config: workspace.cascade.on: %q must be delete or deactivate", on))
@@ -367,6 +441,62 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validate checks the workspace block; errors name the key.
+func (w WorkspaceConfig) validate() []error {
+	var errs []error
+	members := w.Mode == "members"
+	switch w.Mode {
+	case "", "passthrough", "members":
+	default:
+		errs = append(errs, fmt.Errorf("config: workspace.mode %q must be passthrough or members", w.Mode))
+	}
+	if w.Enabled() && !members && strings.TrimSpace(w.WebflowSCIMToken) == "" {
+		errs = append(errs, errors.New("config: workspace.scimTokens is set but workspace.webflowSCIMToken is empty"))
+	}
+	if w.ID != "" && !workspaceroles.IsObjectID(w.ID) {
+		errs = append(errs, fmt.Errorf("config: workspace.id %q is not a workspace id (24 lower-case hex digits, from GET /v2/workspaces; not the slug)", w.ID))
+	}
+	// Both modes write roles through the Workspace Members and Site Access
+	// APIs; the IdP reaches them through /workspace/scim/v2/.
+	need := ""
+	switch {
+	case members:
+		need = "workspace.mode: members"
+	case len(w.Groups) > 0:
+		need = "workspace.groups"
+	}
+	if need != "" {
+		if w.ID == "" {
+			errs = append(errs, fmt.Errorf("config: %s needs workspace.id", need))
+		}
+		if strings.TrimSpace(w.MembersToken) == "" {
+			errs = append(errs, fmt.Errorf("config: %s needs workspace.membersToken (workspace_members:read/write, site_access:read/write)", need))
+		}
+		if !w.Enabled() {
+			errs = append(errs, fmt.Errorf("config: %s needs workspace.scimTokens, for the IdP to reach /workspace/scim/v2/", need))
+		}
+	} else {
+		// Set but unused would look like it acts.
+		if w.DefaultRole.Workspace != "" || w.DefaultRole.Site != "" || w.DefaultRole.SiteRoleID != "" || len(w.DefaultRole.Sites) > 0 {
+			errs = append(errs, errors.New("config: workspace.defaultRole is set, but neither workspace.groups nor workspace.mode: members uses it"))
+		}
+		if len(w.SiteRoleOrder) > 0 {
+			errs = append(errs, errors.New("config: workspace.siteRoleOrder is set, but neither workspace.groups nor workspace.mode: members uses it"))
+		}
+	}
+	if _, err := workspaceroles.NewMapping(w.RoleSpec()); err != nil {
+		var kes workspaceroles.KeyErrors
+		if errors.As(err, &kes) {
+			for _, e := range kes {
+				errs = append(errs, fmt.Errorf("config: workspace.%w", e))
+			}
+		} else {
+			errs = append(errs, fmt.Errorf("config: workspace: %w", err))
+		}
+	}
+	return errs
+}
+
 const masked = "********"
 
 // Masked returns the effective config with every secret replaced, for
@@ -382,6 +512,7 @@ func (c Config) Masked() Config {
 	}
 	m.Workspace.WebflowSCIMToken = maskOne(c.Workspace.WebflowSCIMToken)
 	m.Workspace.SCIMTokens = maskList(c.Workspace.SCIMTokens)
+	m.Workspace.MembersToken = maskOne(c.Workspace.MembersToken)
 	m.AdminTokens = maskList(c.AdminTokens)
 	if u, err := url.Parse(c.Redis.URL); err == nil && u.User != nil {
 		if _, has := u.User.Password(); has {

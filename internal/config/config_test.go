@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +73,125 @@ sites:
 		_, _, err := Parse([]byte(tc.raw), lookup)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// wsRolesBase is issue 15's example, with the tokens the workspace
+// surface needs; %s is replaced by extra workspace keys.
+const wsRolesBase = `
+workspace:
+  webflowSCIMToken: native
+  scimTokens: [idp]
+  id: 685c583b3b9dd5e04b2f82d3
+  membersToken: ${WEBFLOW_WORKSPACE_TOKEN}
+  defaultRole: {workspace: member, site: content_editor}
+  groups:
+    "Webflow Admins": {workspace: admin}
+    "Marketing": {workspace: member, site: marketer, sites: {580e63e98c9a982ac9b8b741: marketer, 580e63e98c9a982ac9b8b742: content_editor}}
+    "Agency reviewers": {workspace: reviewer}
+`
+
+func TestWorkspaceRolesConfig(t *testing.T) {
+	env := map[string]string{"WEBFLOW_WORKSPACE_TOKEN": "ws-members-secret"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+
+	cfg, _, err := Parse([]byte(wsRolesBase), lookup)
+	if err != nil {
+		t.Fatalf("the issue's example: %v", err)
+	}
+	w := cfg.Workspace
+	if w.Mode != "passthrough" || w.ID != "685c583b3b9dd5e04b2f82d3" || w.MembersToken != "ws-members-secret" ||
+		!reflect.DeepEqual(w.DefaultRole, WorkspaceRoleConfig{Workspace: "member", Site: "content_editor"}) ||
+		w.Groups["Marketing"].Sites["580e63e98c9a982ac9b8b742"] != "content_editor" || w.Groups["Webflow Admins"].Workspace != "admin" {
+		t.Errorf("parsed %+v", w)
+	}
+	if m := cfg.Masked(); m.Workspace.MembersToken != masked || cfg.Workspace.MembersToken != "ws-members-secret" {
+		t.Errorf("membersToken masked %q, original %q", m.Workspace.MembersToken, cfg.Workspace.MembersToken)
+	}
+
+	// The default defaultRole, when groups use one and the config names none.
+	noDefault := strings.Replace(wsRolesBase, "  defaultRole: {workspace: member, site: content_editor}\n", "", 1)
+	if cfg, _, err := Parse([]byte(noDefault), lookup); err != nil || !reflect.DeepEqual(cfg.Workspace.DefaultRole, WorkspaceRoleConfig{Workspace: "reviewer", Site: "reviewer"}) {
+		t.Errorf("default defaultRole: %+v %v", cfg, err)
+	}
+	// Without groups or members mode, nothing is filled in.
+	plain := "workspace:\n  webflowSCIMToken: native\n  scimTokens: [idp]\n"
+	if cfg, _, err := Parse([]byte(plain), lookup); err != nil || !reflect.DeepEqual(cfg.Workspace.DefaultRole, WorkspaceRoleConfig{}) || cfg.Workspace.Mode != "passthrough" {
+		t.Errorf("plain passthrough: %+v %v", cfg, err)
+	}
+
+	dir := t.TempDir()
+	tokenFile := dir + "/members-token"
+	if err := os.WriteFile(tokenFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	members := `
+workspace:
+  mode: members
+  scimTokens: [idp]
+  id: 685c583b3b9dd5e04b2f82d3
+  membersTokenFile: ` + tokenFile + `
+  siteRoleOrder: [site_manager, "custom:72fa5e47f6b8256f4641c5bd", designer, marketer, content_editor, reviewer]
+  groups:
+    "SEO": {workspace: member, site: custom, siteRoleId: 72fa5e47f6b8256f4641c5bd, sites: {580e63e98c9a982ac9b8b741: custom}}
+    "Site B editors": {sites: {580e63e98c9a982ac9b8b742: content_editor}}
+`
+	cfg, _, err = Parse([]byte(members), lookup)
+	if err != nil || cfg.Workspace.MembersToken != "from-file" || cfg.Workspace.WebflowSCIMToken != "" {
+		t.Errorf("members mode, token from a file, custom role placed, no native SCIM token: %+v %v", cfg, err)
+	}
+
+	for _, tc := range []struct {
+		name, raw string
+		want      []string // every one must be in the error
+	}{
+		{"mode", strings.Replace(wsRolesBase, "  id:", "  mode: hybrid\n  id:", 1),
+			[]string{`workspace.mode "hybrid" must be passthrough or members`}},
+		{"members without id and token", "workspace:\n  mode: members\n  scimTokens: [idp]\n",
+			[]string{"workspace.mode: members needs workspace.id", "workspace.mode: members needs workspace.membersToken"}},
+		{"members token unset", "workspace:\n  mode: members\n  scimTokens: [idp]\n  id: 685c583b3b9dd5e04b2f82d3\n  membersToken: ${UNSET}\n",
+			[]string{"workspace.mode: members needs workspace.membersToken"}},
+		{"members without scim tokens", "sites: [{id: a, webflowToken: t, scimTokens: [x]}]\nworkspace:\n  mode: members\n  id: 685c583b3b9dd5e04b2f82d3\n  membersToken: m\n",
+			[]string{"workspace.mode: members needs workspace.scimTokens"}},
+		{"groups without id and token", strings.Replace(strings.Replace(wsRolesBase, "  id: 685c583b3b9dd5e04b2f82d3\n", "", 1), "  membersToken: ${WEBFLOW_WORKSPACE_TOKEN}\n", "", 1),
+			[]string{"workspace.groups needs workspace.id", "workspace.groups needs workspace.membersToken"}},
+		{"passthrough still needs the native token", strings.Replace(wsRolesBase, "  webflowSCIMToken: native\n", "", 1),
+			[]string{"workspace.scimTokens is set but workspace.webflowSCIMToken is empty"}},
+		{"workspace id", strings.Replace(wsRolesBase, "685c583b3b9dd5e04b2f82d3", "my-workspace", 1),
+			[]string{`workspace.id "my-workspace" is not a workspace id`}},
+		{"pair Webflow refuses", strings.Replace(wsRolesBase, "{workspace: member, site: marketer,", "{workspace: member, site: reviewer,", 1),
+			[]string{`workspace.groups["Marketing"].site: Webflow refuses member with reviewer`}},
+		{"read-only role", strings.Replace(wsRolesBase, "580e63e98c9a982ac9b8b742: content_editor", "580e63e98c9a982ac9b8b742: viewer", 1),
+			[]string{`workspace.groups["Marketing"].sites["580e63e98c9a982ac9b8b742"]: "viewer" is read-only`}},
+		{"owner", strings.Replace(wsRolesBase, `{workspace: admin}`, `{workspace: owner}`, 1),
+			[]string{`workspace.groups["Webflow Admins"].workspace: "owner" cannot be written`}},
+		{"site id", strings.Replace(wsRolesBase, "580e63e98c9a982ac9b8b741: marketer", "marketing-site: marketer", 1),
+			[]string{`workspace.groups["Marketing"].sites["marketing-site"]: a site id is 24 lower-case hex digits`}},
+		{"defaultRole pair", strings.Replace(wsRolesBase, "{workspace: member, site: content_editor}", "{workspace: reviewer, site: content_editor}", 1),
+			[]string{`workspace.defaultRole.site: Webflow refuses reviewer with content_editor`}},
+		{"unknown key", strings.Replace(members, "  siteRoleOrder:", "  unused:", 1),
+			[]string{"unused"}}, // KnownFields: the key is unknown
+		{"custom role not placed in the order", strings.Replace(members, `"custom:72fa5e47f6b8256f4641c5bd", `, "", 1),
+			[]string{`workspace.groups["SEO"].site: custom:72fa5e47f6b8256f4641c5bd is not placed in workspace.siteRoleOrder`,
+				`workspace.groups["SEO"].sites["580e63e98c9a982ac9b8b741"]: custom:72fa5e47f6b8256f4641c5bd is not placed`}},
+		{"defaultRole unused", plain + "  defaultRole: {workspace: member, site: designer}\n",
+			[]string{"workspace.defaultRole is set, but neither workspace.groups nor workspace.mode: members uses it"}},
+		{"typo'd group key", strings.Replace(wsRolesBase, "{workspace: reviewer}", "{workspace: reviewer, sites_: {}}", 1),
+			[]string{"sites_"}},
+	} {
+		_, _, err := Parse([]byte(tc.raw), lookup)
+		if err == nil {
+			t.Errorf("%s: accepted", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q\n does not say %q", tc.name, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "ws-members-secret") {
+			t.Errorf("%s: the error echoes the members token", tc.name)
 		}
 	}
 }

@@ -84,9 +84,13 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("webflow %s: %d: %s", e.Endpoint, e.Status, msg)
 }
 
-// Is makes errors.Is(err, ErrUserAccountsUnavailable) work.
+// Is makes errors.Is(err, ErrUserAccountsUnavailable) and the Enterprise
+// typed errors (ErrMemberManagedBySCIM, ...) work.
 func (e *APIError) Is(target error) bool {
-	return target == ErrUserAccountsUnavailable && e.unavailable
+	if target == ErrUserAccountsUnavailable {
+		return e.unavailable
+	}
+	return e.isEnterprise(target)
 }
 
 // AsAPIError returns the APIError in err's chain.

@@ -283,30 +283,52 @@ type BulkSummary struct {
 }
 
 // BulkResult is the 200 answer of a bulk call. Webflow de-duplicates ids
-// first, so Results can be shorter than the request: read them by id
-// (Item, ByID), never by position.
+// first, so Results can be shorter than the request, and the member and
+// invite id spaces are apart (one id can name both): read a result by
+// type and id (Member, Invite), never by position.
 type BulkResult struct {
 	Summary BulkSummary      `json:"summary"`
 	Results []BulkItemResult `json:"results"`
 }
 
-// ByID indexes the results by id.
-func (b *BulkResult) ByID() map[string]BulkItemResult {
-	m := make(map[string]BulkItemResult, len(b.Results))
+func (b *BulkResult) item(typ, id string) (BulkItemResult, bool) {
 	for _, r := range b.Results {
-		m[r.ID] = r
-	}
-	return m
-}
-
-// Item returns the result for id.
-func (b *BulkResult) Item(id string) (BulkItemResult, bool) {
-	for _, r := range b.Results {
-		if r.ID == id {
+		if r.ID == id && r.Type == typ {
 			return r, true
 		}
 	}
 	return BulkItemResult{}, false
+}
+
+// Member returns the result for a member id; false if Webflow reported
+// nothing for it (treat that as not done).
+func (b *BulkResult) Member(id string) (BulkItemResult, bool) { return b.item(BulkTypeMember, id) }
+
+// Invite returns the result for an invite id.
+func (b *BulkResult) Invite(id string) (BulkItemResult, bool) { return b.item(BulkTypeInvite, id) }
+
+// Err is nil for a successful item and an *ItemError (errors.Is matches
+// the typed errors, e.g. ErrMemberManagedBySCIM) for a failed one.
+func (r BulkItemResult) Err() error {
+	if !r.Failed() {
+		return nil
+	}
+	e := &ItemError{ID: r.ID, Type: r.Type}
+	if r.Error != nil {
+		e.Code, e.Message = r.Error.Code, r.Error.Message
+	}
+	return e
+}
+
+// Failures returns the failed items' errors, in answer order.
+func (b *BulkResult) Failures() []*ItemError {
+	var out []*ItemError
+	for _, r := range b.Results {
+		if err := r.Err(); err != nil {
+			out = append(out, err.(*ItemError))
+		}
+	}
+	return out
 }
 
 // GrantSiteAccessRequest is the body of POST /sites/{id}/members: exactly

@@ -253,10 +253,21 @@ func WithCallCount(ctx context.Context) (context.Context, *CallCount) {
 
 // AuditEvent is one change the bridge made in Webflow.
 type AuditEvent struct {
-	Action   string // invite, update, delete
-	Endpoint string
-	SiteID   string
-	UserID   string
+	// Action: invite, update, delete (site users); member_invite,
+	// member_role, member_remove, members_bulk_role, members_bulk_remove,
+	// site_grant, site_role, site_revoke (Enterprise APIs).
+	Action      string
+	Endpoint    string
+	WorkspaceID string // Enterprise workspace calls
+	SiteID      string
+	// UserID is the site user, or the workspace member (or invite) id.
+	UserID string
+	// Role is the role written: "member/designer" (workspace role and
+	// default site role) or a site role.
+	Role string
+	// IDs are the member and invite ids a bulk call changed (the items
+	// that succeeded).
+	IDs      []string
 	Email    string   // invite only
 	Groups   []string // the accessGroups sent (full list), if any
 	DataKeys []string // the data keys sent, if any

@@ -186,8 +186,12 @@ type bridgeConfig struct {
 		WebflowSCIMToken string   `yaml:"webflowSCIMToken"`
 		SCIMTokens       []string `yaml:"scimTokens"`
 	} `yaml:"workspace"`
-	AdminTokens     []string `yaml:"adminTokens"`
-	ShutdownTimeout string   `yaml:"shutdownTimeout"`
+	AdminTokens []string `yaml:"adminTokens"`
+	Admin       struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"admin"`
+	AllowWeakTokens bool   `yaml:"allowWeakTokens"`
+	ShutdownTimeout string `yaml:"shutdownTimeout"`
 }
 
 var placeholder = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
@@ -244,6 +248,9 @@ func checkBridgeConfig(t *testing.T, name string, raw []byte, secretsByRef bool)
 	}
 	if strings.Contains(c.Redis.URL, "@") {
 		secrets["redis.url (holds a password)"] = c.Redis.URL
+	}
+	if secretsByRef && c.AllowWeakTokens {
+		t.Errorf("%s: allowWeakTokens is for demos and trials, never a production config", name)
 	}
 	if secretsByRef {
 		for k, v := range secrets {
@@ -666,8 +673,8 @@ func checkRender(t *testing.T, render string, docs []obj) (dep obj, cfg bridgeCo
 		}
 	}
 	ports := list(c, "ports")
-	if len(ports) != 1 || str(ports[0], "name") != "http" {
-		t.Errorf("%s: container ports %v", render, ports)
+	if len(ports) < 1 || len(ports) > 2 || str(ports[0], "name") != "http" || (len(ports) == 2 && str(ports[1], "name") != "admin") {
+		t.Errorf("%s: container ports %v, want http and, optionally, admin", render, ports)
 	}
 	for _, k := range []string{"requests", "limits"} {
 		for _, r := range []string{"cpu", "memory"} {
@@ -714,6 +721,15 @@ func checkRender(t *testing.T, render string, docs []obj) (dep obj, cfg bridgeCo
 	if !strings.HasSuffix(cfg.Listen, ":"+fmt.Sprint(get(ports[0], "containerPort"))) {
 		t.Errorf("%s: config listen %q does not match containerPort %v", render, cfg.Listen, get(ports[0], "containerPort"))
 	}
+	// The admin listener (/readyz and /metrics in full, no token) has its
+	// own port, named admin, and the config listens on it.
+	adminPort := ""
+	if len(ports) == 2 {
+		adminPort = fmt.Sprint(get(ports[1], "containerPort"))
+	}
+	if (adminPort == "") != (cfg.Admin.Listen == "") || (adminPort != "" && cfg.Admin.Listen != "0.0.0.0:"+adminPort) {
+		t.Errorf("%s: config admin.listen %q, container admin port %q: want 0.0.0.0:<the admin port>", render, cfg.Admin.Listen, adminPort)
+	}
 	if sum := str(get(dep, "spec", "template", "metadata", "annotations"), "checksum/config"); !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(sum) {
 		t.Errorf("%s: pod annotation checksum/config = %q, want a sha256", render, sum)
 	}
@@ -745,6 +761,13 @@ func checkRender(t *testing.T, render string, docs []obj) (dep obj, cfg bridgeCo
 	svc := one(t, docs, "Service", render)
 	if !selects(get(svc, "spec", "selector")) {
 		t.Errorf("%s: the Service does not select the bridge pods", render)
+	}
+	svcPorts := map[string]string{}
+	for _, p := range list(svc, "spec", "ports") {
+		svcPorts[str(p, "name")] = fmt.Sprint(get(p, "targetPort"))
+	}
+	if svcPorts["http"] != "http" || (adminPort != "") != (svcPorts["admin"] == "admin") {
+		t.Errorf("%s: Service ports %v, want http and (with the admin listener) admin", render, svcPorts)
 	}
 	pdb := one(t, docs, "PodDisruptionBudget", render)
 	if get(pdb, "spec", "minAvailable") != 1 {
@@ -789,13 +812,28 @@ func TestHelmEverythingEnabled(t *testing.T) {
 	}
 	sm := one(t, docs, "ServiceMonitor", "all.yaml")
 	eps := list(sm, "spec", "endpoints")
-	if len(eps) != 1 || str(eps[0], "path") != "/metrics" || str(eps[0], "port") != "http" {
-		t.Errorf("ServiceMonitor endpoints %v, want port http path /metrics", eps)
+	// /metrics on the http port needs an admin token; the admin port not.
+	if len(eps) != 1 || str(eps[0], "path") != "/metrics" || str(eps[0], "port") != "admin" {
+		t.Errorf("ServiceMonitor endpoints %v, want port admin path /metrics", eps)
 	}
 	ing := one(t, docs, "Ingress", "all.yaml")
 	svc := one(t, docs, "Service", "all.yaml")
 	if b := str(list(list(ing, "spec", "rules")[0], "http", "paths")[0], "backend", "service", "name"); b != str(svc, "metadata", "name") {
 		t.Errorf("Ingress backend %q, want the Service", b)
+	}
+	adminSvcPort := ""
+	for _, p := range list(svc, "spec", "ports") {
+		if str(p, "name") == "admin" {
+			adminSvcPort = fmt.Sprint(get(p, "port"))
+		}
+	}
+	for _, r := range list(ing, "spec", "rules") {
+		for _, p := range list(r, "http", "paths") {
+			port := get(p, "backend", "service", "port")
+			if str(port, "name") == "admin" || (adminSvcPort != "" && fmt.Sprint(get(port, "number")) == adminSvcPort) {
+				t.Errorf("the Ingress routes to the admin port: %v", port)
+			}
+		}
 	}
 	if cfg.Redis.URL != "${REDIS_URL}" {
 		t.Errorf("with redis.existingSecret, redis.url must be ${REDIS_URL}, got %q", cfg.Redis.URL)
@@ -1084,8 +1122,8 @@ func TestProductionComposeConfigStarts(t *testing.T) {
 		"REDIS_URL=redis://" + mr.Addr() + "/0",
 		"WEBFLOW_SITE_ID=580e63e98c9a982ac9b8b741",
 		"WEBFLOW_TOKEN=dummy-webflow-token",
-		"SCIM_TOKEN=dummy-scim-token",
-		"BRIDGE_ADMIN_TOKEN=dummy-admin-token",
+		"SCIM_TOKEN=dummy-scim-token-0123456789abcdef",
+		"BRIDGE_ADMIN_TOKEN=dummy-admin-token-0123456789abcdef",
 	}
 	p := start(t, env, "serve", "--config", path)
 	waitHTTP(t, p, "http://"+addr+"/healthz")
@@ -1104,7 +1142,9 @@ func TestHelmRenderedConfigStarts(t *testing.T) {
 	dep := one(t, docs, "Deployment", "all.yaml")
 	mr := miniredis.RunT(t)
 	addr := freeAddr(t)
-	path := writeConfig(t, str(cm, "data", "bridge.yaml"), `"listen": "0.0.0.0:8080"`, `"listen": "`+addr+`"`)
+	adminAddr := freeAddr(t)
+	path := writeConfig(t, str(cm, "data", "bridge.yaml"), `"listen": "0.0.0.0:8080"`, `"listen": "`+addr+`"`,
+		`"listen": "0.0.0.0:9090"`, `"listen": "`+adminAddr+`"`)
 	var env []string
 	for _, e := range list(bridgeContainer(t, dep), "env") {
 		name := str(e, "name")
@@ -1112,7 +1152,7 @@ func TestHelmRenderedConfigStarts(t *testing.T) {
 		case name == "REDIS_URL":
 			env = append(env, name+"=redis://"+mr.Addr()+"/0")
 		case get(e, "valueFrom", "secretKeyRef") != nil:
-			env = append(env, name+"=dummy-"+strings.ToLower(name))
+			env = append(env, name+"=dummy-"+strings.ToLower(name)+"-0123456789abcdef0123456789") // tokens of 32+ characters
 		}
 	}
 	p := start(t, env, "serve", "--config", path)
@@ -1120,6 +1160,31 @@ func TestHelmRenderedConfigStarts(t *testing.T) {
 	if out := p.output(); strings.Contains(out, "is not set") {
 		t.Errorf("the rendered config uses a variable the Deployment does not set:\n%s", out)
 	}
+	// The readiness probe (http port, no token) gets 200 and the overall
+	// status only; the ServiceMonitor's port (admin) serves the metrics
+	// without a token; the http port does not.
+	waitHTTP(t, p, "http://"+addr+"/readyz")
+	if code, body := httpGet(t, "http://"+addr+"/readyz"); code != 200 || strings.Contains(body, "580e63e98c9a982ac9b8b741") || strings.Contains(body, "token") {
+		t.Errorf("/readyz on the http port without a token: %d %s, want the overall status only", code, body)
+	}
+	waitHTTP(t, p, "http://"+adminAddr+"/metrics")
+	if code, body := httpGet(t, "http://"+adminAddr+"/readyz"); code != 200 || !strings.Contains(body, "580e63e98c9a982ac9b8b741") {
+		t.Errorf("/readyz on the admin port: %d %s, want every component", code, body)
+	}
+	if code, _ := httpGet(t, "http://"+addr+"/metrics"); code != 401 {
+		t.Errorf("/metrics on the http port without a token: %d, want 401", code)
+	}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // "bridge config check" (the bridge's own validation) accepts the shipped
@@ -1131,8 +1196,8 @@ func TestConfigCheck(t *testing.T) {
 		"REDIS_URL=redis://redis:6379/0",
 		"WEBFLOW_SITE_ID=580e63e98c9a982ac9b8b741",
 		"WEBFLOW_TOKEN=secret-webflow-token-value",
-		"SCIM_TOKEN=secret-scim-token-value",
-		"BRIDGE_ADMIN_TOKEN=secret-admin-token-value",
+		"SCIM_TOKEN=secret-scim-token-value-0123456789",
+		"BRIDGE_ADMIN_TOKEN=secret-admin-token-value-012345678",
 	}
 	for _, path := range []string{"compose/bridge.yaml", "compose/bridge.trial.yaml"} {
 		cmd := exec.Command(bin, "config", "check", "--config", path)

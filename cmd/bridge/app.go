@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/webflowscim/bridge/internal/authguard"
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/passthrough"
@@ -29,6 +30,7 @@ type app struct {
 	reconcileEvery time.Duration
 	reconcileApply bool
 	handler        http.Handler
+	adminHandler   http.Handler // for admin.listen: /healthz, /readyz and /metrics in full
 	scim           *scimserver.Server
 	health         *health
 	metrics        *metrics
@@ -51,7 +53,8 @@ type appOptions struct {
 	Observer   webflowdata.Observer
 	Failpoint  func(name string)
 	// LockWait replaces scimserver.DefaultLockWait (tests shorten it).
-	LockWait time.Duration
+	LockWait  time.Duration
+	AuthGuard authguard.Options // failed-authentication budget per client address; zero: the defaults
 }
 
 // newApp builds the bridge from cfg. The embedded store is used when no
@@ -90,6 +93,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	rs := state.NewRedisStore(a.rdb, sopts)
 	a.store = rs
 	a.metrics = newMetrics()
+	guard := authguard.New(opts.AuthGuard) // one budget per address across every surface
 	a.rdb.AddHook(redisHook{a.metrics})
 
 	// One budget per Webflow token, shared by every replica through Redis.
@@ -156,6 +160,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		PublicURL: cfg.PublicURL, Sites: sites, Store: a.store, Logger: log, Now: opts.Now,
 		CreateStaleAfter: time.Duration(cfg.Webflow.PendingCreateTimeout), Failpoint: opts.Failpoint, LockWait: opts.LockWait,
 		ObserveRequest: a.metrics.observeRequest, MembershipSettle: time.Duration(cfg.Webflow.MembershipSettle),
+		AuthGuard: guard,
 	})
 	if err != nil {
 		a.Close()
@@ -165,7 +170,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 
 	var workspace http.Handler
 	if cfg.Workspace.Enabled() {
-		workspace, err = newWorkspace(cfg, rs, srv, paced, a.metrics.webflowObserver("workspace", opts.Observer), log)
+		workspace, err = newWorkspace(cfg, rs, srv, paced, a.metrics.webflowObserver("workspace", opts.Observer), guard, log)
 		if err != nil {
 			a.Close()
 			return nil, err
@@ -180,7 +185,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	for _, s := range cfg.Sites {
 		siteIDs = append(siteIDs, s.ID)
 	}
-	identity := identityHandler(rs, siteIDs, adminTokens, log)
+	identity := identityHandler(rs, siteIDs, adminTokens, guard, log)
 	a.metrics.reg.MustRegister(newStateCollector(rs, siteIDs, limiter, tokenLabels))
 	var wsProbe func(context.Context) error
 	if cfg.Workspace.Enabled() {
@@ -190,21 +195,18 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	a.health.rebuilding = srv.Rebuilding
 	a.log, a.siteIDs = log, siteIDs
 	a.reconcileEvery, a.reconcileApply = time.Duration(cfg.Reconcile.Interval), cfg.Reconcile.Apply
-	live := func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	}
-	metricsHandler := promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
+	ops := &opsEndpoints{health: a.health, metrics: promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}), tokens: adminTokens, guard: guard}
+	a.adminHandler = ops.adminHandler()
 	// Not http.ServeMux: it cleans paths with a redirect, and IdPs drop
 	// the body of a POST or PATCH they are redirected with.
 	a.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-			live(w, r)
+			serveLive(w, r)
 		case r.URL.Path == "/readyz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-			a.health.serveReady(w, r)
+			ops.serveReadyz(w, r)
 		case r.URL.Path == "/metrics" && r.Method == http.MethodGet:
-			metricsHandler.ServeHTTP(w, r)
+			ops.serveMetrics(w, r)
 		case r.URL.Path == "/identity" && r.Method == http.MethodGet:
 			identity(w, r)
 		case workspace != nil && (r.URL.Path == workspacePrefix || strings.HasPrefix(r.URL.Path, workspacePrefix+"/")):
@@ -331,7 +333,7 @@ const workspacePrefix = "/workspace/scim/v2"
 
 // newWorkspace builds the passthrough to Webflow's native SCIM, with its
 // own budget, collaborator links, and cascade deprovisioning when enabled.
-func newWorkspace(cfg *config.Config, rs *state.RedisStore, srv *scimserver.Server, limiter webflowdata.Limiter, observer webflowdata.Observer, log *slog.Logger) (http.Handler, error) {
+func newWorkspace(cfg *config.Config, rs *state.RedisStore, srv *scimserver.Server, limiter webflowdata.Limiter, observer webflowdata.Observer, guard *authguard.Guard, log *slog.Logger) (http.Handler, error) {
 	ws := cfg.Workspace
 	on := map[string]bool{}
 	for _, a := range ws.Cascade.On {
@@ -357,6 +359,7 @@ func newWorkspace(cfg *config.Config, rs *state.RedisStore, srv *scimserver.Serv
 		Links:         rs,
 		OnDeprovision: onDeprovision,
 		Observer:      observer,
+		AuthGuard:     guard,
 		Logger:        log.With("surface", "workspace"),
 	})
 	if err != nil {

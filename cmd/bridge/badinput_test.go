@@ -31,7 +31,7 @@ import (
 
 const (
 	otherSite      = "6f0000000000000000000001"
-	otherSiteToken = "other-site-token"
+	otherSiteToken = "other-site-token-0123456789abcdef"
 	scimErrorURN   = "urn:ietf:params:scim:api:messages:2.0:Error"
 )
 
@@ -902,6 +902,15 @@ func hostileCorpus(alice, bob, carol, gid, cid, stranger, unlinked string) []hos
 	for _, tc := range []tokCase{{"missing", "-"}, {"site-token", "Bearer " + testToken}, {"workspace-token", "Bearer " + testWorkspaceToken}, {"bearer-alone", "Bearer"}, {"long", "Bearer " + pad(10<<10)}} {
 		add(catAuth, "identity-"+tc.name, "GET", "/identity?email=alice@example.com", nil, auth(tc.value))
 	}
+	// /readyz and /metrics name the sites and their tokens' state: an
+	// admin token, or the overall readiness only (issue 14, point 7).
+	for _, tc := range []tokCase{{"missing", "-"}, {"site-token", "Bearer " + testToken}, {"workspace-token", "Bearer " + testWorkspaceToken}, {"wrong", "Bearer nope"}, {"basic", "Basic dGVzdDp0ZXN0"}} {
+		add(catAuth, "metrics-"+tc.name, "GET", "/metrics", nil, auth(tc.value), want(401))
+		if tc.value != "-" {
+			add(catAuth, "readyz-"+tc.name, "GET", "/readyz", nil, auth(tc.value), want(401))
+		}
+	}
+	add(catAuth, "legal-readyz-no-token", "GET", "/readyz", nil, auth("-"), legal)
 	add(catAuth, "identity-bad-email", "GET", "/identity?email=not-an-email", nil)
 	add(catAuth, "identity-nul-email", "GET", "/identity?email=a%00@example.com", nil)
 	for _, tc := range []tokCase{{"missing", "-"}, {"other-site", "Bearer " + otherSiteToken}, {"workspace-token", "Bearer " + testWorkspaceToken}, {"admin-token", "Bearer " + testAdminToken}} {

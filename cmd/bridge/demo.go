@@ -66,6 +66,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Workspace.Cascade.Sites = []string{webflowsim.DemoSiteID}
 	cfg.Workspace.Cascade.On = []string{"delete", "deactivate"}
 	cfg.AdminTokens = []string{DemoAdminToken}
+	// The demo's tokens are public fixtures, short to type, on loopback.
+	cfg.AllowWeakTokens = true
 	cfg.Webflow.RateLimitPerMinute = *rate
 	if *rate <= 0 {
 		cfg.Webflow.RateLimitPerMinute = 1_000_000

@@ -78,7 +78,7 @@ func TestAuth(t *testing.T) {
 	digest := sha256.Sum256([]byte("hashed-token"))
 	h := newBridge(t, func(c *config.Config) {
 		c.Sites[0].SCIMTokens = []string{testToken, "sha256:" + hex.EncodeToString(digest[:])}
-		c.Sites = append(c.Sites, config.SiteConfig{ID: other, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{"other-site-token"}})
+		c.Sites = append(c.Sites, config.SiteConfig{ID: other, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{"other-site-token-0123456789abcdef"}})
 	})
 	otherBase := h.ts.URL + "/sites/" + other + "/scim/v2"
 	tests := []struct {
@@ -92,7 +92,7 @@ func TestAuth(t *testing.T) {
 		{"wrong", h.base + "/Users", "Bearer nope", 401},
 		{"basic auth", h.base + "/Users", "Basic dXNlcjpwYXNz", 401},
 		{"the digest itself is not a token", h.base + "/Users", "Bearer sha256:" + hex.EncodeToString(digest[:]), 401},
-		{"another site's token", h.base + "/Users", "Bearer other-site-token", 401},
+		{"another site's token", h.base + "/Users", "Bearer other-site-token-0123456789abcdef", 401},
 		{"this site's token on another site", otherBase + "/Users", "Bearer " + testToken, 401},
 		{"unconfigured site: as a wrong token, so site ids cannot be enumerated", h.ts.URL + "/sites/6f0000000000000000000009/scim/v2/Users", "Bearer " + testToken, 401},
 	}

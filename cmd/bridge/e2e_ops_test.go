@@ -15,16 +15,34 @@ import (
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
 
+// readyz reads /readyz in full, with the admin token.
 func (h *bridgeHarness) readyz() (int, map[string]any) {
 	h.t.Helper()
-	res, err := http.Get(h.ts.URL + "/readyz")
+	code, m, _ := h.opsGet(h.ts.URL+"/readyz", "Bearer "+testAdminToken)
+	return code, m
+}
+
+// opsGet GETs an operations endpoint with the given Authorization ("" for
+// none) and returns the status, the JSON body (if it is JSON) and the raw
+// body.
+func (h *bridgeHarness) opsGet(url, authorization string) (int, map[string]any, string) {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
 	var m map[string]any
-	json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m
+	_ = json.Unmarshal(raw, &m)
+	return res.StatusCode, m, string(raw)
 }
 
 func TestReadyz(t *testing.T) {
@@ -84,13 +102,10 @@ func TestMetricsAfterAnEndToEndRun(t *testing.T) {
 	if r := h.wsDo("GET", "/Users?filter=userName%20eq%20%22x%22", ""); r.Status != 200 {
 		t.Fatalf("workspace: %d", r.Status)
 	}
-	res, err := http.Get(h.ts.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	code, _, out := h.opsGet(h.ts.URL+"/metrics", "Bearer "+testAdminToken)
+	if code != 200 {
+		t.Fatalf("/metrics with the admin token: %d %s", code, out)
 	}
-	raw, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	out := string(raw)
 	for _, want := range []string{
 		`bridge_scim_requests_total{operation="create",resource="Users",site="` + testSite + `",status="201"} 1`,
 		`bridge_scim_requests_total{operation="list",resource="Users",site="` + testSite + `",status="200"} 1`,

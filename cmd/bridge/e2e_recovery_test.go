@@ -144,8 +144,8 @@ func TestReconcileCommand(t *testing.T) {
 	mr := miniredis.RunT(t)
 	h := newBridge(t, func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr(); c.Redis.KeyPrefix = "" })
 	h.newUser("cli@example.com")
-	cfg := fmt.Sprintf("redis: {url: \"redis://%s\"}\nwebflow: {apiBaseURL: \"%s/v2\", rateLimitPerMinute: 100000}\nsites:\n  - id: %s\n    webflowToken: %s\n    scimTokens: [x]\n",
-		mr.Addr(), h.simTS.URL, testSite, webflowsim.DemoSiteToken)
+	cfg := fmt.Sprintf("redis: {url: \"redis://%s\"}\nwebflow: {apiBaseURL: \"%s/v2\", rateLimitPerMinute: 100000}\nsites:\n  - id: %s\n    webflowToken: %s\n    scimTokens: [%s]\n",
+		mr.Addr(), h.simTS.URL, testSite, webflowsim.DemoSiteToken, testToken)
 	path := filepath.Join(t.TempDir(), "bridge.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
 	var out, errb bytes.Buffer

@@ -177,8 +177,10 @@ func joinComma(s []string) string {
 	return out
 }
 
-// serveReady writes the cached state: 200 unless Redis is down.
-func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
+// serveReady writes the cached state: 200 unless Redis is down. Without
+// details it writes the overall status alone, which names no site and no
+// token (opsEndpoints decides who gets the details).
+func (h *health) serveReady(w http.ResponseWriter, _ *http.Request, details bool) {
 	h.mu.RLock()
 	status, code := "ready", http.StatusOK
 	sites := make(map[string]siteHealth, len(h.site))
@@ -198,9 +200,12 @@ func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
 	if h.redis.Status == "down" {
 		status, code = "not ready", http.StatusServiceUnavailable
 	}
-	body := map[string]any{"status": status, "redis": h.redis, "sites": sites}
-	if h.ws != nil {
-		body["workspace"] = *h.ws
+	body := map[string]any{"status": status}
+	if details {
+		body["redis"], body["sites"] = h.redis, sites
+		if h.ws != nil {
+			body["workspace"] = *h.ws
+		}
 	}
 	h.mu.RUnlock()
 	w.Header().Set("Content-Type", "application/json")

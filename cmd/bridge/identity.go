@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/webflowscim/bridge/internal/authguard"
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/scimserver"
 	"github.com/webflowscim/bridge/internal/state"
@@ -23,7 +24,7 @@ type identityStore interface {
 // Webflow surfaces, joined on email: the workspace collaborator (native
 // SCIM id, active) when known, and the Membership user on each site. It
 // reads only the bridge's state: no Webflow call.
-func identityHandler(store identityStore, sites []string, tokens mapping.TokenSet, log *slog.Logger) http.HandlerFunc {
+func identityHandler(store identityStore, sites []string, tokens mapping.TokenSet, guard *authguard.Guard, log *slog.Logger) http.HandlerFunc {
 	type member struct {
 		ID            string   `json:"id"`
 		WebflowUserID string   `json:"webflowUserId,omitempty"`
@@ -43,9 +44,8 @@ func identityHandler(store identityStore, sites []string, tokens mapping.TokenSe
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := mapping.Bearer(r.Header.Get("Authorization"))
-		if len(tokens) == 0 || !ok || !tokens.Match(tok) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
-			fail(w, http.StatusUnauthorized, "an admin token (adminTokens in the bridge config) is required")
+		if auth := guard.Check(r, func() bool { return len(tokens) > 0 && ok && tokens.Match(tok) }); !auth.OK {
+			writeAdminAuthFailure(w, auth, "an admin token (adminTokens in the bridge config) is required")
 			return
 		}
 		q, err := url.ParseQuery(r.URL.RawQuery)

@@ -253,7 +253,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 		token := testToken
 		switch {
-		case strings.HasPrefix(o.path, "/identity"):
+		case strings.HasPrefix(o.path, "/identity"), o.path == "/readyz", o.path == "/metrics":
 			token = testAdminToken
 		case strings.HasPrefix(o.path, "/workspace/"):
 			token = testWorkspaceToken
@@ -267,7 +267,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 		var r resp
 		if o.path == "/metrics" {
-			r = rawGet(t, u) // Prometheus text, not JSON
+			r = rawGet(t, u, "Bearer "+token) // Prometheus text, not JSON
 		} else {
 			r = h.do(o.method, u, body, "Authorization", "Bearer "+token)
 		}
@@ -302,9 +302,14 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 }
 
 // rawGet fetches a non-JSON answer.
-func rawGet(t *testing.T, u string) resp {
+func rawGet(t *testing.T, u, authorization string) resp {
 	t.Helper()
-	res, err := http.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", authorization)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Cancelled when either listener stops, so that the workers stop too
+	// (deferred last, it runs before waitWorkers).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	a, err := newApp(ctx, cfg, log, appOptions{Failpoint: failpointFromEnv(log)})
 	if err != nil {
 		return err
@@ -47,6 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer a.Close()
 	waitWorkers := a.startWorkers(ctx)
 	defer waitWorkers()
+	defer cancel()
 	srv := newHTTPServer(cfg.Listen, a.handler)
 	if cfg.TLS.CertFile != "" {
 		certs, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile)
@@ -55,10 +60,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
 	}
-	return serveHTTP(ctx, srv, log, time.Duration(cfg.ShutdownTimeout), func(addr string) {
+	shutdown := time.Duration(cfg.ShutdownTimeout)
+	// The admin listener lives and dies with the main one: a bridge whose
+	// scrapes cannot connect must not run on unseen.
+	adminErr := make(chan error, 1)
+	if cfg.Admin.Listen == "" {
+		adminErr <- nil
+	} else {
+		admin := newHTTPServer(cfg.Admin.Listen, a.adminHandler)
+		go func() {
+			adminErr <- serveHTTP(ctx, admin, log, shutdown, func(addr string) {
+				log.Info("admin listener: /healthz, /readyz and /metrics without a token", "addr", addr)
+				fmt.Fprintf(stdout, "admin listening on %s\n", addr)
+			})
+			cancel()
+		}()
+	}
+	err = serveHTTP(ctx, srv, log, shutdown, func(addr string) {
 		log.Info("bridge listening", "addr", addr, "public_url", cfg.PublicURL, "sites", len(cfg.Sites))
 		fmt.Fprintf(stdout, "bridge listening on %s\n", addr)
 	})
+	cancel()
+	if aerr := <-adminErr; err == nil && aerr != nil {
+		err = fmt.Errorf("admin listener: %w", aerr)
+	}
+	return err
 }
 
 // failpointFromEnv arms a crash point for tests of crash safety:

@@ -30,7 +30,7 @@ func TestSecretFilesAndConfigCheck(t *testing.T) {
 		return p
 	}
 	wfTok := write("wf", "wf-secret-from-file\n")
-	scimToks := write("scim", "# one per line\nscim-one\n\nscim-two\n")
+	scimToks := write("scim", "# one per line\nscim-one-0123456789abcdef0123456789\n\nscim-two-0123456789abcdef0123456789\n")
 	cfgPath := write("bridge.yaml", `
 redis: {url: "redis://:hunter2@127.0.0.1:6379/0"}
 sites:
@@ -42,7 +42,7 @@ sites:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Sites[0].WebflowToken != "wf-secret-from-file" || strings.Join(cfg.Sites[0].SCIMTokens, ",") != "scim-one,scim-two" {
+	if cfg.Sites[0].WebflowToken != "wf-secret-from-file" || strings.Join(cfg.Sites[0].SCIMTokens, ",") != "scim-one-0123456789abcdef0123456789,scim-two-0123456789abcdef0123456789" {
 		t.Errorf("secrets from files: %+v", cfg.Sites[0])
 	}
 	var out, errb bytes.Buffer

@@ -47,7 +47,7 @@ const (
 	benchUserSchema  = "urn:ietf:params:scim:schemas:core:2.0:User"
 	benchGroupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group"
 	benchPatchSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-	benchSCIMToken   = "bench-scim-token"
+	benchSCIMToken   = "bench-scim-token-0123456789abcdef" // 32+ characters: config refuses weaker ones
 	benchPeerToken   = "bench-peer-token"
 	// benchMaxRequests bounds every load loop in count, whatever the duration.
 	benchMaxRequests = 2_000_000

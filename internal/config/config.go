@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,9 +33,18 @@ type Config struct {
 	Webflow   WebflowConfig   `yaml:"webflow"`
 	Sites     []SiteConfig    `yaml:"sites"`
 	Workspace WorkspaceConfig `yaml:"workspace"`
-	// AdminTokens guard the identity lookup (GET /identity?email=…).
+	// AdminTokens guard the identity lookup (GET /identity?email=…), the
+	// details of /readyz and /metrics on the main listener.
 	AdminTokens     []string `yaml:"adminTokens"`
 	AdminTokensFile string   `yaml:"adminTokensFile"`
+	// Admin is an optional listener of its own for operators: /healthz,
+	// and /readyz and /metrics in full, without a token.
+	Admin struct {
+		Listen string `yaml:"listen"` // host:port; empty (default): none
+	} `yaml:"admin"`
+	// AllowWeakTokens accepts SCIM and admin tokens shorter than
+	// MinTokenLength in plain text. For demos and trials only.
+	AllowWeakTokens bool `yaml:"allowWeakTokens"`
 	// TLS serves HTTPS directly; the certificate is reloaded when the files
 	// change. Plain HTTP behind an ingress is the default.
 	TLS struct {
@@ -383,8 +395,27 @@ func (c *Config) ApplyDefaults() {
 	}
 }
 
+// MinTokenLength is the shortest SCIM or admin token accepted in plain
+// text (without allowWeakTokens): 32 random characters are beyond guessing,
+// even at the rate authguard lets a client fail.
+const MinTokenLength = 32
+
 func (c *Config) Validate() error {
 	var errs []error
+	weak := func(key string, tokens []string) {
+		if c.AllowWeakTokens {
+			return
+		}
+		for j, t := range tokens {
+			t = strings.TrimSpace(t)
+			if t == "" || strings.HasPrefix(t, "sha256:") {
+				continue // empty is refused elsewhere; a digest's strength is unknown
+			}
+			if n := utf8.RuneCountInString(t); n < MinTokenLength {
+				errs = append(errs, fmt.Errorf("config: %s[%d] has %d characters, fewer than %d: use a random token (e.g. openssl rand -hex 32) or give its sha256: digest; allowWeakTokens: true accepts it (demos only)", key, j, n, MinTokenLength))
+			}
+		}
+	}
 	if len(c.Sites) == 0 && len(c.Workspace.SCIMTokens) == 0 {
 		errs = append(errs, errors.New("config: no sites and no workspace configured"))
 	}
@@ -417,6 +448,17 @@ func (c *Config) Validate() error {
 			if strings.TrimSpace(t) == "" {
 				errs = append(errs, fmt.Errorf("%s.scimTokens[%d] is empty", where, j))
 			}
+		}
+		weak(fmt.Sprintf("sites[%d].scimTokens", i), s.SCIMTokens)
+	}
+	weak("workspace.scimTokens", c.Workspace.SCIMTokens)
+	weak("adminTokens", c.AdminTokens)
+	if c.Admin.Listen != "" {
+		_, port, err := net.SplitHostPort(c.Admin.Listen)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("config: admin.listen %q must be host:port (e.g. 0.0.0.0:9090)", c.Admin.Listen))
+		} else if _, lport, err := net.SplitHostPort(c.Listen); err == nil && n != 0 && lport == port {
+			errs = append(errs, fmt.Errorf("config: admin.listen %q uses the port of listen %q; the admin listener needs a port of its own", c.Admin.Listen, c.Listen))
 		}
 	}
 	errs = append(errs, c.Workspace.validate()...)
@@ -514,13 +556,29 @@ func (c Config) Masked() Config {
 	m.Workspace.SCIMTokens = maskList(c.Workspace.SCIMTokens)
 	m.Workspace.MembersToken = maskOne(c.Workspace.MembersToken)
 	m.AdminTokens = maskList(c.AdminTokens)
-	if u, err := url.Parse(c.Redis.URL); err == nil && u.User != nil {
+	m.Redis.URL = maskRedisURL(c.Redis.URL)
+	return m
+}
+
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// maskRedisURL hides the password of a Redis URL. A URL that does not
+// parse keeps only its scheme: where its password is cannot be known.
+func maskRedisURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if scheme := urlScheme.FindString(s); scheme != "" {
+			return scheme + masked
+		}
+		return maskOne(s)
+	}
+	if u.User != nil {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			m.Redis.URL = u.String()
+			return u.String()
 		}
 	}
-	return m
+	return s
 }
 
 func maskOne(s string) string {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestParseConfig(t *testing.T) {
-	env := map[string]string{"WEBFLOW_TOKEN": "wf-tok", "SCIM_TOKEN": "sc$tok"}
+	env := map[string]string{"WEBFLOW_TOKEN": "wf-tok", "SCIM_TOKEN": "sc$tok-0123456789abcdef0123456789"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	raw := `
 listen: 127.0.0.1:9000
@@ -31,7 +31,7 @@ workspace:
 		t.Fatal(err)
 	}
 	s := cfg.Sites[0]
-	if s.WebflowToken != "wf-tok" || s.SCIMTokens[0] != "sc$tok" || s.SCIMTokens[1] != "sha256:abc$notexpanded" || s.Deactivation != "delete" || time.Duration(s.RefreshAge) != 90*time.Second {
+	if s.WebflowToken != "wf-tok" || s.SCIMTokens[0] != "sc$tok-0123456789abcdef0123456789" || s.SCIMTokens[1] != "sha256:abc$notexpanded" || s.Deactivation != "delete" || time.Duration(s.RefreshAge) != 90*time.Second {
 		t.Errorf("site %+v", s)
 	}
 	if cfg.PublicURL != "http://127.0.0.1:9000" || cfg.Webflow.APIBaseURL != "https://api.webflow.com/v2" || cfg.Webflow.RateLimitPerMinute != 120 ||
@@ -54,7 +54,7 @@ webflow:
 sites:
   - id: a
     webflowToken: ${TRICKY}
-    scimTokens: [x]
+    scimTokens: [a-token-of-32-characters-or-more]
 `), lookup)
 	if err != nil || tricky.Sites[0].WebflowToken != "ab#c: d, [e]" || tricky.Webflow.RateLimitPerMinute != 90 || len(warn2) != 0 {
 		t.Errorf("expansion: %+v %v %v", tricky, warn2, err)
@@ -82,7 +82,7 @@ sites:
 const wsRolesBase = `
 workspace:
   webflowSCIMToken: native
-  scimTokens: [idp]
+  scimTokens: [idp-token-0123456789abcdef0123456789]
   id: 685c583b3b9dd5e04b2f82d3
   membersToken: ${WEBFLOW_WORKSPACE_TOKEN}
   defaultRole: {workspace: member, site: content_editor}
@@ -116,7 +116,7 @@ func TestWorkspaceRolesConfig(t *testing.T) {
 		t.Errorf("default defaultRole: %+v %v", cfg, err)
 	}
 	// Without groups or members mode, nothing is filled in.
-	plain := "workspace:\n  webflowSCIMToken: native\n  scimTokens: [idp]\n"
+	plain := "workspace:\n  webflowSCIMToken: native\n  scimTokens: [idp-token-0123456789abcdef0123456789]\n"
 	if cfg, _, err := Parse([]byte(plain), lookup); err != nil || !reflect.DeepEqual(cfg.Workspace.DefaultRole, WorkspaceRoleConfig{}) || cfg.Workspace.Mode != "passthrough" {
 		t.Errorf("plain passthrough: %+v %v", cfg, err)
 	}
@@ -129,7 +129,7 @@ func TestWorkspaceRolesConfig(t *testing.T) {
 	members := `
 workspace:
   mode: members
-  scimTokens: [idp]
+  scimTokens: [idp-token-0123456789abcdef0123456789]
   id: 685c583b3b9dd5e04b2f82d3
   membersTokenFile: ` + tokenFile + `
   siteRoleOrder: [site_manager, "custom:72fa5e47f6b8256f4641c5bd", designer, marketer, content_editor, reviewer]
@@ -148,9 +148,9 @@ workspace:
 	}{
 		{"mode", strings.Replace(wsRolesBase, "  id:", "  mode: hybrid\n  id:", 1),
 			[]string{`workspace.mode "hybrid" must be passthrough or members`}},
-		{"members without id and token", "workspace:\n  mode: members\n  scimTokens: [idp]\n",
+		{"members without id and token", "workspace:\n  mode: members\n  scimTokens: [idp-token-0123456789abcdef0123456789]\n",
 			[]string{"workspace.mode: members needs workspace.id", "workspace.mode: members needs workspace.membersToken"}},
-		{"members token unset", "workspace:\n  mode: members\n  scimTokens: [idp]\n  id: 685c583b3b9dd5e04b2f82d3\n  membersToken: ${UNSET}\n",
+		{"members token unset", "workspace:\n  mode: members\n  scimTokens: [idp-token-0123456789abcdef0123456789]\n  id: 685c583b3b9dd5e04b2f82d3\n  membersToken: ${UNSET}\n",
 			[]string{"workspace.mode: members needs workspace.membersToken"}},
 		{"members without scim tokens", "sites: [{id: a, webflowToken: t, scimTokens: [x]}]\nworkspace:\n  mode: members\n  id: 685c583b3b9dd5e04b2f82d3\n  membersToken: m\n",
 			[]string{"workspace.mode: members needs workspace.scimTokens"}},
@@ -192,6 +192,86 @@ workspace:
 		}
 		if strings.Contains(err.Error(), "ws-members-secret") {
 			t.Errorf("%s: the error echoes the members token", tc.name)
+		}
+	}
+}
+
+// SCIM and admin tokens shorter than MinTokenLength are refused in plain
+// text, unless allowWeakTokens is set; a sha256: digest is accepted
+// whatever the token it hides. The error names the key, never the token.
+func TestWeakTokens(t *testing.T) {
+	strong := strings.Repeat("k", MinTokenLength)
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"strong tokens", "sites: [{id: a, webflowToken: t, scimTokens: [" + strong + "]}]\nadminTokens: [" + strong + "]\n", ""},
+		{"digests", "sites: [{id: a, webflowToken: t, scimTokens: [\"" + digest + "\"]}]\nadminTokens: [\"" + digest + "\"]\n", ""},
+		{"short site token", "sites: [{id: a, webflowToken: t, scimTokens: [" + strong + ", short-scim-token]}]\n", "sites[0].scimTokens[1] has 16 characters, fewer than 32"},
+		{"31 characters", "sites: [{id: a, webflowToken: t, scimTokens: [" + strong[1:] + "]}]\n", "sites[0].scimTokens[0] has 31 characters"},
+		{"31 characters and spaces", "sites: [{id: a, webflowToken: t, scimTokens: [\"  " + strong[1:] + "  \"]}]\n", "sites[0].scimTokens[0] has 31 characters"},
+		{"short workspace token", "workspace: {webflowSCIMToken: t, scimTokens: [ws-short]}\n", "workspace.scimTokens[0] has 8 characters"},
+		{"short admin token", "sites: [{id: a, webflowToken: t, scimTokens: [" + strong + "]}]\nadminTokens: [adm]\n", "adminTokens[0] has 3 characters"},
+		{"multibyte characters count as characters", "sites: [{id: a, webflowToken: t, scimTokens: [" + strings.Repeat("é", 20) + "]}]\n", "has 20 characters"},
+		{"allowed for a demo", "allowWeakTokens: true\nsites: [{id: a, webflowToken: t, scimTokens: [x]}]\nadminTokens: [adm]\nworkspace: {webflowSCIMToken: t, scimTokens: [w]}\n", ""},
+	} {
+		_, _, err := Parse([]byte(tc.yaml), func(string) (string, bool) { return "", false })
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		case err != nil && (strings.Contains(err.Error(), "short-scim-token") || strings.Contains(err.Error(), "ws-short")):
+			t.Errorf("%s: the error echoes the token: %v", tc.name, err)
+		}
+	}
+}
+
+func TestAdminListen(t *testing.T) {
+	base := "sites: [{id: a, webflowToken: t, scimTokens: [" + strings.Repeat("k", 32) + "]}]\n"
+	for _, tc := range []struct{ yaml, want string }{
+		{"", ""},
+		{"admin: {listen: \"0.0.0.0:9090\"}\n", ""},
+		{"listen: 127.0.0.1:0\nadmin: {listen: \"127.0.0.1:0\"}\n", ""},
+		{"admin: {listen: \"[::1]:9090\"}\n", ""},
+		{"admin: {listen: \"9090\"}\n", "admin.listen \"9090\" must be host:port"},
+		{"admin: {listen: \"0.0.0.0:http\"}\n", "must be host:port"},
+		{"admin: {listen: \"0.0.0.0:70000\"}\n", "must be host:port"},
+		{"listen: 0.0.0.0:8080\nadmin: {listen: \"127.0.0.1:8080\"}\n", "a port of its own"},
+	} {
+		cfg, _, err := Parse([]byte(base+tc.yaml), func(string) (string, bool) { return "", false })
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v", tc.yaml, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
+		case tc.want == "" && cfg.Admin.Listen != "" && !strings.Contains(tc.yaml, cfg.Admin.Listen):
+			t.Errorf("%q: admin.listen %q", tc.yaml, cfg.Admin.Listen)
+		}
+	}
+}
+
+// config check masks the Redis password, and when the URL does not parse
+// it keeps only the scheme: the password could be anywhere in it.
+func TestMaskedRedisURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                    "",
+		"redis://127.0.0.1:6379/0":            "redis://127.0.0.1:6379/0",
+		"redis://:hunter2@127.0.0.1:6379/0":   "redis://:xxxxx@127.0.0.1:6379/0",
+		"rediss://app:hunter2@redis:6380/1":   "rediss://app:xxxxx@redis:6380/1",
+		"redis://:hunter2%zz@127.0.0.1:6379":  "redis://********",
+		"redis://app:hun ter2@[::1:6379/0":    "redis://********",
+		"rediss+cluster://:p%@h1:1,h2:2":      "rediss+cluster://********",
+		"hunter2%zz://redis":                  "********",
+		":hunter2@127.0.0.1:6379":             "********",
+		"redis://app:hunter2@host:port:bad/0": "redis://********",
+	} {
+		got := Config{Redis: RedisConfig{URL: in}}.Masked().Redis.URL
+		if got != want {
+			t.Errorf("%q masked as %q, want %q", in, got, want)
+		}
+		if strings.Contains(got, "hunter2") {
+			t.Errorf("%q: the password is printed: %q", in, got)
 		}
 	}
 }

@@ -72,7 +72,9 @@ workspace:
     sites: [580e63e98c9a982ac9b8b741]
     on: [delete, deactivate]
     dryRun: false
-adminTokens: ["${BRIDGE_ADMIN_TOKEN}"]  # for GET /identity?email=…
+adminTokens: ["${BRIDGE_ADMIN_TOKEN}"]  # for GET /identity?email=…, /metrics and the details of /readyz
+admin:
+  listen: 0.0.0.0:9090                # optional: /readyz and /metrics in full, no token; keep it off the Ingress
 logging:
   format: text                        # or json
   level: info
@@ -85,10 +87,10 @@ tls:                                  # optional: serve HTTPS directly (reloaded
 
 var fzEnv = map[string]string{
 	"WEBFLOW_TOKEN":        "wf-tok",
-	"SCIM_TOKEN":           "sc$tok",
-	"WEBFLOW_SCIM_TOKEN":   "${SCIM_TOKEN}", // values are not expanded again
-	"WORKSPACE_SCIM_TOKEN": "ws: {tok} # x", // nor parsed as YAML structure
-	"BRIDGE_ADMIN_TOKEN":   "adm",
+	"SCIM_TOKEN":           "sc$tok-0123456789abcdef0123456789",
+	"WEBFLOW_SCIM_TOKEN":   "${SCIM_TOKEN}",                          // values are not expanded again
+	"WORKSPACE_SCIM_TOKEN": "ws: {tok} # x-0123456789abcdef01234567", // nor parsed as YAML structure
+	"BRIDGE_ADMIN_TOKEN":   "adm-0123456789abcdef0123456789abcd",
 	"EMPTY":                "",
 }
 

@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/webflowscim/bridge/internal/authguard"
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
@@ -86,6 +88,9 @@ type Options struct {
 	// Transport carries upstream requests; default a clone of
 	// http.DefaultTransport with a response-header timeout of Timeout.
 	Transport http.RoundTripper
+	// AuthGuard, when set, slows down client addresses that keep
+	// presenting wrong tokens; the bridge shares one across its surfaces.
+	AuthGuard *authguard.Guard
 	// Logger gets one line per request; default slog.Default(). Tokens are
 	// never logged; the upstream token appears only as its fingerprint.
 	Logger *slog.Logger
@@ -248,7 +253,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Authenticate before anything else, so the path grammar is no oracle
 	// for unauthenticated callers.
 	tok, ok := mapping.Bearer(r.Header.Get("Authorization"))
-	if !ok || !p.tokens.Match(tok) {
+	auth := p.opts.AuthGuard.Check(r, func() bool { return ok && p.tokens.Match(tok) })
+	if auth.Limited() {
+		secs := auth.RetryAfterSeconds()
+		sw.Header().Set("Retry-After", strconv.Itoa(secs))
+		x.outcome = "auth_throttled"
+		writeError(sw, http.StatusTooManyRequests, "", fmt.Sprintf("too many failed authentications from this address; retry in %d s", secs))
+		return
+	}
+	if !auth.OK {
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="workspace-scim"`)
 		x.outcome = "unauthorized"
 		writeError(sw, http.StatusUnauthorized, "", "Authentication failed: missing or invalid bearer token for the workspace SCIM surface")

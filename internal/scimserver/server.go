@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,6 +21,7 @@ import (
 	"github.com/elimity-com/scim/schema"
 	"github.com/gorilla/mux"
 
+	"github.com/webflowscim/bridge/internal/authguard"
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/misscache"
 	"github.com/webflowscim/bridge/internal/state"
@@ -91,6 +93,9 @@ type Options struct {
 	// user itself) are written in one Webflow PATCH, or none. 0 writes at
 	// once. Drain ignores it.
 	MembershipSettle time.Duration
+	// AuthGuard, when set, slows down client addresses that keep
+	// presenting wrong tokens (SCIM and the admin queue view).
+	AuthGuard *authguard.Guard
 }
 
 // Server serves /sites/{siteID}/scim/v2/ for every configured site.
@@ -106,6 +111,7 @@ type Server struct {
 	// unknownSite is compared against on a request for a site that is not
 	// configured, so that it costs what a configured site's compare costs.
 	unknownSite mapping.TokenSet
+	guard       *authguard.Guard
 }
 
 var siteIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -145,7 +151,7 @@ func New(opts Options) (*Server, error) {
 	schema.SetAllowStringValues(true)
 
 	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes, wake: make(chan struct{}, 1), settle: max(opts.MembershipSettle, 0),
-		now: opts.Now, unknownSite: make(mapping.TokenSet, 1)}
+		now: opts.Now, unknownSite: make(mapping.TokenSet, 1), guard: opts.AuthGuard}
 	s.hooks, _ = opts.Store.(state.WebhookStore)
 	wake := func() {
 		select {
@@ -288,19 +294,22 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	st, known := s.sites[id]
 	tok, has := mapping.Bearer(r.Header.Get("Authorization"))
 	idx := -1
-	if known {
-		if has {
-			idx = st.tokens.MatchIndex(tok)
+	auth := s.guard.Check(r, func() bool {
+		if known {
+			if has {
+				idx = st.tokens.MatchIndex(tok)
+			}
+		} else if has {
+			// An unknown site answers exactly as a known one with a wrong
+			// token, so that site ids cannot be enumerated; the compare
+			// costs what a site's compare costs, so neither can they be
+			// timed.
+			s.unknownSite.MatchIndex(tok)
 		}
-	} else if has {
-		// An unknown site answers exactly as a known one with a wrong
-		// token, so that site ids cannot be enumerated; the compare costs
-		// what a site's compare costs, so neither can they be timed.
-		s.unknownSite.MatchIndex(tok)
-	}
-	if idx < 0 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
-		writeError(w, http.StatusUnauthorized, "", bearerFailure(r.Header.Get("Authorization"), has))
+		return idx >= 0
+	})
+	if !auth.OK {
+		writeAuthFailure(w, auth, "scim", bearerFailure(r.Header.Get("Authorization"), has))
 		return
 	}
 	r = r.WithContext(withActor(r.Context(), fmt.Sprintf("site %s scimTokens[%d]", id, idx)))
@@ -443,6 +452,19 @@ func isGroupsPath(p string) bool {
 	return strings.Contains(p, "/scim/v2/Groups")
 }
 
+// writeAuthFailure answers a failed authentication: 401 with the realm's
+// challenge, or 429 when the client's address has failed too often.
+func writeAuthFailure(w http.ResponseWriter, auth authguard.Result, realm, detail string) {
+	if auth.Limited() {
+		secs := auth.RetryAfterSeconds()
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("too many failed authentications from this address; retry in %d s", secs))
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	writeError(w, http.StatusUnauthorized, "", detail)
+}
+
 // bearerFailure is the detail of a 401: it depends on the Authorization
 // header only, never on whether the site exists.
 func bearerFailure(header string, has bool) string {
@@ -458,11 +480,17 @@ func bearerFailure(header string, has bool) string {
 // authenticate checks the site's bearer token and writes the 401 itself.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*site, bool) {
 	id := mux.Vars(r)["siteID"]
-	st, ok := s.sites[id]
+	st, known := s.sites[id]
 	tok, has := mapping.Bearer(r.Header.Get("Authorization"))
-	if !ok || !has || !st.tokens.Match(tok) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
-		writeError(w, http.StatusUnauthorized, "", "missing or invalid bearer token for this site")
+	auth := s.guard.Check(r, func() bool {
+		if !known {
+			s.unknownSite.Match(tok) // costs what a site's compare costs
+			return false
+		}
+		return has && st.tokens.Match(tok)
+	})
+	if !auth.OK {
+		writeAuthFailure(w, auth, "scim", "missing or invalid bearer token for this site")
 		return nil, false
 	}
 	return st, true

@@ -82,6 +82,9 @@ a leading "*" cannot change the document's structure.
 {{- $cfg := deepCopy .Values.config }}
 {{- $redis := dict "url" (include "wfb.redisURL" .) "keyPrefix" .Values.redis.keyPrefix }}
 {{- $_ := set $cfg "listen" (printf "0.0.0.0:%d" (int .Values.containerPort)) }}
+{{- if .Values.adminPort }}
+{{- $_ := set $cfg "admin" (dict "listen" (printf "0.0.0.0:%d" (int .Values.adminPort))) }}
+{{- end }}
 {{- $_ := set $cfg "redis" $redis }}
 {{- toPrettyJson $cfg }}
 {{- end }}

@@ -20,7 +20,7 @@ func TestWorkspaceRolesKeysNotYetServed(t *testing.T) {
 	raw := `
 workspace:
   mode: members
-  scimTokens: [idp-token]
+  scimTokens: [idp-token-0123456789abcdef0123456789]
   id: 685c583b3b9dd5e04b2f82d3
   membersToken: members-secret
   groups:

@@ -83,3 +83,24 @@ func TestUnknownSiteAnswersLikeABadToken(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAuthFailure compares the cost of a 401 for a configured site
+// (wrong token) with that of a site that is not configured: the same
+// SHA-256 and constant-time compare, so that the answer's time does not
+// tell which site ids exist.
+func BenchmarkAuthFailure(b *testing.B) {
+	f := newHookFixture(b)
+	for _, site := range []string{hookSite, "000000000000000000000000"} {
+		b.Run(map[bool]string{true: "known-site", false: "unknown-site"}[site == hookSite], func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/sites/"+site+"/scim/v2/Users", nil)
+			req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", 64))
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				f.srv.ServeHTTP(w, req)
+				if w.Code != http.StatusUnauthorized {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+	}
+}

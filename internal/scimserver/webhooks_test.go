@@ -35,7 +35,7 @@ type hookFixture struct {
 	upstream *atomic.Int64 // Webflow calls: the receiver must make none
 }
 
-func newHookFixture(t *testing.T) *hookFixture {
+func newHookFixture(t testing.TB) *hookFixture {
 	t.Helper()
 	rdb, stop, err := state.NewEmbedded()
 	if err != nil {

@@ -160,7 +160,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		PublicURL: cfg.PublicURL, Sites: sites, Store: a.store, Logger: log, Now: opts.Now,
 		CreateStaleAfter: time.Duration(cfg.Webflow.PendingCreateTimeout), Failpoint: opts.Failpoint, LockWait: opts.LockWait,
 		ObserveRequest: a.metrics.observeRequest, MembershipSettle: time.Duration(cfg.Webflow.MembershipSettle),
-		AuthGuard: guard,
+		AuthGuard:                    guard,
+		MaxConcurrentRequestsPerSite: cfg.Limits.MaxConcurrentRequestsPerSite,
 	})
 	if err != nil {
 		a.Close()

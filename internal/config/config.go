@@ -33,6 +33,7 @@ type Config struct {
 	Webflow   WebflowConfig   `yaml:"webflow"`
 	Sites     []SiteConfig    `yaml:"sites"`
 	Workspace WorkspaceConfig `yaml:"workspace"`
+	Limits    LimitsConfig    `yaml:"limits"`
 	// AdminTokens guard the identity lookup (GET /identity?email=…), the
 	// details of /readyz and /metrics on the main listener.
 	AdminTokens     []string `yaml:"adminTokens"`
@@ -72,6 +73,14 @@ type RedisConfig struct {
 	// KeyPrefix namespaces every key (default "wfb"), so several bridges
 	// can share one Redis.
 	KeyPrefix string `yaml:"keyPrefix"`
+}
+
+// LimitsConfig bounds what one request, or one site, may cost a replica.
+type LimitsConfig struct {
+	// MaxConcurrentRequestsPerSite is how many SCIM requests one site may
+	// have in progress on a replica; more are answered 429 with
+	// Retry-After, so one tenant's flood cannot slow the others. Default 32.
+	MaxConcurrentRequestsPerSite int `yaml:"maxConcurrentRequestsPerSite"`
 }
 
 // WebflowConfig holds upstream settings shared by every site.
@@ -379,6 +388,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Webflow.MembershipSettle == 0 {
 		c.Webflow.MembershipSettle = Duration(time.Second)
 	}
+	if c.Limits.MaxConcurrentRequestsPerSite == 0 {
+		c.Limits.MaxConcurrentRequestsPerSite = 32
+	}
 	if c.Webflow.MaxRetryAfter == 0 {
 		c.Webflow.MaxRetryAfter = Duration(5 * time.Minute)
 	}
@@ -424,6 +436,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Webflow.MembershipSettle < 0 || c.Webflow.MembershipSettle > Duration(time.Minute) {
 		errs = append(errs, errors.New("config: webflow.membershipSettle must be from 1ms to 1m"))
+	}
+	if n := c.Limits.MaxConcurrentRequestsPerSite; n < 1 || n > 10000 {
+		errs = append(errs, errors.New("config: limits.maxConcurrentRequestsPerSite must be from 1 to 10000"))
 	}
 	if c.Webflow.MaxRetryAfter < Duration(time.Second) || c.Webflow.MaxRetryAfter > Duration(time.Hour) {
 		errs = append(errs, errors.New("config: webflow.maxRetryAfter must be from 1s to 1h"))

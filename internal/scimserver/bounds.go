@@ -27,14 +27,15 @@ func writeMappingError(w http.ResponseWriter, err error) {
 }
 
 // parseSlots bounds how many filters the full parser handles at once,
-// across every site of the process. Parsing is CPU-bound, and the worst
-// filter within the bounds (mapping.CheckFilterBounds) costs about 13 MB of
-// allocation and 20-35 ms: more parses at once than CPUs gain no
-// throughput, only memory. The one-condition lookups IdPs send take the
-// fast path and never wait here. A nil parseSlots does not bound.
+// across every site of the process: half the CPUs (at least one), so that
+// hostile filters never take them all. Parsing is CPU-bound, and the worst
+// filter within the bounds (mapping.CheckFilterBounds) costs about 13 MB
+// of allocation and 20-35 ms: more parses at once gain no throughput, only
+// memory. The one-condition lookups IdPs send take the fast path and never
+// wait here. A nil parseSlots does not bound.
 type parseSlots chan struct{}
 
-func newParseSlots() parseSlots { return make(parseSlots, runtime.GOMAXPROCS(0)) }
+func newParseSlots() parseSlots { return make(parseSlots, max(1, runtime.GOMAXPROCS(0)/2)) }
 
 // parse parses a filter with the full parser, in a slot.
 func (p parseSlots) parse(ctx context.Context, raw string) (filter.Expression, error) {

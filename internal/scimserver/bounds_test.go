@@ -5,13 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
@@ -28,6 +33,8 @@ const (
 	boundsWFB    = "bounds-webflow-token-site-b"
 )
 
+var boundsSeq atomic.Int64
+
 type boundsFixture struct {
 	srv   *Server
 	ts    *httptest.Server
@@ -35,14 +42,36 @@ type boundsFixture struct {
 	store *state.RedisStore
 }
 
+// newBoundsFixture uses the embedded store, or the Redis at REDIS_URL
+// under a key prefix of its own (deleted afterwards) when set: the flood
+// benchmark means most on a real Redis.
 func newBoundsFixture(t testing.TB, opt func(*Options)) *boundsFixture {
 	t.Helper()
-	rdb, stop, err := state.NewEmbedded()
-	if err != nil {
-		t.Fatal(err)
+	var rdb redis.UniversalClient
+	sopts := state.Options{}
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		var err error
+		if rdb, err = state.Open(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+		sopts.Prefix = fmt.Sprintf("wfbbounds-%d-%d", os.Getpid(), boundsSeq.Add(1))
+		t.Cleanup(func() {
+			ctx := context.Background()
+			iter := rdb.Scan(ctx, 0, sopts.Prefix+":*", 1000).Iterator()
+			for iter.Next(ctx) {
+				rdb.Del(ctx, iter.Val())
+			}
+			_ = rdb.Close()
+		})
+	} else {
+		var stop func()
+		var err error
+		if rdb, stop, err = state.NewEmbedded(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
 	}
-	t.Cleanup(stop)
-	f := &boundsFixture{store: state.NewRedisStore(rdb, state.Options{}), sim: webflowsim.New(webflowsim.Options{})}
+	f := &boundsFixture{store: state.NewRedisStore(rdb, sopts), sim: webflowsim.New(webflowsim.Options{})}
 	t.Cleanup(f.sim.Close)
 	seed := webflowsim.DemoSeed()
 	seed.Tokens = append(seed.Tokens, webflowsim.SeedToken{Label: "site-b", Token: boundsWFB,
@@ -70,6 +99,7 @@ func newBoundsFixture(t testing.TB, opt func(*Options)) *boundsFixture {
 	if opt != nil {
 		opt(&opts)
 	}
+	var err error
 	if f.srv, err = New(opts); err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +244,65 @@ func TestParseSlots(t *testing.T) {
 	var unbounded parseSlots
 	if _, err := unbounded.parse(context.Background(), `title pr`); err != nil {
 		t.Fatalf("nil parseSlots: %v", err)
+	}
+}
+
+// TestSiteConcurrencyLimit: while site A has its limit of requests in
+// progress (here two PATCHes whose bodies are still arriving), its next
+// request gets 429 with Retry-After and a SCIM Error, and site B is
+// served as usual; when A's requests end, A is served again. On the old
+// main nothing bounded a site's requests.
+func TestSiteConcurrencyLimit(t *testing.T) {
+	f := newBoundsFixture(t, func(o *Options) { o.MaxConcurrentRequestsPerSite = 2 })
+	type held struct {
+		w    *io.PipeWriter
+		done chan int
+	}
+	hold := func() held {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest("PATCH", f.ts.URL+"/sites/"+boundsSiteA+"/scim/v2/Users/nobody", pr)
+		req.Header.Set("Authorization", "Bearer "+boundsTokenA)
+		req.Header.Set("Content-Type", "application/scim+json")
+		h := held{w: pw, done: make(chan int, 1)}
+		// A failing test must not leave the server waiting for the body.
+		t.Cleanup(func() { _ = pw.CloseWithError(io.ErrUnexpectedEOF) })
+		go func() {
+			res, err := f.ts.Client().Do(req)
+			if err != nil {
+				h.done <- 0
+				return
+			}
+			res.Body.Close()
+			h.done <- res.StatusCode
+		}()
+		_, _ = pw.Write([]byte(`{"schemas":`)) // the handler now waits for the rest
+		return h
+	}
+	a1, a2 := hold(), hold()
+	gate := f.srv.sites[boundsSiteA].gate
+	waitFor(t, "site A's two requests in progress", func() bool { return len(gate.slots) == 2 })
+	lookup := "/Users?filter=" + url.QueryEscape(`userName eq "x@example.com"`)
+	busy := f.do(t, boundsSiteA, "GET", lookup, nil)
+	busy.scimError(t, "site A over its limit", http.StatusTooManyRequests, "")
+	if ra := busy.header.Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After %q, want 1", ra)
+	}
+	if d, _ := busy.body["detail"].(string); !strings.Contains(d, "maxConcurrentRequestsPerSite") {
+		t.Errorf("the detail does not name the setting: %q", d)
+	}
+	for i := 0; i < 5; i++ {
+		if b := f.do(t, boundsSiteB, "GET", lookup, nil); b.status != http.StatusOK {
+			t.Fatalf("site B while site A is at its limit: %d %s", b.status, b.raw)
+		}
+	}
+	for _, h := range []held{a1, a2} {
+		_, _ = h.w.Write([]byte(`["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`))
+		h.w.Close()
+		if st := <-h.done; st != http.StatusNotFound {
+			t.Errorf("a held request ended with %d, want 404 (no such user)", st)
+		}
+	}
+	if a := f.do(t, boundsSiteA, "GET", lookup, nil); a.status != http.StatusOK {
+		t.Errorf("site A after its requests ended: %d %s", a.status, a.raw)
 	}
 }

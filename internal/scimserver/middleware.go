@@ -212,3 +212,45 @@ func validRequestID(id string) bool {
 	}
 	return true
 }
+
+// DefaultMaxConcurrentRequestsPerSite is how many SCIM requests one site
+// may have in progress on a replica (limits.maxConcurrentRequestsPerSite).
+// IdPs provision with a handful of parallel requests (Okta and Entra stay
+// well under 10; `bridge bench` drives 16); a flood beyond the limit gets
+// 429 at once, so it cannot take the CPU, the Redis connection pool or the
+// memory that the other sites' requests need.
+const DefaultMaxConcurrentRequestsPerSite = 32
+
+// siteGate admits at most cap(slots) requests of one site at once.
+type siteGate struct{ slots chan struct{} }
+
+func newSiteGate(n int) siteGate { return siteGate{slots: make(chan struct{}, n)} }
+
+// enter takes a slot without waiting: a client over the limit is told to
+// come back (a queue would hold its connection and body for nothing).
+func (g siteGate) enter() (leave func(), ok bool) {
+	select {
+	case g.slots <- struct{}{}:
+		return func() { <-g.slots }, true
+	default:
+		return nil, false
+	}
+}
+
+// siteBusyRetryAfter is the Retry-After of a 429 for a site over its
+// limit: slots free as fast as requests finish, in milliseconds.
+const siteBusyRetryAfter = "1"
+
+// admitSite answers 429 with Retry-After, as a SCIM Error (this runs
+// before the library, which would turn a 429 into a 500), when st already
+// has its limit of requests in progress; otherwise it returns the func
+// that frees the slot. Only authenticated requests reach it, so a stranger
+// cannot use up a site's slots.
+func admitSite(w http.ResponseWriter, st *site) (leave func(), ok bool) {
+	leave, ok = st.gate.enter()
+	if !ok {
+		w.Header().Set("Retry-After", siteBusyRetryAfter)
+		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("site %s already has %d requests in progress on this bridge, its limit (limits.maxConcurrentRequestsPerSite); retry after the time in Retry-After", st.cfg.ID, cap(st.gate.slots)))
+	}
+	return leave, ok
+}

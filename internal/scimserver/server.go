@@ -96,6 +96,10 @@ type Options struct {
 	// AuthGuard, when set, slows down client addresses that keep
 	// presenting wrong tokens (SCIM and the admin queue view).
 	AuthGuard *authguard.Guard
+	// MaxConcurrentRequestsPerSite bounds the SCIM requests one site may
+	// have in progress on this replica; more get 429 with Retry-After.
+	// Default DefaultMaxConcurrentRequestsPerSite.
+	MaxConcurrentRequestsPerSite int
 }
 
 // Server serves /sites/{siteID}/scim/v2/ for every configured site.
@@ -126,6 +130,7 @@ type site struct {
 	groups *groupsHandler
 	// discovery serves GET /ResourceTypes and GET /Schemas (discovery.go).
 	discovery *discoveryLists
+	gate      siteGate // requests in progress (middleware.go)
 }
 
 // New validates opts and builds the server.
@@ -144,6 +149,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxConcurrentRequestsPerSite <= 0 {
+		opts.MaxConcurrentRequestsPerSite = DefaultMaxConcurrentRequestsPerSite
 	}
 	pub := strings.TrimRight(opts.PublicURL, "/")
 	// Accept "true"/"False" for booleans, as Entra sends them. This is a
@@ -203,7 +211,7 @@ func New(opts Options) (*Server, error) {
 		case sc.EmailChange != EmailChangeReject && sc.EmailChange != EmailChangeReinvite:
 			return nil, fmt.Errorf("scimserver: site %s: emailChange must be %s or %s", sc.ID, EmailChangeReject, EmailChangeReinvite)
 		}
-		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2"}
+		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2", gate: newSiteGate(opts.MaxConcurrentRequestsPerSite)}
 		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake,
 			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint, parseSlots: slots, lockWait: opts.LockWait,
 			misses: misscache.New(missTTL, missMax, opts.Now)}
@@ -313,6 +321,11 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(withActor(r.Context(), fmt.Sprintf("site %s scimTokens[%d]", id, idx)))
+	leave, admitted := admitSite(w, st)
+	if !admitted {
+		return
+	}
+	defer leave()
 
 	if r.Body != nil && r.Body != http.NoBody {
 		if !mapping.AcceptedMediaType(r.Header.Get("Content-Type")) {

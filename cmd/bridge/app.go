@@ -162,6 +162,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		ObserveRequest: a.metrics.observeRequest, MembershipSettle: time.Duration(cfg.Webflow.MembershipSettle),
 		AuthGuard:                    guard,
 		MaxConcurrentRequestsPerSite: cfg.Limits.MaxConcurrentRequestsPerSite,
+		MaxPatchOperations:           cfg.Limits.MaxPatchOperations,
+		MaxMembersPerRequest:         cfg.Limits.MaxMembersPerRequest,
 	})
 	if err != nil {
 		a.Close()

@@ -646,6 +646,18 @@ func hostileCorpus(alice, bob, carol, gid, cid, stranger, unlinked string) []hos
 	add(catSize, "authorization-40KiB", "GET", U, nil, auth("Bearer "+pad(40<<10)), want(401))
 	add(catSize, "ws-authorization-40KiB", "GET", WU, nil, auth("Bearer "+pad(40<<10)), want(401))
 	add(catSize, "url-40KiB", "GET", U+"/"+pad(40<<10), nil)
+	// Issue 14: at most 1,000 PATCH operations and 1,000 group members per
+	// request, refused before any Redis script runs (one PATCH of 55,000
+	// members held Redis for 53 ms).
+	repeat := func(item string, n int) string { return strings.TrimSuffix(strings.Repeat(item+",", n), ",") }
+	members1001 := "[" + repeat(`{"value":"`+carol+`"}`, 1001) + "]"
+	add(catSize, "patch-user-1001-operations", "PATCH", UA, patchOps("["+repeat(`{"op":"replace","path":"title","value":"x"}`, 1001)+"]"), want(400))
+	add(catSize, "patch-group-1001-operations", "PATCH", GA, patchOps("["+repeat(`{"op":"add","path":"members","value":[{"value":"`+carol+`"}]}`, 1001)+"]"), want(400))
+	add(catSize, "patch-group-1001-members", "PATCH", GA, patchOps(`[{"op":"add","path":"members","value":`+members1001+`}]`), want(400))
+	add(catSize, "patch-group-1001-members-pathless", "PATCH", GA, patchOps(`[{"op":"replace","value":{"members":`+members1001+`}}]`), want(400))
+	add(catSize, "patch-group-1001-value-path", "PATCH", GA, patchOps(`[{"op":"remove","path":"members[`+strings.TrimSuffix(strings.Repeat(`value eq \"`+alice+`\" or `, 1001), " or ")+`]"}]`), want(400))
+	add(catSize, "post-group-1001-members", "POST", G, group(`"displayName":"Premium","members":`+members1001), want(400))
+	add(catSize, "put-group-1001-members", "PUT", GA, group(`"displayName":"Staff","members":`+members1001), want(400))
 
 	// ---- invalid UTF-8 and odd Unicode ----
 	badBytes := map[string]string{

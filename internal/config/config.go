@@ -77,6 +77,12 @@ type RedisConfig struct {
 
 // LimitsConfig bounds what one request, or one site, may cost a replica.
 type LimitsConfig struct {
+	// MaxPatchOperations is the most Operations one PATCH may carry, and
+	// MaxMembersPerRequest the most group members one request may name;
+	// more is 400 invalidValue before anything acts on the request.
+	// Default 1000 each.
+	MaxPatchOperations   int `yaml:"maxPatchOperations"`
+	MaxMembersPerRequest int `yaml:"maxMembersPerRequest"`
 	// MaxConcurrentRequestsPerSite is how many SCIM requests one site may
 	// have in progress on a replica; more are answered 429 with
 	// Retry-After, so one tenant's flood cannot slow the others. Default 32.
@@ -388,6 +394,12 @@ func (c *Config) ApplyDefaults() {
 	if c.Webflow.MembershipSettle == 0 {
 		c.Webflow.MembershipSettle = Duration(time.Second)
 	}
+	if c.Limits.MaxPatchOperations == 0 {
+		c.Limits.MaxPatchOperations = 1000
+	}
+	if c.Limits.MaxMembersPerRequest == 0 {
+		c.Limits.MaxMembersPerRequest = 1000
+	}
 	if c.Limits.MaxConcurrentRequestsPerSite == 0 {
 		c.Limits.MaxConcurrentRequestsPerSite = 32
 	}
@@ -436,6 +448,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Webflow.MembershipSettle < 0 || c.Webflow.MembershipSettle > Duration(time.Minute) {
 		errs = append(errs, errors.New("config: webflow.membershipSettle must be from 1ms to 1m"))
+	}
+	if n := c.Limits.MaxPatchOperations; n < 1 || n > 100000 {
+		errs = append(errs, errors.New("config: limits.maxPatchOperations must be from 1 to 100000"))
+	}
+	if n := c.Limits.MaxMembersPerRequest; n < 1 || n > 100000 {
+		errs = append(errs, errors.New("config: limits.maxMembersPerRequest must be from 1 to 100000"))
 	}
 	if n := c.Limits.MaxConcurrentRequestsPerSite; n < 1 || n > 10000 {
 		errs = append(errs, errors.New("config: limits.maxConcurrentRequestsPerSite must be from 1 to 10000"))

@@ -35,7 +35,8 @@ workspace:
 		t.Errorf("site %+v", s)
 	}
 	if cfg.PublicURL != "http://127.0.0.1:9000" || cfg.Webflow.APIBaseURL != "https://api.webflow.com/v2" || cfg.Webflow.RateLimitPerMinute != 120 ||
-		time.Duration(cfg.Webflow.MaxRetryAfter) != 5*time.Minute || cfg.Limits.MaxConcurrentRequestsPerSite != 32 {
+		time.Duration(cfg.Webflow.MaxRetryAfter) != 5*time.Minute || cfg.Limits.MaxConcurrentRequestsPerSite != 32 ||
+		cfg.Limits.MaxPatchOperations != 1000 || cfg.Limits.MaxMembersPerRequest != 1000 {
 		t.Errorf("defaults %+v", cfg)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "WEBFLOW_SCIM_TOKEN") {
@@ -66,6 +67,8 @@ sites:
 		{"no scim tokens", "sites:\n  - id: a\n    webflowToken: t\n", "scimTokens"},
 		{"bad duration", "sites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n    refreshAge: soon\n", "soon"},
 		{"nothing configured", "listen: :1\n", "no sites"},
+		{"maxPatchOperations negative", "limits:\n  maxPatchOperations: -5\nsites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n", "limits.maxPatchOperations must be from 1 to 100000"},
+		{"maxMembersPerRequest too large", "limits:\n  maxMembersPerRequest: 1000000\nsites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n", "limits.maxMembersPerRequest must be from 1 to 100000"},
 		{"maxConcurrentRequestsPerSite negative", "limits:\n  maxConcurrentRequestsPerSite: -1\nsites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n", "limits.maxConcurrentRequestsPerSite must be from 1 to 10000"},
 		{"maxRetryAfter too long", "webflow:\n  maxRetryAfter: 2h\nsites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n", "webflow.maxRetryAfter must be from 1s to 1h"},
 		{"maxRetryAfter negative", "webflow:\n  maxRetryAfter: -1s\nsites:\n  - id: a\n    webflowToken: t\n    scimTokens: [x]\n", "webflow.maxRetryAfter must be from 1s to 1h"},

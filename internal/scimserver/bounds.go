@@ -57,3 +57,14 @@ func (p parseSlots) user(ctx context.Context, raw string) (filter.Expression, er
 	}
 	return p.parse(ctx, raw)
 }
+
+// checkRequestSize refuses a PATCH with too many operations, or a Groups
+// request naming too many members, before the body is normalised, handed
+// to the library or turned into Redis scripts (mapping.CheckRequestSize).
+func (s *Server) checkRequestSize(r *http.Request, body []byte) error {
+	patch, group := r.Method == http.MethodPatch, isGroupsPath(r.URL.Path)
+	if !patch && !(group && (r.Method == http.MethodPost || r.Method == http.MethodPut)) {
+		return nil
+	}
+	return mapping.CheckRequestSize(mapping.MeasureRequest(body, patch, group), s.maxOps, s.maxMembers)
+}

@@ -306,3 +306,132 @@ func TestSiteConcurrencyLimit(t *testing.T) {
 		t.Errorf("site A after its requests ended: %d %s", a.status, a.raw)
 	}
 }
+
+// seedUsers stores n users of site A (no Webflow call) and returns their ids.
+func (f *boundsFixture) seedUsers(t testing.TB, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%06d", prefix, i)
+		rec := &state.UserRecord{ID: ids[i], SiteID: boundsSiteA, UserName: ids[i] + "@example.com", Email: ids[i] + "@example.com", Active: true}
+		if err := f.store.CreateUser(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+func groupBody(displayName string, ids []string) []byte {
+	ms := make([]map[string]string, len(ids))
+	for i, id := range ids {
+		ms[i] = map[string]string{"value": id}
+	}
+	b, _ := json.Marshal(map[string]any{"schemas": []string{groupSchemaURN}, "displayName": displayName, "members": ms})
+	return b
+}
+
+func patchBody(ops ...map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": ops})
+	return b
+}
+
+func memberValues(ids []string) []map[string]string {
+	ms := make([]map[string]string, len(ids))
+	for i, id := range ids {
+		ms[i] = map[string]string{"value": id}
+	}
+	return ms
+}
+
+// TestRequestSizeBounds: a PATCH of more than 1,000 operations, or a
+// request naming more than 1,000 group members, is 400 invalidValue
+// before anything reads or writes the store; 1,000 of each is served. On
+// the old main all of these were applied.
+func TestRequestSizeBounds(t *testing.T) {
+	f := newBoundsFixture(t, nil)
+	ctx := context.Background()
+	ids := f.seedUsers(t, "size", 1001)
+	staff := f.do(t, boundsSiteA, "POST", "/Groups", groupBody("Staff", nil))
+	gid, _ := staff.body["id"].(string)
+	if staff.status != 201 {
+		t.Fatalf("linking Staff: %d %s", staff.status, staff.raw)
+	}
+	ops := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{"op": "replace", "path": "title", "value": fmt.Sprintf("t%d", i)}
+		}
+		return out
+	}
+	eqPath := func(n int) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf(`value eq "%s"`, ids[i])
+		}
+		return "members[" + strings.Join(parts, " or ") + "]"
+	}
+	refused := []struct {
+		name, method, path string
+		body               []byte
+		mentions           string
+	}{
+		{"PATCH /Users with 1,001 operations", "PATCH", "/Users/" + ids[0], patchBody(ops(1001)...), "limits.maxPatchOperations"},
+		{"PATCH /Groups adding 1,001 members", "PATCH", "/Groups/" + gid, patchBody(map[string]any{"op": "add", "path": "members", "value": memberValues(ids)}), "limits.maxMembersPerRequest"},
+		{"PATCH /Groups over two operations", "PATCH", "/Groups/" + gid, patchBody(map[string]any{"op": "add", "path": "members", "value": memberValues(ids[:600])},
+			map[string]any{"op": "add", "path": "members", "value": memberValues(ids[600:])}), "limits.maxMembersPerRequest"},
+		{"PATCH /Groups removing 1,001 by value path", "PATCH", "/Groups/" + gid, patchBody(map[string]any{"op": "remove", "path": eqPath(1001)}), "limits.maxMembersPerRequest"},
+		{"PATCH /Groups path-less with 1,001 members", "PATCH", "/Groups/" + gid, patchBody(map[string]any{"op": "replace", "value": map[string]any{"members": memberValues(ids)}}), "limits.maxMembersPerRequest"},
+		{"PUT /Groups with 1,001 members", "PUT", "/Groups/" + gid, groupBody("Staff", ids), "limits.maxMembersPerRequest"},
+		{"POST /Groups with 1,001 members", "POST", "/Groups", groupBody("Premium", ids), "limits.maxMembersPerRequest"},
+	}
+	for _, c := range refused {
+		a := f.do(t, boundsSiteA, c.method, c.path, c.body)
+		a.scimError(t, c.name, http.StatusBadRequest, "invalidValue")
+		if d, _ := a.body["detail"].(string); !strings.Contains(d, c.mentions) {
+			t.Errorf("%s: the detail does not name %s: %q", c.name, c.mentions, d)
+		}
+	}
+	if m, _ := f.store.GroupMembers(ctx, boundsSiteA, "staff"); len(m) != 0 {
+		t.Errorf("Staff has %d members after refused requests", len(m))
+	}
+	if gs, _ := f.store.ListGroups(ctx, boundsSiteA); len(gs) != 1 {
+		t.Errorf("%d linked groups after a refused POST, want only Staff", len(gs))
+	}
+	if u, _ := f.store.GetUser(ctx, boundsSiteA, ids[0]); u == nil || u.Version != 1 {
+		t.Errorf("the user changed after a refused PATCH: %+v", u)
+	}
+
+	// At the bounds: served.
+	if a := f.do(t, boundsSiteA, "PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "add", "path": "members", "value": memberValues(ids[:1000])})); a.status != 200 {
+		t.Fatalf("adding 1,000 members: %d %.300s", a.status, a.raw)
+	}
+	if m, _ := f.store.GroupMembers(ctx, boundsSiteA, "staff"); len(m) != 1000 {
+		t.Errorf("Staff has %d members, want 1,000", len(m))
+	}
+	if a := f.do(t, boundsSiteA, "PUT", "/Groups/"+gid, groupBody("Staff", ids[1:1001])); a.status != 200 {
+		t.Fatalf("replacing with 1,000 members: %d %.300s", a.status, a.raw)
+	}
+	if m, _ := f.store.GroupMembers(ctx, boundsSiteA, "staff"); len(m) != 1000 || m[0] != ids[1] {
+		t.Errorf("Staff after PUT: %d members from %v", len(m), m[:1])
+	}
+	if a := f.do(t, boundsSiteA, "PATCH", "/Users/"+ids[0], patchBody(ops(1000)...)); a.status != 200 {
+		t.Errorf("1,000 operations: %d %.300s", a.status, a.raw)
+	}
+}
+
+// TestRequestSizeBoundsConfigured: the bounds are the options'.
+func TestRequestSizeBoundsConfigured(t *testing.T) {
+	f := newBoundsFixture(t, func(o *Options) { o.MaxPatchOperations, o.MaxMembersPerRequest = 2, 3 })
+	ids := f.seedUsers(t, "cfg", 4)
+	g := f.do(t, boundsSiteA, "POST", "/Groups", groupBody("Staff", ids[:3]))
+	if g.status != 201 {
+		t.Fatalf("3 members: %d %s", g.status, g.raw)
+	}
+	gid, _ := g.body["id"].(string)
+	f.do(t, boundsSiteA, "PUT", "/Groups/"+gid, groupBody("Staff", ids)).scimError(t, "4 members", 400, "invalidValue")
+	three := map[string]any{"op": "replace", "path": "displayName", "value": "x"}
+	f.do(t, boundsSiteA, "PATCH", "/Groups/"+gid, patchBody(three, three, three)).scimError(t, "3 operations", 400, "invalidValue")
+	if a := f.do(t, boundsSiteA, "PATCH", "/Groups/"+gid, patchBody(three, three)); a.status != 200 {
+		t.Errorf("2 operations: %d %s", a.status, a.raw)
+	}
+}

@@ -96,6 +96,12 @@ type Options struct {
 	// AuthGuard, when set, slows down client addresses that keep
 	// presenting wrong tokens (SCIM and the admin queue view).
 	AuthGuard *authguard.Guard
+	// MaxPatchOperations and MaxMembersPerRequest bound the operations of
+	// a PATCH and the group members a request names; more is 400 before
+	// anything acts on the request. Defaults mapping.DefaultMaxPatchOperations
+	// and mapping.DefaultMaxMembersPerRequest.
+	MaxPatchOperations   int
+	MaxMembersPerRequest int
 	// MaxConcurrentRequestsPerSite bounds the SCIM requests one site may
 	// have in progress on this replica; more get 429 with Retry-After.
 	// Default DefaultMaxConcurrentRequestsPerSite.
@@ -116,6 +122,8 @@ type Server struct {
 	// configured, so that it costs what a configured site's compare costs.
 	unknownSite mapping.TokenSet
 	guard       *authguard.Guard
+	// maxOps and maxMembers bound a request's size (bounds.go).
+	maxOps, maxMembers int
 }
 
 var siteIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -159,7 +167,8 @@ func New(opts Options) (*Server, error) {
 	schema.SetAllowStringValues(true)
 
 	s := &Server{sites: map[string]*site{}, log: opts.Logger, maxBody: opts.MaxBodyBytes, wake: make(chan struct{}, 1), settle: max(opts.MembershipSettle, 0),
-		now: opts.Now, unknownSite: make(mapping.TokenSet, 1), guard: opts.AuthGuard}
+		now: opts.Now, unknownSite: make(mapping.TokenSet, 1), guard: opts.AuthGuard,
+		maxOps: opts.MaxPatchOperations, maxMembers: opts.MaxMembersPerRequest}
 	s.hooks, _ = opts.Store.(state.WebhookStore)
 	wake := func() {
 		select {
@@ -351,6 +360,10 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(body) > 0 && !json.Valid(body) {
 			writeError(w, http.StatusBadRequest, "invalidSyntax", "request body is not one well-formed JSON value")
+			return
+		}
+		if err := s.checkRequestSize(r, body); err != nil {
+			writeMappingError(w, err)
 			return
 		}
 		if r.Method == http.MethodPatch {

@@ -332,6 +332,10 @@ func (g *groupsHandler) change(ctx context.Context, slug string, ops []state.Mem
 	if errors.As(err, &mu) {
 		return notMembers(mu.IDs)
 	}
+	if errors.Is(err, state.ErrGroupBusy) {
+		g.log.Warn("another replace of this group's members was still at work when the wait ran out; asking the IdP to retry", "slug", slug)
+		return failWith(ctx, http.StatusServiceUnavailable, "", "another change that replaces this group's members is still being applied; retry after the time in Retry-After", 2*time.Second)
+	}
 	if err != nil {
 		return err
 	}

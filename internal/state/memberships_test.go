@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // runMembershipConformance is the groups/queue half of the conformance
@@ -99,6 +101,131 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		if userGroups(t, s, "a") != "[]" || members(t, s, "premium") != "[]" || members(t, s, "staff") != "[b]" {
 			t.Errorf("after ForgetUser: %s %s", members(t, s, "premium"), members(t, s, "staff"))
 		}
+	})
+
+	// Changes larger than one script's share (defaultMemberChunk) are applied in
+	// several scripts; the outcome is the one script's: the ops in order,
+	// the reverse index matching the set, every flip queued once.
+	t.Run("LargeChangesAreChunked", func(t *testing.T) {
+		s := newStore(t)
+		ids := func(from, to int) []string {
+			out := make([]string, 0, to-from)
+			for i := from; i < to; i++ {
+				out = append(out, fmt.Sprintf("u%05d", i))
+			}
+			return out
+		}
+		same := func(t *testing.T, step string, want []string, n, wantN int) {
+			t.Helper()
+			got, err := s.GroupMembers(ctx, site, "premium")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) || n != wantN {
+				t.Errorf("%s: %d members (%d changed), want %d (%d)", step, len(got), n, len(want), wantN)
+			}
+			consistent(t, s, site, "premium", ids(0, 2000))
+		}
+		n, err := s.ChangeMembers(ctx, site, "premium", ops(add(ids(0, 1000)...)), ChangeOptions{Enqueue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "add 1,000", ids(0, 1000), n, 1000)
+		if due, _ := s.DuePending(ctx, site, 5000, 0); len(due) != 1000 {
+			t.Errorf("%d users queued, want 1,000", len(due))
+		}
+		n, err = s.ChangeMembers(ctx, site, "premium", ops(MemberOp{Op: "replace", IDs: ids(500, 1500)}), ChangeOptions{Enqueue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "replace by an overlapping 1,000", ids(500, 1500), n, 1000)
+		if due, _ := s.DuePending(ctx, site, 5000, 0); len(due) != 1500 {
+			t.Errorf("%d users queued, want 1,500", len(due))
+		}
+		// In order: what precedes a removeAll is undone by it.
+		n, err = s.ChangeMembers(ctx, site, "premium", ops(add(ids(1500, 1800)...), MemberOp{Op: "removeAll"}, add(ids(1700, 2000)...), rm("u01999")), ChangeOptions{Enqueue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "add, removeAll, add, remove", ids(1700, 1999), n, 1000+299)
+		n, err = s.ChangeMembers(ctx, site, "premium", ops(MemberOp{Op: "removeAll"}), ChangeOptions{Enqueue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "removeAll", nil, n, 299)
+
+		// RequireUsers: one id in 600 is not a user, nothing changes.
+		for _, id := range ids(0, 600) {
+			if id == "u00450" {
+				continue
+			}
+			if err := s.CreateUser(ctx, &UserRecord{ID: id, SiteID: site, UserName: id + "@example.com", Email: id + "@example.com"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu *MissingUsersError
+		if _, err := s.ChangeMembers(ctx, site, "premium", ops(add(ids(0, 600)...)), ChangeOptions{Enqueue: true, RequireUsers: true}); !errors.As(err, &mu) || !slices.Equal(mu.IDs, []string{"u00450"}) {
+			t.Errorf("a missing user among 600: %v", err)
+		}
+		same(t, "refused", nil, 0, 0)
+		n, err = s.ChangeMembers(ctx, site, "premium", ops(MemberOp{Op: "replace", IDs: slices.Delete(ids(0, 600), 450, 451)}), ChangeOptions{Enqueue: true, RequireUsers: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "599 users", slices.Delete(ids(0, 600), 450, 451), n, 599)
+	})
+
+	// Two changes that replace a large group at once never interleave (the
+	// group's lock): the group ends as one of them left it. Single adds and
+	// removes meanwhile keep the reverse index matching the set.
+	t.Run("ConcurrentLargeReplaces", func(t *testing.T) {
+		s := newStore(t)
+		list := func(prefix string) []string {
+			out := make([]string, 600)
+			for i := range out {
+				out[i] = fmt.Sprintf("%s%04d", prefix, i)
+			}
+			return out
+		}
+		a, b := list("a"), list("b")
+		all := append(append(list("a"), b...), list("c")...)
+		var wg sync.WaitGroup
+		for round := 0; round < 3; round++ {
+			for _, want := range [][]string{a, b} {
+				wg.Go(func() {
+					if _, err := s.ChangeMembers(ctx, site, "premium", ops(MemberOp{Op: "replace", IDs: want}), ChangeOptions{Enqueue: true}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Go(func() {
+				for i, id := range list("c")[:50] {
+					op := add(id, a[i])
+					if i%2 == 1 {
+						op = rm(id, b[i])
+					}
+					if _, err := s.ChangeMembers(ctx, site, "premium", ops(op), ChangeOptions{Enqueue: true}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			wg.Wait()
+			consistent(t, s, site, "premium", all)
+		}
+		// Without the single changes, the end is one of the two lists.
+		for _, want := range [][]string{a, b} {
+			wg.Go(func() {
+				if _, err := s.ChangeMembers(ctx, site, "premium", ops(MemberOp{Op: "replace", IDs: want}), ChangeOptions{Enqueue: true}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		got, _ := s.GroupMembers(ctx, site, "premium")
+		if !slices.Equal(got, a) && !slices.Equal(got, b) {
+			t.Errorf("after two concurrent replaces the group holds %d members, neither list", len(got))
+		}
+		consistent(t, s, site, "premium", all)
 	})
 
 	t.Run("QueueNeverDropsAChangeThatLandsDuringAWrite", func(t *testing.T) {
@@ -514,4 +641,166 @@ func TestMembershipConformanceRedis(t *testing.T) {
 		t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
 		return NewRedisStore(rdb, Options{Prefix: prefix})
 	})
+}
+
+// consistent checks the reverse index against the member set for ids: a
+// user's desired slugs hold slug exactly when the set holds the user.
+func consistent(t *testing.T, s Backend, site, slug string, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	members, err := s.GroupMembers(ctx, site, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]bool{}
+	for _, id := range members {
+		in[id] = true
+	}
+	groups, err := s.UserGroups(ctx, site, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for _, id := range ids {
+		if slices.Contains(groups[id], slug) != in[id] {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d users' desired groups disagree with the members of %s", bad, slug)
+	}
+}
+
+// flipRecorder records the reply of every membership script run (EVALSHA,
+// or the EVAL go-redis sends after NOSCRIPT): how many users it flipped.
+type flipRecorder struct {
+	sha   string
+	mu    sync.Mutex
+	flips []int64
+}
+
+func (f *flipRecorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *flipRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (f *flipRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		args := cmd.Args()
+		if len(args) < 2 || (cmd.Name() != "evalsha" && cmd.Name() != "eval") {
+			return err
+		}
+		if s, _ := args[1].(string); s != f.sha && s != changeMembersScript {
+			return err
+		}
+		if c, ok := cmd.(*redis.Cmd); ok && err == nil {
+			if res, _ := c.Slice(); len(res) > 0 {
+				if n, ok := res[0].(int64); ok {
+					f.mu.Lock()
+					f.flips = append(f.flips, n)
+					f.mu.Unlock()
+				}
+			}
+		}
+		return err
+	}
+}
+
+// TestChangeMembersScriptsStaySmall: no membership script flips more than
+// defaultMemberChunk users, whatever the change, so no script holds Redis for
+// long (on the old main adding 1,000 members, or emptying a group of
+// 2,000, was one script of 1,000 or 2,000 flips); the change is applied
+// all the same.
+func TestChangeMembersScriptsStaySmall(t *testing.T) {
+	for backend, newStore := range testStores() {
+		t.Run(backend, func(t *testing.T) {
+			s := newStore(t)
+			rec := &flipRecorder{sha: redis.NewScript(changeMembersScript).Hash()}
+			s.rdb.AddHook(rec)
+			ctx := context.Background()
+			ids := make([]string, 2000)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("m%05d", i)
+			}
+			steps := []struct {
+				name    string
+				ops     []MemberOp
+				members int
+			}{
+				{"add 1,000", []MemberOp{{Op: "add", IDs: ids[:1000]}}, 1000},
+				{"add 1,000 more", []MemberOp{{Op: "add", IDs: ids[1000:]}}, 2000},
+				{"replace 2,000 by 10", []MemberOp{{Op: "replace", IDs: ids[5:15]}}, 10},
+				{"add 2,000", []MemberOp{{Op: "add", IDs: ids}}, 2000},
+				{"remove all 2,000", []MemberOp{{Op: "removeAll"}}, 0},
+				{"add 100", []MemberOp{{Op: "add", IDs: ids[:100]}}, 100},
+			}
+			for _, st := range steps {
+				rec.flips = nil
+				n, err := s.ChangeMembers(ctx, siteA, "big", st.ops, ChangeOptions{Enqueue: true})
+				if err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+				if m, _ := s.GroupMembers(ctx, siteA, "big"); len(m) != st.members {
+					t.Errorf("%s: %d members, want %d", st.name, len(m), st.members)
+				}
+				var sum int64
+				for _, f := range rec.flips {
+					if f > defaultMemberChunk {
+						t.Errorf("%s: one script flipped %d users (at most %d)", st.name, f, defaultMemberChunk)
+					}
+					sum += max(f, 0)
+				}
+				if sum != int64(n) || len(rec.flips) == 0 {
+					t.Errorf("%s: the scripts flipped %d users in %d runs; ChangeMembers reports %d", st.name, sum, len(rec.flips), n)
+				}
+			}
+			// A small change stays one script (the IdPs' usual PATCH).
+			rec.flips = nil
+			if _, err := s.ChangeMembers(ctx, siteA, "big", []MemberOp{{Op: "add", IDs: ids[100:103]}}, ChangeOptions{Enqueue: true}); err != nil || len(rec.flips) != 1 {
+				t.Errorf("adding 3: %d script runs (%v), want 1", len(rec.flips), err)
+			}
+		})
+	}
+}
+
+// TestGroupLockSerialisesResets: while another holder has a group's lock
+// (a large replace at work), a change that empties or replaces the group
+// waits for it, and gives up with ErrGroupBusy at the caller's deadline,
+// changing nothing; adds and removes of single members go on.
+func TestGroupLockSerialisesResets(t *testing.T) {
+	for backend, newStore := range testStores() {
+		t.Run(backend, func(t *testing.T) {
+			s := newStore(t)
+			ctx := context.Background()
+			if _, err := s.ChangeMembers(ctx, siteA, "gold", []MemberOp{{Op: "add", IDs: []string{"a", "b"}}}, ChangeOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			lock := s.groupLockKey(siteA, "gold")
+			if err := s.rdb.Set(ctx, lock, "another-holder", time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			short, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+			defer cancel()
+			if _, err := s.ChangeMembers(short, siteA, "gold", []MemberOp{{Op: "replace", IDs: []string{"c"}}}, ChangeOptions{}); !errors.Is(err, ErrGroupBusy) {
+				t.Errorf("replace while the lock is held: %v, want ErrGroupBusy", err)
+			}
+			if _, err := s.ChangeMembers(ctx, siteA, "gold", []MemberOp{{Op: "add", IDs: []string{"d"}}, {Op: "remove", IDs: []string{"a"}}}, ChangeOptions{}); err != nil {
+				t.Errorf("add and remove while the lock is held: %v", err)
+			}
+			if m, _ := s.GroupMembers(ctx, siteA, "gold"); !slices.Equal(m, []string{"b", "d"}) {
+				t.Errorf("members %v, want [b d]", m)
+			}
+			// The holder lets go: the waiting replace goes through.
+			time.AfterFunc(50*time.Millisecond, func() { s.rdb.Del(context.Background(), lock) })
+			if _, err := s.ChangeMembers(ctx, siteA, "gold", []MemberOp{{Op: "replace", IDs: []string{"c"}}}, ChangeOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if m, _ := s.GroupMembers(ctx, siteA, "gold"); !slices.Equal(m, []string{"c"}) {
+				t.Errorf("members %v, want [c]", m)
+			}
+			if n, _ := s.rdb.Exists(ctx, lock).Result(); n != 0 {
+				t.Errorf("the lock was not released")
+			}
+		})
+	}
 }

@@ -42,6 +42,9 @@ type RedisStore struct {
 	scripts       scripts
 	memScripts    memScripts
 	createScripts createScripts
+	// memberChunk is the most users one membership script flips
+	// (defaultMemberChunk; benchmarks compare others).
+	memberChunk int
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -53,7 +56,8 @@ func NewRedisStore(rdb redis.UniversalClient, opts Options) *RedisStore {
 	if err := opts.Validate(); err != nil {
 		panic(err)
 	}
-	s := &RedisStore{rdb: rdb, prefix: opts.Prefix, now: opts.Now, scripts: newScripts(), memScripts: newMemScripts(), createScripts: newCreateScripts()}
+	s := &RedisStore{rdb: rdb, prefix: opts.Prefix, now: opts.Now, scripts: newScripts(), memScripts: newMemScripts(), createScripts: newCreateScripts(),
+		memberChunk: defaultMemberChunk}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}

@@ -85,7 +85,7 @@ type LimitsConfig struct {
 	MaxMembersPerRequest int `yaml:"maxMembersPerRequest"`
 	// MaxConcurrentRequestsPerSite is how many SCIM requests one site may
 	// have in progress on a replica; more are answered 429 with
-	// Retry-After, so one tenant's flood cannot slow the others. Default 32.
+	// Retry-After, so one tenant's flood cannot slow the others. Default 16.
 	MaxConcurrentRequestsPerSite int `yaml:"maxConcurrentRequestsPerSite"`
 }
 
@@ -401,7 +401,7 @@ func (c *Config) ApplyDefaults() {
 		c.Limits.MaxMembersPerRequest = 1000
 	}
 	if c.Limits.MaxConcurrentRequestsPerSite == 0 {
-		c.Limits.MaxConcurrentRequestsPerSite = 32
+		c.Limits.MaxConcurrentRequestsPerSite = 16
 	}
 	if c.Webflow.MaxRetryAfter == 0 {
 		c.Webflow.MaxRetryAfter = Duration(5 * time.Minute)

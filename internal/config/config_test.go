@@ -35,7 +35,7 @@ workspace:
 		t.Errorf("site %+v", s)
 	}
 	if cfg.PublicURL != "http://127.0.0.1:9000" || cfg.Webflow.APIBaseURL != "https://api.webflow.com/v2" || cfg.Webflow.RateLimitPerMinute != 120 ||
-		time.Duration(cfg.Webflow.MaxRetryAfter) != 5*time.Minute || cfg.Limits.MaxConcurrentRequestsPerSite != 32 ||
+		time.Duration(cfg.Webflow.MaxRetryAfter) != 5*time.Minute || cfg.Limits.MaxConcurrentRequestsPerSite != 16 ||
 		cfg.Limits.MaxPatchOperations != 1000 || cfg.Limits.MaxMembersPerRequest != 1000 {
 		t.Errorf("defaults %+v", cfg)
 	}

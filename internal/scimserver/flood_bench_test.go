@@ -28,7 +28,7 @@ import (
 //	go test -run '^$' -bench SiteFlood -benchtime 400x ./internal/scimserver/
 //
 // "limit=off" is the bridge without the per-site limit (the old main);
-// "limit=32" the default; "no-flood" is site B alone.
+// "limit=16" the default; "no-flood" is site B alone.
 func BenchmarkSiteFlood(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
@@ -37,8 +37,8 @@ func BenchmarkSiteFlood(b *testing.B) {
 	}{
 		{"no-flood", DefaultMaxConcurrentRequestsPerSite, 0},
 		{"limit=off/flood=128", 1 << 20, 128},
+		{"limit=32/flood=128", 32, 128},
 		{fmt.Sprintf("limit=%d/flood=128", DefaultMaxConcurrentRequestsPerSite), DefaultMaxConcurrentRequestsPerSite, 128},
-		{"limit=16/flood=128", 16, 128},
 		{"limit=8/flood=128", 8, 128},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -467,6 +467,12 @@ func (b *benchRun) newEnv(ctx context.Context, o benchEnvOpts) (env *benchEnv, e
 		if o.maxWait > 0 {
 			cfg.Webflow.MaxWait = config.Duration(o.maxWait)
 		}
+		// The bench measures capacity, not the per-site fairness limit:
+		// its one site gets room for every client it runs, twice over (a
+		// slot frees a moment after its client has the answer).
+		for _, c := range b.f.conc {
+			cfg.Limits.MaxConcurrentRequestsPerSite = max(cfg.Limits.MaxConcurrentRequestsPerSite, 2*c)
+		}
 		cfg.Log.Level = "error"
 		cfg.ApplyDefaults()
 		if err := cfg.Validate(); err != nil {

@@ -80,13 +80,36 @@ type QueueStats struct {
 
 type memKeys struct{ grp, grpSlug, umem, retiring, pending, pseq, pinfo, failed string }
 
-func (s *RedisStore) memKeys(siteID string) memKeys {
-	k := func(p ...string) string { return siteKey(s.prefix, siteID, p...) }
-	return memKeys{k("grp"), k("grp", "slug"), k("umem"), k("retiring"), k("pending"), k("pseq"), k("pinfo"), k("failed")}
+// memScope is where one membership queue keeps its keys: a site's (under
+// the site's hash tag), or the workspace groups' (workspace_groups.go).
+// Both run the same scripts, so coalescing, chunking, per-user
+// serialisation, settle time and the retry policy are one implementation.
+type memScope struct {
+	memKeys
+	users     string                   // the hash RequireUsers checks ids against
+	memSet    func(slug string) string // a group's member set
+	lock      func(userID string) string
+	groupLock func(slug string) string
+}
+
+func (s *RedisStore) memKeys(siteID string) memKeys { return s.siteScope(siteID).memKeys }
+
+func (s *RedisStore) siteScope(siteID string) memScope {
+	return s.scopeAt(func(p ...string) string { return siteKey(s.prefix, siteID, p...) }, s.keysFor(siteID).users)
+}
+
+func (s *RedisStore) scopeAt(k func(p ...string) string, users string) memScope {
+	return memScope{
+		memKeys:   memKeys{k("grp"), k("grp", "slug"), k("umem"), k("retiring"), k("pending"), k("pseq"), k("pinfo"), k("failed")},
+		users:     users,
+		memSet:    func(slug string) string { return k("mem", sha1Hex(slug)) },
+		lock:      func(userID string) string { return k("lock", "u", sha1Hex(userID)) },
+		groupLock: func(slug string) string { return k("lock", "g", sha1Hex(slug)) },
+	}
 }
 
 func (s *RedisStore) memberSetKey(siteID, slug string) string {
-	return siteKey(s.prefix, siteID, "mem", sha1Hex(slug))
+	return s.siteScope(siteID).memSet(slug)
 }
 
 // changeMembersScript applies ops to one group's member set and enqueues
@@ -371,13 +394,17 @@ func (s *RedisStore) ChangeMembers(ctx context.Context, siteID, slug string, ops
 	if err := ValidateSiteID(siteID); err != nil {
 		return 0, err
 	}
+	return s.changeMembers(ctx, s.siteScope(siteID), slug, ops, opts)
+}
+
+func (s *RedisStore) changeMembers(ctx context.Context, sc memScope, slug string, ops []MemberOp, opts ChangeOptions) (int, error) {
 	users := "0"
 	if opts.RequireUsers {
 		users = "1"
 	}
-	n, err := s.changeMembersOnce(ctx, siteID, slug, ops, opts.Enqueue, users, "", s.memberChunk)
+	n, err := s.changeMembersOnce(ctx, sc, slug, ops, opts.Enqueue, users, "", s.memberChunk)
 	if errors.Is(err, errTooManyFlips) || errors.Is(err, errGroupLocked) {
-		return s.changeMembersChunked(ctx, siteID, slug, ops, opts)
+		return s.changeMembersChunked(ctx, sc, slug, ops, opts)
 	}
 	return n, err
 }
@@ -404,15 +431,14 @@ const (
 )
 
 func (s *RedisStore) groupLockKey(siteID, slug string) string {
-	return siteKey(s.prefix, siteID, "lock", "g", sha1Hex(slug))
+	return s.siteScope(siteID).groupLock(slug)
 }
 
 // changeMembersOnce runs changeMembersScript once (see its reply codes).
-func (s *RedisStore) changeMembersOnce(ctx context.Context, siteID, slug string, ops []MemberOp, enqueue bool, users, token string, most int) (int, error) {
-	k := s.memKeys(siteID)
+func (s *RedisStore) changeMembersOnce(ctx context.Context, k memScope, slug string, ops []MemberOp, enqueue bool, users, token string, most int) (int, error) {
 	raw, _ := json.Marshal(ops)
 	res, err := s.memScripts.change.Run(ctx, s.rdb,
-		[]string{s.memberSetKey(siteID, slug), k.umem, k.pending, k.pseq, s.keysFor(siteID).users, s.groupLockKey(siteID, slug)},
+		[]string{k.memSet(slug), k.umem, k.pending, k.pseq, k.users, k.groupLock(slug)},
 		slug, s.now().UnixMilli(), string(raw), boolArg(enqueue), users, token, most, groupLockTTL.Milliseconds()).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("changing members of %s: %w", slug, err)
@@ -470,11 +496,11 @@ func foldMemberOps(ops []MemberOp) (reset bool, order []string, want map[string]
 
 // changeMembersChunked is ChangeMembers for a change too large for one
 // script, or one that met the group's lock.
-func (s *RedisStore) changeMembersChunked(ctx context.Context, siteID, slug string, ops []MemberOp, opts ChangeOptions) (int, error) {
+func (s *RedisStore) changeMembersChunked(ctx context.Context, sc memScope, slug string, ops []MemberOp, opts ChangeOptions) (int, error) {
 	reset, order, want := foldMemberOps(ops)
 	users := "0"
 	if opts.RequireUsers {
-		if err := s.requireUsers(ctx, siteID, order); err != nil {
+		if err := s.requireUsers(ctx, sc, order); err != nil {
 			return 0, err
 		}
 		users = "2"
@@ -483,14 +509,14 @@ func (s *RedisStore) changeMembersChunked(ctx context.Context, siteID, slug stri
 	if reset {
 		var unlock func()
 		var err error
-		if token, unlock, err = s.lockGroup(ctx, siteID, slug); err != nil {
+		if token, unlock, err = s.lockGroup(ctx, sc, slug); err != nil {
 			return 0, err
 		}
 		defer unlock()
 	}
 	total := 0
 	apply := func(add, remove []string) error {
-		n, err := s.changeMembersOnce(ctx, siteID, slug, []MemberOp{{Op: "add", IDs: add}, {Op: "remove", IDs: remove}}, opts.Enqueue, users, token, 0)
+		n, err := s.changeMembersOnce(ctx, sc, slug, []MemberOp{{Op: "add", IDs: add}, {Op: "remove", IDs: remove}}, opts.Enqueue, users, token, 0)
 		total += n
 		return err
 	}
@@ -514,7 +540,7 @@ func (s *RedisStore) changeMembersChunked(ctx context.Context, siteID, slug stri
 	// steps (each a short command), then changed: SSCAN returns each
 	// member present for the whole scan, and one added meanwhile by a
 	// single add may stay, as if it had come after this change.
-	key := s.memberSetKey(siteID, slug)
+	key := sc.memSet(slug)
 	var gone []string
 	var cursor uint64
 	for {
@@ -542,8 +568,8 @@ func (s *RedisStore) changeMembersChunked(ctx context.Context, siteID, slug stri
 
 // requireUsers returns a *MissingUsersError for the ids that have no user
 // record, checked s.memberChunk at a time.
-func (s *RedisStore) requireUsers(ctx context.Context, siteID string, ids []string) error {
-	usersKey := s.keysFor(siteID).users
+func (s *RedisStore) requireUsers(ctx context.Context, sc memScope, ids []string) error {
+	usersKey := sc.users
 	e := &MissingUsersError{}
 	for chunk := range slices.Chunk(ids, s.memberChunk) {
 		cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -570,8 +596,8 @@ func (s *RedisStore) requireUsers(ctx context.Context, siteID string, ids []stri
 // lockGroup takes the group's lock for a change that empties or replaces
 // it, waiting for another such change for at most groupLockWait, or until
 // ctx's deadline if earlier; then ErrGroupBusy.
-func (s *RedisStore) lockGroup(ctx context.Context, siteID, slug string) (token string, unlock func(), err error) {
-	key, tok := s.groupLockKey(siteID, slug), lockToken()
+func (s *RedisStore) lockGroup(ctx context.Context, sc memScope, slug string) (token string, unlock func(), err error) {
+	key, tok := sc.groupLock(slug), lockToken()
 	deadline := time.Now().Add(groupLockWait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -623,7 +649,11 @@ func (s *RedisStore) GroupMembers(ctx context.Context, siteID, slug string) ([]s
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
-	ids, err := s.rdb.SMembers(ctx, s.memberSetKey(siteID, slug)).Result()
+	return s.groupMembers(ctx, s.siteScope(siteID), slug)
+}
+
+func (s *RedisStore) groupMembers(ctx context.Context, sc memScope, slug string) ([]string, error) {
+	ids, err := s.rdb.SMembers(ctx, sc.memSet(slug)).Result()
 	sort.Strings(ids)
 	return ids, err
 }
@@ -637,7 +667,15 @@ func (s *RedisStore) UserGroups(ctx context.Context, siteID string, userIDs []st
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
-	vals, err := s.rdb.HMGet(ctx, s.memKeys(siteID).umem, userIDs...).Result()
+	return s.userGroups(ctx, s.siteScope(siteID), userIDs)
+}
+
+func (s *RedisStore) userGroups(ctx context.Context, sc memScope, userIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, sc.umem, userIDs...).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -707,10 +745,18 @@ func (s *RedisStore) Enqueue(ctx context.Context, siteID, userID string) error {
 	if err := ValidateSiteID(siteID); err != nil {
 		return err
 	}
-	k := s.memKeys(siteID)
+	return s.enqueue(ctx, s.siteScope(siteID), userID)
+}
+
+func (s *RedisStore) enqueue(ctx context.Context, k memScope, userIDs ...string) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAddNX(ctx, k.pending, redis.Z{Score: float64(s.now().UnixMilli()), Member: userID})
-		p.HIncrBy(ctx, k.pseq, userID, 1)
+		for _, userID := range userIDs {
+			p.ZAddNX(ctx, k.pending, redis.Z{Score: float64(s.now().UnixMilli()), Member: userID})
+			p.HIncrBy(ctx, k.pseq, userID, 1)
+		}
 		return nil
 	})
 	return err
@@ -721,7 +767,10 @@ func (s *RedisStore) DuePending(ctx context.Context, siteID string, limit int, s
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
-	k := s.memKeys(siteID)
+	return s.duePending(ctx, s.siteScope(siteID), limit, settle)
+}
+
+func (s *RedisStore) duePending(ctx context.Context, k memScope, limit int, settle time.Duration) ([]Pending, error) {
 	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, k.pending, &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(s.now().Add(-settle).UnixMilli(), 10), Count: int64(limit),
 	}).Result()
@@ -751,7 +800,10 @@ func (s *RedisStore) DuePending(ctx context.Context, siteID string, limit int, s
 // unless another change arrived meanwhile (then it stays, due now). A
 // non-empty failure records a permanent failure instead of retrying.
 func (s *RedisStore) CompletePending(ctx context.Context, siteID string, p Pending, failure string) (bool, error) {
-	k := s.memKeys(siteID)
+	return s.completePending(ctx, s.siteScope(siteID), p, failure)
+}
+
+func (s *RedisStore) completePending(ctx context.Context, k memScope, p Pending, failure string) (bool, error) {
 	f := ""
 	if failure != "" {
 		b, _ := json.Marshal(MembershipFailure{UserID: p.UserID, Error: failure, At: s.now().UTC()})
@@ -764,7 +816,10 @@ func (s *RedisStore) CompletePending(ctx context.Context, siteID string, p Pendi
 // RetryPending reschedules a failed write after the given wait (or, when
 // after <= 0, an exponential backoff) and returns the attempt count so far.
 func (s *RedisStore) RetryPending(ctx context.Context, siteID, userID string, after time.Duration, cause string) (int, error) {
-	k := s.memKeys(siteID)
+	return s.retryPending(ctx, s.siteScope(siteID), userID, after, cause)
+}
+
+func (s *RedisStore) retryPending(ctx context.Context, k memScope, userID string, after time.Duration, cause string) (int, error) {
 	var info struct {
 		Attempts int    `json:"attempts"`
 		Error    string `json:"error"`
@@ -794,7 +849,11 @@ func (s *RedisStore) QueueStats(ctx context.Context, siteID string) (QueueStats,
 	if err := ValidateSiteID(siteID); err != nil {
 		return st, err
 	}
-	k := s.memKeys(siteID)
+	return s.queueStats(ctx, s.siteScope(siteID))
+}
+
+func (s *RedisStore) queueStats(ctx context.Context, k memScope) (QueueStats, error) {
+	var st QueueStats
 	n, err := s.rdb.ZCard(ctx, k.pending).Result()
 	if err != nil {
 		return st, err
@@ -825,8 +884,12 @@ func (s *RedisStore) LockUser(ctx context.Context, siteID, userID string, ttl ti
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, false, err
 	}
+	return s.lockUser(ctx, s.siteScope(siteID), userID, ttl)
+}
+
+func (s *RedisStore) lockUser(ctx context.Context, sc memScope, userID string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	tok := lockToken()
-	key := s.lockKey(siteID, userID)
+	key := sc.lock(userID)
 	ok, err = s.rdb.SetNX(ctx, key, tok, ttl).Result()
 	if err != nil || !ok {
 		return nil, false, err
@@ -835,7 +898,7 @@ func (s *RedisStore) LockUser(ctx context.Context, siteID, userID string, ttl ti
 }
 
 func (s *RedisStore) lockKey(siteID, userID string) string {
-	return siteKey(s.prefix, siteID, "lock", "u", sha1Hex(userID))
+	return s.siteScope(siteID).lock(userID)
 }
 
 func lockToken() string {

@@ -248,39 +248,8 @@ func (g *groupsHandler) resource(ctx context.Context, v groupView, r *http.Reque
 
 // ---- membership input ----
 
-// memberIDs reads a members value (a list of {value,…}, or one such map).
-func memberIDs(v any) []string {
-	var ids []string
-	add := func(m any) {
-		switch x := m.(type) {
-		case map[string]any:
-			for k, val := range x {
-				if strings.EqualFold(k, "value") {
-					if s, ok := val.(string); ok && s != "" {
-						ids = append(ids, s)
-					}
-				}
-			}
-		case string:
-			if x != "" {
-				ids = append(ids, x)
-			}
-		}
-	}
-	switch x := v.(type) {
-	case []any:
-		for _, m := range x {
-			add(m)
-		}
-	case []map[string]any:
-		for _, m := range x {
-			add(m)
-		}
-	default:
-		add(x)
-	}
-	return ids
-}
+// memberIDs reads a members value (mapping.GroupMemberIDs).
+func memberIDs(v any) []string { return mapping.GroupMemberIDs(v) }
 
 // checkMembers answers 400 for ids that are not users of this site.
 func (g *groupsHandler) checkMembers(ctx context.Context, ids []string) error {
@@ -523,46 +492,18 @@ func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 		return scim.Resource{}, g.fail(ctx, "patch", err)
 	}
 	rec := &state.GroupRecord{ID: v.ID, SiteID: g.site.ID, Slug: v.Slug, DisplayName: v.DisplayName, ExternalID: v.ExternalID, Modified: v.Modified}
-	var mops []state.MemberOp
-	name, ext := rec.DisplayName, rec.ExternalID
-	for _, op := range ops {
-		if op.Path == nil {
-			m, _ := op.Value.(map[string]any)
-			for k, v := range m {
-				switch strings.ToLower(k) {
-				case "displayname":
-					if s, ok := v.(string); ok && s != "" {
-						name = s
-					}
-				case "externalid":
-					ext, _ = v.(string)
-				case "members":
-					mops = append(mops, memberOp(op.Op, memberIDs(v), v == nil))
-				}
-			}
-			continue
-		}
-		attr := op.Path.AttributePath.AttributeName
-		switch strings.ToLower(attr) {
-		case "displayname":
-			if s, ok := op.Value.(string); ok && s != "" {
-				name = s
-			}
-		case "externalid":
-			ext, _ = op.Value.(string)
-		case "members":
-			if op.Path.ValueExpression != nil {
-				ids, err := valuePathIDs(op.Path.ValueExpression)
-				if err != nil {
-					return scim.Resource{}, g.fail(ctx, "patch", err)
-				}
-				if op.Op == scim.PatchOperationRemove {
-					mops = append(mops, state.MemberOp{Op: "remove", IDs: ids})
-				}
-				continue
-			}
-			mops = append(mops, memberOp(op.Op, memberIDs(op.Value), op.Value == nil))
-		}
+	pops := make([]mapping.GroupPatchOp, len(ops))
+	for i, op := range ops {
+		pops[i] = mapping.GroupPatchOp{Op: op.Op, Path: op.Path, Value: op.Value}
+	}
+	ch, err := mapping.ApplyGroupPatch(pops, rec.DisplayName, rec.ExternalID)
+	if err != nil {
+		return scim.Resource{}, g.fail(ctx, "patch", err)
+	}
+	name, ext := ch.DisplayName, ch.ExternalID
+	mops := make([]state.MemberOp, len(ch.Members))
+	for i, m := range ch.Members {
+		mops[i] = state.MemberOp{Op: m.Op, IDs: m.IDs}
 	}
 	if len(mops) > 0 {
 		if err := g.change(ctx, rec.Slug, mops); err != nil {
@@ -582,45 +523,6 @@ func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 		return scim.Resource{}, g.fail(ctx, "patch", err)
 	}
 	return res, nil
-}
-
-// memberOp maps a PATCH op on members to a membership step. A remove with
-// no value removes everyone; with values, only those (Entra without the
-// flag). A replace with [] empties the group.
-func memberOp(op string, ids []string, noValue bool) state.MemberOp {
-	switch op {
-	case scim.PatchOperationAdd:
-		return state.MemberOp{Op: "add", IDs: ids}
-	case scim.PatchOperationRemove:
-		if noValue {
-			return state.MemberOp{Op: "removeAll"}
-		}
-		return state.MemberOp{Op: "remove", IDs: ids}
-	default:
-		return state.MemberOp{Op: "replace", IDs: ids}
-	}
-}
-
-// valuePathIDs reads members[value eq "x"] (or several eq joined by or).
-func valuePathIDs(e filter.Expression) ([]string, error) {
-	switch x := e.(type) {
-	case *filter.AttributeExpression:
-		if strings.EqualFold(x.AttributePath.AttributeName, "value") && x.Operator == filter.EQ {
-			if s, ok := x.CompareValue.(string); ok {
-				return []string{strings.ReplaceAll(s, `\"`, `"`)}, nil
-			}
-		}
-	case *filter.LogicalExpression:
-		if x.Operator == filter.OR {
-			a, err := valuePathIDs(x.Left)
-			if err != nil {
-				return nil, err
-			}
-			b, err := valuePathIDs(x.Right)
-			return append(a, b...), err
-		}
-	}
-	return nil, scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidFilter, Detail: `only members[value eq "<id>"] is supported in a members path`}
 }
 
 func (g *groupsHandler) Delete(r *http.Request, id string) error {
@@ -701,7 +603,7 @@ func (g *groupsHandler) matches(ctx context.Context, e filter.Expression, v grou
 		}
 	case *filter.ValuePath:
 		if strings.EqualFold(x.AttributePath.AttributeName, "members") {
-			ids, err := valuePathIDs(x.ValueFilter)
+			ids, err := mapping.MembersFilterIDs(x.ValueFilter)
 			if err != nil {
 				return false, err
 			}

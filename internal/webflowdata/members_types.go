@@ -1,6 +1,10 @@
 package webflowdata
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/webflowscim/bridge/internal/workspaceroles"
+)
 
 // Wire types of the Enterprise Workspace Members and Site Access APIs
 // (reference: webflow-enterprise-api.md §2-4). The simulator encodes with
@@ -92,20 +96,9 @@ func IsKnownSiteRole(r string) bool {
 
 // AllowedRolePair reports whether Webflow accepts the (workspace role,
 // default site role) pair on invite, PATCH and bulk update: the reference's
-// §2.2 table, which is all the dashboard's role picker can produce.
+// §2.2 table, kept once, in workspaceroles (AllowedPairs).
 func AllowedRolePair(workspaceRole, defaultSiteRole string) bool {
-	switch workspaceRole {
-	case WorkspaceRoleAdmin:
-		return defaultSiteRole == SiteRoleSiteManager
-	case WorkspaceRoleMember:
-		switch defaultSiteRole {
-		case SiteRoleSiteManager, SiteRoleDesigner, SiteRoleMarketer, SiteRoleContentEditor, SiteRoleCustom:
-			return true
-		}
-	case WorkspaceRoleReviewer:
-		return defaultSiteRole == SiteRoleReviewer
-	}
-	return false
+	return workspaceroles.Pairs(workspaceroles.WorkspaceRole(workspaceRole), workspaceroles.SiteRole(defaultSiteRole))
 }
 
 func contains(list []string, v string) bool {

@@ -200,6 +200,10 @@ func sitesFor(w WorkspaceRole) []SiteRole {
 	return out
 }
 
+// Pairs reports whether (w, s) is a row of AllowedPairs: the one table of
+// reference §2.2, which webflowdata's client and simulator read too.
+func Pairs(w WorkspaceRole, s SiteRole) bool { return pairs(w, s) }
+
 func pairs(w WorkspaceRole, s SiteRole) bool {
 	for _, r := range sitesFor(w) {
 		if r == s {

@@ -111,12 +111,49 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 	if rec.WebflowUserID == "" {
 		return nil, nil
 	}
-	v, lk, err := h.lockUser(ctx, rec.ID)
+	var out *webflowdata.User
+	err := h.lockedWrite(ctx, rec, false, func(ctx context.Context, v *state.UserView, cur *webflowdata.User) (bool, error) {
+		managed, desired := desiredFrom(v, rec)
+		ctx = webflowdata.WithAuditBefore(ctx, cur)
+		req := webflowdata.UpdateUserRequest{Data: dataPatch}
+		groups, changed := fullList(cur, managed, desired)
+		if changed {
+			req.AccessGroups = groups
+		}
+		if req.Data == nil && req.AccessGroups == nil {
+			out = cur
+			return true, nil
+		}
+		nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, req)
+		if err != nil {
+			return false, err
+		}
+		out = nu
+		if changed && !sameSet(nu.Slugs(), groups) {
+			h.log.Warn("access-group drift: Webflow holds a different list than the bridge wrote", "id", rec.ID, "sent", groups, "holds", nu.Slugs())
+			return false, nil
+		}
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	// Webflow holding the full list the IdP wants also satisfies the
-	// user's queued membership write (see heldLock.unlockSatisfied).
+	return out, nil
+}
+
+// lockedWrite runs write under the user's lock: with ctx bounded by the
+// lock (heldLock.bound), the user's groups view, and cur, what Webflow
+// holds now (readLocked; nil when the Webflow user is gone and missingOK).
+// write reports whether Webflow afterwards holds the full list the IdP
+// wants, which completes the user's queued membership write as the lock is
+// released (heldLock.unlockSatisfied). A call that must not be cut short
+// by the bound (an invite) uses the caller's own ctx.
+func (h *usersHandler) lockedWrite(ctx context.Context, rec *state.UserRecord, missingOK bool,
+	write func(ctx context.Context, v *state.UserView, cur *webflowdata.User) (satisfied bool, err error)) error {
+	v, lk, err := h.lockUser(ctx, rec.ID)
+	if err != nil {
+		return err
+	}
 	satisfied := false
 	defer func() {
 		if satisfied {
@@ -125,33 +162,17 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 			lk.unlock()
 		}
 	}()
-	ctx, cancel := lk.bound(ctx)
+	bounded, cancel := lk.bound(ctx)
 	defer cancel()
-	cur, err := h.readLocked(ctx, rec)
+	cur, err := h.readLocked(bounded, rec)
 	if err != nil {
-		return nil, err
+		if !missingOK || !webflowdata.IsNotFound(err) {
+			return err
+		}
+		cur = nil
 	}
-	managed, desired := desiredFrom(v, rec)
-	ctx = webflowdata.WithAuditBefore(ctx, cur)
-	req := webflowdata.UpdateUserRequest{Data: dataPatch}
-	groups, changed := fullList(cur, managed, desired)
-	if changed {
-		req.AccessGroups = groups
-	}
-	if req.Data == nil && req.AccessGroups == nil {
-		satisfied = true
-		return cur, nil
-	}
-	nu, err := h.wf.UpdateUser(ctx, h.site.ID, rec.WebflowUserID, req)
-	if err != nil {
-		return nil, err
-	}
-	if changed && !sameSet(nu.Slugs(), groups) {
-		h.log.Warn("access-group drift: Webflow holds a different list than the bridge wrote", "id", rec.ID, "sent", groups, "holds", nu.Slugs())
-	} else {
-		satisfied = true
-	}
-	return nu, nil
+	satisfied, err = write(bounded, v, cur)
+	return err
 }
 
 var errBusy = errors.New("another writer holds this user's lock")

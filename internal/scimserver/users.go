@@ -808,49 +808,37 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 // groups that no IdP group manages plus the linked groups the IdP wants.
 // Ecommerce groups cannot be assigned through the API and stay behind.
 func (h *usersHandler) reinvite(ctx context.Context, rec *state.UserRecord, email string, next mapping.User) (*webflowdata.User, error) {
-	v, lk, err := h.lockUser(ctx, rec.ID)
+	var nu *webflowdata.User
+	err := h.lockedWrite(ctx, rec, true, func(wctx context.Context, v *state.UserView, old *webflowdata.User) (bool, error) {
+		managed, desired := desiredFrom(v, rec)
+		var groups []string
+		for _, s := range adminSlugs(old) {
+			if !managed[s] {
+				groups = append(groups, s) // unmanaged groups move with the user
+			}
+		}
+		groups = union(groups, desired)
+		if err := h.deleteUpstream(wctx, rec.WebflowUserID); err != nil {
+			return false, err
+		}
+		// The invite is not bounded by the lock: it creates a user no other
+		// writer knows yet, and cutting it short would make it ambiguous.
+		var err error
+		if nu, err = h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email, AccessGroups: groups}); err != nil {
+			return false, err
+		}
+		h.log.Warn("email changed: deleted the Webflow user and invited the new address; Webflow sent an invitation email", "id", rec.ID, "webflow_user_id", nu.ID)
+		if patch, changed := mapping.DataDiff(nu.Data, next.WebflowData(), nil); changed {
+			if u2, err := h.wf.UpdateUser(ctx, h.site.ID, nu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
+				nu = u2
+			}
+		}
+		// The invite carried the full list the IdP wants, which also
+		// satisfies the user's queued membership write.
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	// The invite carries the full list the IdP wants, which also
-	// satisfies the user's queued membership write.
-	satisfied := false
-	defer func() {
-		if satisfied {
-			lk.unlockSatisfied()
-		} else {
-			lk.unlock()
-		}
-	}()
-	wctx, cancel := lk.bound(ctx)
-	defer cancel()
-	old, err := h.readLocked(wctx, rec)
-	if err != nil && !webflowdata.IsNotFound(err) {
-		return nil, err
-	}
-	managed, desired := desiredFrom(v, rec)
-	var groups []string
-	for _, s := range adminSlugs(old) {
-		if !managed[s] {
-			groups = append(groups, s) // unmanaged groups move with the user
-		}
-	}
-	groups = union(groups, desired)
-	if err := h.deleteUpstream(wctx, rec.WebflowUserID); err != nil {
-		return nil, err
-	}
-	// The invite is not bounded by the lock: it creates a user no other
-	// writer knows yet, and cutting it short would make it ambiguous.
-	nu, err := h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email, AccessGroups: groups})
-	if err != nil {
-		return nil, err
-	}
-	satisfied = true
-	h.log.Warn("email changed: deleted the Webflow user and invited the new address; Webflow sent an invitation email", "id", rec.ID, "webflow_user_id", nu.ID)
-	if patch, changed := mapping.DataDiff(nu.Data, next.WebflowData(), nil); changed {
-		if u2, err := h.wf.UpdateUser(ctx, h.site.ID, nu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
-			nu = u2
-		}
 	}
 	return nu, nil
 }

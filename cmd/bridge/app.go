@@ -21,6 +21,8 @@ import (
 	"github.com/webflowscim/bridge/internal/scimserver"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
+	"github.com/webflowscim/bridge/internal/workspacegroups"
+	"github.com/webflowscim/bridge/internal/workspaceroles"
 )
 
 // app is an assembled bridge: its HTTP handler and what must be closed.
@@ -36,6 +38,7 @@ type app struct {
 	metrics        *metrics
 	store          state.Backend
 	rdb            redis.UniversalClient
+	wsRoles        *workspacegroups.Worker // nil unless workspace.groups is set
 	closers        []func()
 }
 
@@ -60,13 +63,10 @@ type appOptions struct {
 // newApp builds the bridge from cfg. The embedded store is used when no
 // Redis URL is configured, with a warning: nothing survives a restart.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appOptions) (*app, error) {
-	// Issue 15 is in progress: its keys are parsed and validated, and
-	// nothing acts on them yet. Say so rather than seem to act.
+	// Members mode (users served from the Workspace Members API) is not
+	// built; refuse it rather than pass users through as if it were.
 	if cfg.Workspace.Mode == "members" {
-		return nil, errors.New("workspace.mode: members is parsed and validated but not served yet (issue 15, in progress); use passthrough")
-	}
-	if len(cfg.Workspace.Groups) > 0 {
-		log.Warn("workspace.groups is parsed and validated but not acted on yet (issue 15, in progress): group memberships change no Workspace role or site access, and /workspace/scim/v2/Groups still passes through")
+		return nil, errors.New("workspace.mode: members is parsed and validated but not served yet (issue 15); use passthrough, with workspace.groups for roles")
 	}
 	a := &app{}
 	var err error
@@ -172,11 +172,20 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	a.scim = srv
 
 	var workspace http.Handler
+	var wsGroups *workspacegroups.Handler
 	if cfg.Workspace.Enabled() {
-		workspace, err = newWorkspace(cfg, rs, srv, paced, a.metrics.webflowObserver("workspace", opts.Observer), guard, log)
+		proxy, err := newWorkspace(cfg, rs, srv, paced, a.metrics.webflowObserver("workspace", opts.Observer), guard, log)
 		if err != nil {
 			a.Close()
 			return nil, err
+		}
+		workspace = proxy
+		if len(cfg.Workspace.Groups) > 0 {
+			wsGroups, a.wsRoles, err = newWorkspaceRoles(cfg, rs, proxy, paced, a.metrics.webflowObserver("workspace", opts.Observer), audit, opts.HTTPClient, guard, log)
+			if err != nil {
+				a.Close()
+				return nil, err
+			}
 		}
 	}
 	adminTokens, err := mapping.ParseTokens(cfg.AdminTokens)
@@ -212,6 +221,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 			ops.serveMetrics(w, r)
 		case r.URL.Path == "/identity" && r.Method == http.MethodGet:
 			identity(w, r)
+		case wsGroups != nil && wsGroups.Owns(r.URL.Path):
+			wsGroups.ServeHTTP(w, r)
 		case workspace != nil && (r.URL.Path == workspacePrefix || strings.HasPrefix(r.URL.Path, workspacePrefix+"/")):
 			workspace.ServeHTTP(w, r)
 		default:
@@ -226,13 +237,19 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 // the write in hand, so SIGTERM never cuts a write in half.
 func (a *app) startWorkers(ctx context.Context) (wait func()) {
 	done := make(chan struct{})
+	wsDone := make(chan struct{})
 	go func() { a.scim.Worker(ctx, 0); close(done) }()
+	if a.wsRoles != nil {
+		go func() { a.wsRoles.Run(ctx, 0, 0); close(wsDone) }()
+	} else {
+		close(wsDone)
+	}
 	go a.health.run(ctx, 5*time.Second, 5*time.Minute) // Webflow probes cost 2 calls per site: keep them rare
 	go a.scim.WatchStore(ctx, 2*time.Second)
 	if a.reconcileEvery > 0 {
 		go reconcileLoop(ctx, a.scim, a.siteIDs, a.reconcileEvery, a.reconcileApply, a.log)
 	}
-	return func() { <-done }
+	return func() { <-done; <-wsDone }
 }
 
 // loadConfigLogged loads the config file and builds the logger it asks
@@ -336,7 +353,7 @@ const workspacePrefix = "/workspace/scim/v2"
 
 // newWorkspace builds the passthrough to Webflow's native SCIM, with its
 // own budget, collaborator links, and cascade deprovisioning when enabled.
-func newWorkspace(cfg *config.Config, rs *state.RedisStore, srv *scimserver.Server, limiter webflowdata.Limiter, observer webflowdata.Observer, guard *authguard.Guard, log *slog.Logger) (http.Handler, error) {
+func newWorkspace(cfg *config.Config, rs *state.RedisStore, srv *scimserver.Server, limiter webflowdata.Limiter, observer webflowdata.Observer, guard *authguard.Guard, log *slog.Logger) (*passthrough.Proxy, error) {
 	ws := cfg.Workspace
 	on := map[string]bool{}
 	for _, a := range ws.Cascade.On {
@@ -369,4 +386,40 @@ func newWorkspace(cfg *config.Config, rs *state.RedisStore, srv *scimserver.Serv
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
 	return p, nil
+}
+
+// newWorkspaceRoles builds the workspace groups surface (/Groups, ahead
+// of the passthrough) and its worker, which writes the roles the groups
+// give through the Workspace Members and Site Access APIs with the
+// workspace token (workspace.membersToken).
+func newWorkspaceRoles(cfg *config.Config, rs *state.RedisStore, proxy *passthrough.Proxy, limiter webflowdata.Limiter, observer webflowdata.Observer, audit webflowdata.Auditor, httpClient *http.Client, guard *authguard.Guard, log *slog.Logger) (*workspacegroups.Handler, *workspacegroups.Worker, error) {
+	ws := cfg.Workspace
+	m, err := workspaceroles.NewMapping(ws.RoleSpec())
+	if err != nil {
+		return nil, nil, fmt.Errorf("workspace.groups: %w", err)
+	}
+	tokens, err := mapping.ParseTokens(ws.SCIMTokens)
+	if err != nil {
+		return nil, nil, fmt.Errorf("workspace.scimTokens: %w", err)
+	}
+	client, err := webflowdata.NewClient(webflowdata.Config{
+		BaseURL: cfg.Webflow.APIBaseURL, Token: webflowdata.Token(ws.MembersToken),
+		HTTPClient: httpClient, Limiter: limiter, Retry: webflowdata.BackoffPolicy{Retry429: true},
+		Observer: observer, Audit: audit, MaxRetryAfter: time.Duration(cfg.Webflow.MaxRetryAfter),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("workspace.membersToken: %w", err)
+	}
+	logger := log.With("surface", "workspace-roles")
+	h := workspacegroups.NewHandler(workspacegroups.Options{
+		Store: rs, Mapping: m, Fetcher: proxy, Tokens: tokens, Guard: guard,
+		PublicURL: cfg.PublicURL + workspacePrefix, Prefix: workspacePrefix,
+		MaxPatchOperations: cfg.Limits.MaxPatchOperations, MaxMembersPerRequest: cfg.Limits.MaxMembersPerRequest,
+		Logger: logger,
+	})
+	w := workspacegroups.NewWorker(workspacegroups.WorkerOptions{
+		Store: rs, Mapping: m, Client: client, WorkspaceID: ws.ID,
+		Settle: time.Duration(cfg.Webflow.MembershipSettle), Logger: logger,
+	})
+	return h, w, nil
 }

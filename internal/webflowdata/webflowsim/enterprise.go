@@ -41,6 +41,22 @@ type wsMember struct {
 	addedOn                    time.Time // zero: unknown (null)
 	scimID                     string    // set: provisioned by native SCIM, role writes are locked
 	seq                        int64     // list order and cursor position
+	// lock overrides the SCIM lock (SetSCIMLock): 0 follows scimID, 1
+	// locks, -1 lifts it, as an admin moving the member off native SCIM
+	// management would.
+	lock int8
+}
+
+// locked reports whether Webflow refuses role writes for m
+// (workspace_member_managed_by_scim).
+func (m *wsMember) locked() bool {
+	switch m.lock {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	return m.scimID != ""
 }
 
 type wsInvite struct {

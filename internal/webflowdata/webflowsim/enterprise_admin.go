@@ -297,7 +297,7 @@ func (s *Simulator) Workspace() WorkspaceSnapshot {
 	}
 	members := e.orderedMembers()
 	for _, m := range members {
-		out.Members = append(out.Members, SnapshotMember{WorkspaceMember: s.memberJSON(m), SiteRoleID: m.siteRoleID, SCIMManaged: m.scimID != "", SCIMID: m.scimID})
+		out.Members = append(out.Members, SnapshotMember{WorkspaceMember: s.memberJSON(m), SiteRoleID: m.siteRoleID, SCIMManaged: m.locked(), SCIMID: m.scimID})
 	}
 	for _, iv := range e.orderedInvites() {
 		out.Invites = append(out.Invites, inviteJSON(iv))
@@ -317,6 +317,28 @@ func (s *Simulator) Workspace() WorkspaceSnapshot {
 	return out
 }
 
+// SetSCIMLock sets (locked) or lifts the SCIM lock on a member, by id or
+// address: whether Webflow answers workspace_member_managed_by_scim to its
+// role writes (and, under the scimLocksSiteAccess reading, its Site
+// Access writes), whatever native SCIM provisioned. Tests use it to show
+// a lock recorded and a later unlock applied.
+func (s *Simulator) SetSCIMLock(idOrEmail string, locked bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.ent.members[idOrEmail]
+	if m == nil {
+		m = s.ent.byEmail[strings.ToLower(idOrEmail)]
+	}
+	if m == nil {
+		return fmt.Errorf("scim lock: no member %q", idOrEmail)
+	}
+	m.lock = -1
+	if locked {
+		m.lock = 1
+	}
+	return nil
+}
+
 // MemberByEmail returns the member with the address (any case).
 func (s *Simulator) MemberByEmail(email string) (SnapshotMember, bool) {
 	s.mu.RLock()
@@ -325,7 +347,7 @@ func (s *Simulator) MemberByEmail(email string) (SnapshotMember, bool) {
 	if m == nil {
 		return SnapshotMember{}, false
 	}
-	return SnapshotMember{WorkspaceMember: s.memberJSON(m), SiteRoleID: m.siteRoleID, SCIMManaged: m.scimID != "", SCIMID: m.scimID}, true
+	return SnapshotMember{WorkspaceMember: s.memberJSON(m), SiteRoleID: m.siteRoleID, SCIMManaged: m.locked(), SCIMID: m.scimID}, true
 }
 
 // SiteAccess returns a member's access to a site: the role (and custom
@@ -408,6 +430,13 @@ func (s *Simulator) serveEnterpriseAdmin(w http.ResponseWriter, r *http.Request,
 		}
 		if adminDecode(w, r, &b) {
 			ok(http.StatusNoContent, nil, s.SetMemberRole(seg[2], b.Role, b.SiteRole, b.SiteRoleID))
+		}
+	case is("workspace", "members", "*", "scim-lock") && m == http.MethodPut:
+		var b struct {
+			Locked bool `json:"locked"`
+		}
+		if adminDecode(w, r, &b) {
+			ok(http.StatusNoContent, nil, s.SetSCIMLock(seg[2], b.Locked))
 		}
 	case is("workspace", "members", "*") && m == http.MethodDelete:
 		if err := s.RemoveWorkspaceMember(seg[2]); err != nil {

@@ -134,7 +134,7 @@ func notAMember(w http.ResponseWriter, rd Readings, who string) {
 // siteLock answers the SCIM lock on Site Access writes, when the
 // SCIMLocksSiteAccess reading extends it there.
 func siteLock(w http.ResponseWriter, rd Readings, m *wsMember) bool {
-	if rd.SCIMLocksSiteAccess && m.scimID != "" {
+	if rd.SCIMLocksSiteAccess && m.locked() {
 		entErr(w, rd, http.StatusConflict, webflowdata.CodeMemberManagedBySCIM, webflowdata.MsgMemberManagedBySCIM)
 		return true
 	}

@@ -532,7 +532,7 @@ func checkRoleBody(role, site *string) string {
 // Webflow's per-item codes are listed: lock, pair, then what this member
 // cannot take. Caller holds s.mu.
 func (e *entState) roleWriteProblem(m *wsMember, role, site, siteID string) (string, string) {
-	if m.scimID != "" {
+	if m.locked() {
 		return webflowdata.CodeMemberManagedBySCIM, webflowdata.MsgMemberManagedBySCIM
 	}
 	if code, msg := e.pairProblem(role, site, siteID); code != "" {
@@ -589,7 +589,7 @@ func (s *Simulator) updateMemberRole(w http.ResponseWriter, r *http.Request, rd 
 // removeProblem: removal is refused for an owner and, like role writes,
 // for a member native SCIM manages (its deprovisioning belongs to the IdP).
 func removeProblem(m *wsMember) (string, string) {
-	if m.scimID != "" {
+	if m.locked() {
 		return webflowdata.CodeMemberManagedBySCIM, webflowdata.MsgMemberManagedBySCIM
 	}
 	if m.role == webflowdata.WorkspaceRoleOwner {

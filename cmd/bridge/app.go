@@ -79,7 +79,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		a.closers = append(a.closers, stop)
 		log.Warn("no redis.url configured: using the embedded in-process store; ID mappings do NOT survive a restart and replicas cannot share state")
 	} else {
-		a.rdb, err = state.Open(ctx, cfg.Redis.URL)
+		a.rdb, err = openRedis(ctx, cfg.Redis.URL, redisStartupWait)
 		if err != nil {
 			return nil, fmt.Errorf("connecting to Redis: %w", err)
 		}
@@ -313,39 +313,13 @@ func maskEmails(s string) string {
 	})
 }
 
-// serveHTTP runs h on addr until ctx ends, then stops accepting and lets
-// requests in flight finish within the shutdown timeout.
+// serveHTTP binds srv.Addr and serves srv on it (serveOn).
 func serveHTTP(ctx context.Context, srv *http.Server, log *slog.Logger, shutdown time.Duration, ready func(addr string)) error {
 	ln, err := listen(srv.Addr)
 	if err != nil {
 		return err
 	}
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if srv.TLSConfig != nil {
-			errc <- srv.ServeTLS(ln, "", "")
-			return
-		}
-		errc <- srv.Serve(ln)
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: no new connections, finishing requests in flight", "timeout", shutdown.String())
-	sctx, cancel := context.WithTimeout(context.Background(), shutdown)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveOn(ctx, srv, ln, log, shutdown, ready)
 }
 
 // workspacePrefix is where the collaborator passthrough is mounted.

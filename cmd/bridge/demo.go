@@ -41,6 +41,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 
+	// The bridge's address first: a busy port ends the demo at once, with
+	// its cause, before anything else starts.
+	ln, err := listen(*listenAddr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
 	sim := webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy, RateLimitPerMinute: *rate})
 	defer sim.Close()
 	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
@@ -77,6 +85,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	// Cancelled on any return, so that the workers stop with the listener.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	a, err := newApp(ctx, cfg, log, appOptions{})
 	if err != nil {
 		return err
@@ -84,9 +95,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer a.Close()
 	waitWorkers := a.startWorkers(ctx)
 	defer waitWorkers()
+	defer cancel()
 
 	srv := newHTTPServer(cfg.Listen, a.handler)
-	return serveHTTP(ctx, srv, log, 5*time.Second, func(addr string) {
+	return serveOn(ctx, srv, ln, log, 5*time.Second, func(addr string) {
 		base := "http://" + addr + "/sites/" + webflowsim.DemoSiteID + "/scim/v2"
 		if *readyFile != "" {
 			info, _ := json.Marshal(map[string]string{

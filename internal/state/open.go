@@ -24,6 +24,20 @@ const (
 	clientName          = "webflow-scim-bridge"
 )
 
+// ErrInvalidURL is the error of a Redis URL that does not parse; its
+// message never contains the URL.
+var ErrInvalidURL = errors.New("state: invalid redis URL")
+
+// ValidateURL reports whether rawURL is a Redis URL Open accepts, without
+// any I/O: config validation calls it.
+func ValidateURL(rawURL string) error {
+	rdb, err := newClient(rawURL)
+	if err != nil {
+		return err
+	}
+	return rdb.Close()
+}
+
 // Open connects to Redis and pings it. Accepted forms:
 //
 //	redis://[user:pass@]host:port[/db][?options]     single node
@@ -57,14 +71,14 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error repeats the URL, password included
 		}
-		return nil, fmt.Errorf("state: invalid redis URL: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
 	}
 	scheme, cluster := u.Scheme, false
 	if base, ok := strings.CutSuffix(scheme, "+cluster"); ok {
 		scheme, cluster = base, true
 	}
 	if scheme != "redis" && scheme != "rediss" {
-		return nil, fmt.Errorf("state: invalid redis URL: scheme %q, want redis, rediss, redis+cluster or rediss+cluster", u.Scheme)
+		return nil, fmt.Errorf("%w: scheme %q, want redis, rediss, redis+cluster or rediss+cluster", ErrInvalidURL, u.Scheme)
 	}
 	addrs := strings.Split(u.Host, ",")
 	if len(addrs) > 1 {
@@ -74,7 +88,7 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		u.Scheme = scheme
 		opt, err := redis.ParseURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("state: invalid redis URL: %w", redact(err, u))
+			return nil, fmt.Errorf("%w: %w", ErrInvalidURL, redact(err, u))
 		}
 		applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
 		return redis.NewClient(opt), nil
@@ -95,7 +109,7 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 	cu.RawQuery = q.Encode()
 	opt, err := redis.ParseClusterURL(cu.String())
 	if err != nil {
-		return nil, fmt.Errorf("state: invalid redis cluster URL: %w", redact(err, &cu))
+		return nil, fmt.Errorf("%w (cluster): %w", ErrInvalidURL, redact(err, &cu))
 	}
 	applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
 	return redis.NewClusterClient(opt), nil

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
 
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/state"
@@ -121,21 +125,21 @@ func TestWorkspaceGroupsOktaPush(t *testing.T) {
 		t.Fatalf("POST Marketing: %d %s", mkt.Status, mkt.Raw)
 	}
 	engID, mktID := str(eng.Body, "id"), str(mkt.Body, "id")
-	wsDrain(t, h)
+	drainCounted(t, h)
 	checkRoles(t, h, m, map[string][]string{"ann@example.com": {"Engineering"}, "bob@example.com": {"Engineering", "Marketing"}, "cat@example.com": {"Marketing"}})
 
 	// Okta removes with a filter path and adds with a value.
 	if r := h.wsDo("PATCH", "/Groups/"+engID, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"%s\"]"},{"op":"add","path":"members","value":[{"value":%q}]}]}`, bob, cat)); r.Status != 204 {
 		t.Fatalf("PATCH: %d %s", r.Status, r.Raw)
 	}
-	wsDrain(t, h)
+	drainCounted(t, h)
 	checkRoles(t, h, m, map[string][]string{"ann@example.com": {"Engineering"}, "bob@example.com": {"Marketing"}, "cat@example.com": {"Engineering", "Marketing"}})
 
 	// A rename to another configured group moves its members' roles.
 	if r := h.wsDo("PATCH", "/Groups/"+mktID, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"displayName":"Reviewers"}}]}`); r.Status != 204 {
 		t.Fatalf("rename: %d %s", r.Status, r.Raw)
 	}
-	wsDrain(t, h)
+	drainCounted(t, h)
 	checkRoles(t, h, m, map[string][]string{"ann@example.com": {"Engineering"}, "bob@example.com": {"Reviewers"}, "cat@example.com": {"Engineering", "Reviewers"}})
 
 	if r := h.wsDo("GET", "/Groups?filter="+urlq(`displayName eq "reviewers"`), ""); r.Status != 200 || fmt.Sprint(r.Body["totalResults"]) != "1" {
@@ -144,7 +148,7 @@ func TestWorkspaceGroupsOktaPush(t *testing.T) {
 	if r := h.wsDo("DELETE", "/Groups/"+engID, ""); r.Status != 204 {
 		t.Fatalf("DELETE: %d %s", r.Status, r.Raw)
 	}
-	wsDrain(t, h)
+	drainCounted(t, h)
 	checkRoles(t, h, m, map[string][]string{"ann@example.com": nil, "bob@example.com": {"Reviewers"}, "cat@example.com": {"Reviewers"}})
 	if r := h.wsDo("GET", "/Groups/"+engID, ""); r.Status != 404 {
 		t.Fatalf("GET deleted: %d %s", r.Status, r.Raw)
@@ -199,4 +203,202 @@ func TestWorkspaceGroupsRefusals(t *testing.T) {
 	if r := h.wsDo("GET", "/Groups", ""); r.Status != 200 || fmt.Sprint(r.Body["totalResults"]) != "0" {
 		t.Fatalf("a refused POST left a group: %d %s", r.Status, r.Raw)
 	}
+}
+
+// roleWrites counts the Workspace Members and Site Access writes the
+// simulator served.
+func roleWrites(h *bridgeHarness) int {
+	s := h.sim
+	return s.CountRequests("POST", "/v2/workspaces/*/members/bulk") +
+		s.CountRequests("PATCH", "/v2/workspaces/*/members/*") +
+		s.CountRequests("POST", "/v2/sites/*/members") +
+		s.CountRequests("PATCH", "/v2/sites/*/members/*") +
+		s.CountRequests("DELETE", "/v2/sites/*/members/*")
+}
+
+// lowerBoundOf is workspaceroles.LowerBound of what changed between two
+// snapshots: the members whose pair changed, by new pair, and the
+// explicit site entries granted, changed or revoked.
+func lowerBoundOf(before, after webflowsim.WorkspaceSnapshot) int {
+	pairOf := func(m webflowsim.SnapshotMember) string { return m.Roles.Workspace + "/" + m.Roles.Site }
+	old := map[string]string{}
+	for _, m := range before.Members {
+		old[m.ID] = pairOf(m)
+	}
+	targets := map[workspaceroles.Pair]int{}
+	for _, m := range after.Members {
+		if old[m.ID] != pairOf(m) {
+			targets[workspaceroles.Pair{Workspace: workspaceroles.WorkspaceRole(m.Roles.Workspace), Site: workspaceroles.Builtin(workspaceroles.SiteRole(m.Roles.Site))}]++
+		}
+	}
+	entries := func(s webflowsim.WorkspaceSnapshot) map[string]string {
+		out := map[string]string{}
+		for _, site := range s.Sites {
+			for _, sm := range site.Members {
+				if !sm.Implicit {
+					out[site.ID+"/"+sm.ID] = sm.Roles.Site
+				}
+			}
+		}
+		return out
+	}
+	a, b := entries(before), entries(after)
+	changes := 0
+	for k, v := range b {
+		if a[k] != v {
+			changes++
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			changes++
+		}
+	}
+	return workspaceroles.LowerBound(targets, changes)
+}
+
+// drainCounted drains and checks the writes against the lower bound of
+// what changed.
+func drainCounted(t *testing.T, h *bridgeHarness) {
+	t.Helper()
+	before, n := h.sim.Workspace(), roleWrites(h)
+	wsDrain(t, h)
+	writes, lb := roleWrites(h)-n, lowerBoundOf(before, h.sim.Workspace())
+	if writes > lb {
+		t.Errorf("the drain made %d role and site writes; the change needs %d", writes, lb)
+	}
+}
+
+// Entra group sync: a group created empty, then PATCH Add and Remove of
+// members with values (no aadOptscim062020 flag) and with a filter path;
+// Entra's membership check filter. Every drain costs at most LowerBound.
+func TestWorkspaceGroupsEntraSync(t *testing.T) {
+	h := newBridge(t, withWorkspaceGroups)
+	m := testMapping(t, h)
+	ids := map[string]string{}
+	for _, e := range []string{"eve@example.com", "fay@example.com", "gil@example.com"} {
+		ids[e] = wsUser(t, h, e, true)
+	}
+	eve, fay, gil := ids["eve@example.com"], ids["fay@example.com"], ids["gil@example.com"]
+	mk := func(name string) string {
+		r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"externalId":"ext-%s","displayName":%q,"members":[]}`, name, name))
+		if r.Status != 201 {
+			t.Fatalf("POST %s: %d %s", name, r.Status, r.Raw)
+		}
+		return str(r.Body, "id")
+	}
+	eng, rev := mk("Engineering"), mk("Reviewers")
+	patch := func(gid, ops string) {
+		t.Helper()
+		if r := h.wsDo("PATCH", "/Groups/"+gid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`+ops+`]}`); r.Status != 204 {
+			t.Fatalf("PATCH %s: %d %s", ops, r.Status, r.Raw)
+		}
+	}
+	patch(eng, fmt.Sprintf(`{"op":"Add","path":"members","value":[{"value":%q},{"value":%q}]}`, eve, fay))
+	patch(rev, fmt.Sprintf(`{"op":"Add","path":"members","value":[{"value":%q},{"value":%q}]}`, fay, gil))
+	drainCounted(t, h)
+	checkRoles(t, h, m, map[string][]string{"eve@example.com": {"Engineering"}, "fay@example.com": {"Engineering", "Reviewers"}, "gil@example.com": {"Reviewers"}})
+
+	// Entra's membership check before a remove.
+	r := h.wsDo("GET", "/Groups?excludedAttributes=members&filter="+urlq(fmt.Sprintf(`id eq "%s" and members[value eq "%s"]`, eng, fay)), "")
+	if r.Status != 200 || fmt.Sprint(r.Body["totalResults"]) != "1" {
+		t.Fatalf("membership check: %d %s", r.Status, r.Raw)
+	}
+	patch(eng, fmt.Sprintf(`{"op":"Remove","path":"members","value":[{"value":%q}]}`, fay))
+	patch(rev, fmt.Sprintf(`{"op":"Remove","path":"members[value eq \"%s\"]"}`, gil))
+	patch(rev, fmt.Sprintf(`{"op":"Add","path":"members","value":[{"value":%q}]}`, eve))
+	drainCounted(t, h)
+	checkRoles(t, h, m, map[string][]string{"eve@example.com": {"Engineering", "Reviewers"}, "fay@example.com": {"Reviewers"}, "gil@example.com": nil})
+	r = h.wsDo("GET", "/Groups?excludedAttributes=members&filter="+urlq(fmt.Sprintf(`id eq "%s" and members[value eq "%s"]`, eng, fay)), "")
+	if r.Status != 200 || fmt.Sprint(r.Body["totalResults"]) != "0" {
+		t.Fatalf("membership check after the remove: %d %s", r.Status, r.Raw)
+	}
+	// Nothing changed: a drain of requeued users writes nothing.
+	if err := h.app.store.(interface {
+		EnqueueWorkspaceUsers(context.Context, ...string) error
+	}).EnqueueWorkspaceUsers(context.Background(), eve, fay, gil); err != nil {
+		t.Fatal(err)
+	}
+	n := roleWrites(h)
+	wsDrain(t, h)
+	if w := roleWrites(h) - n; w != 0 {
+		t.Errorf("a drain with nothing to change made %d writes", w)
+	}
+}
+
+// Two replicas on one Redis, both running their workers, take concurrent
+// pushes for the same users: every update lands (the final roles are
+// Mapping.Effective of the final memberships).
+func TestWorkspaceGroupsReplicas(t *testing.T) {
+	mr := miniredis.RunT(t)
+	ss := newSharedSim(t)
+	opts := []harnessOpt{withWorkspaceGroups, func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }}
+	reps := []*bridgeHarness{newReplica(t, ss, opts...), newReplica(t, ss, opts...)}
+	h := reps[0]
+	m := testMapping(t, h)
+	const users = 8
+	ids := make([]string, users)
+	for i := range ids {
+		ids[i] = wsUser(t, h, fmt.Sprintf("rep%d@example.com", i), true)
+	}
+	gid := map[string]string{}
+	for _, name := range []string{"Engineering", "Marketing", "Reviewers"} {
+		r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":%q}`, name))
+		if r.Status != 201 {
+			t.Fatalf("POST %s: %d %s", name, r.Status, r.Raw)
+		}
+		gid[name] = str(r.Body, "id")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, rep := range reps {
+		wg.Add(1)
+		go func() { defer wg.Done(); rep.app.wsRoles.Run(ctx, 5*time.Millisecond, time.Hour) }()
+	}
+	// Each user gets its own sequence of adds and removes over both
+	// replicas, the users concurrently; the last step of each decides.
+	names := []string{"Engineering", "Marketing", "Reviewers"}
+	final := make([]map[string]bool, users)
+	var pw sync.WaitGroup
+	for i := range users {
+		final[i] = map[string]bool{}
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			for step := range 9 {
+				name := names[(i+step)%3]
+				op := "add"
+				if (i+step)%4 == 3 {
+					op = "remove"
+				}
+				body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"%s","path":"members","value":[{"value":%q}]}]}`, op, ids[i])
+				if r := reps[(i+step)%2].wsDo("PATCH", "/Groups/"+gid[name], body); r.Status != 204 {
+					t.Errorf("PATCH: %d %s", r.Status, r.Raw)
+					return
+				}
+				final[i][name] = op == "add"
+			}
+		}()
+	}
+	pw.Wait()
+	waitFor(t, "the workspace queue to drain", func() bool {
+		st, err := h.app.store.(interface {
+			WorkspaceQueueStats(context.Context) (state.QueueStats, error)
+		}).WorkspaceQueueStats(context.Background())
+		return err == nil && st.Pending == 0
+	})
+	cancel()
+	wg.Wait()
+	wsDrain(t, h)
+	view := map[string][]string{}
+	for i := range users {
+		var gs []string
+		for name, in := range final[i] {
+			if in {
+				gs = append(gs, name)
+			}
+		}
+		view[fmt.Sprintf("rep%d@example.com", i)] = gs
+	}
+	checkRoles(t, h, m, view)
 }

@@ -238,7 +238,7 @@ func nest(open, close string, depth int, inner string) string {
 func TestHostileInput(t *testing.T) {
 	h := newBridge(t, func(c *config.Config) {
 		c.Sites = append(c.Sites, config.SiteConfig{ID: otherSite, WebflowToken: webflowsim.DemoSiteToken, SCIMTokens: []string{otherSiteToken}})
-	})
+	}, withWorkspaceGroups)
 	// Site B exists in Webflow too, and the bridge's Webflow token reaches
 	// it, so "not found on site B" is Webflow's honest answer.
 	seed := webflowsim.DemoSeed()
@@ -275,6 +275,15 @@ func TestHostileInput(t *testing.T) {
 		t.Fatalf("seed collaborator: %d %s", c.Status, c.Raw)
 	}
 	cid := str(c.Body, "id")
+	// A workspace group (issue 15) with the collaborator in it, applied.
+	wg := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, cid))
+	if wg.Status != 201 {
+		t.Fatalf("seed workspace group: %d %s", wg.Status, wg.Raw)
+	}
+	wgid := str(wg.Body, "id")
+	if err := h.app.wsRoles.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	// Warm what reads would otherwise fill on first use (the access-group
 	// cache), so the snapshot is taken in the steady state.
 	h.must(200, h.do("GET", "/Groups", nil))
@@ -298,6 +307,7 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 	corpus := hostileCorpus(alice, bob, carol, gid, cid, stranger.ID, premium)
+	corpus = append(corpus, workspaceGroupCases(cid, wgid)...)
 	before := storeSnapshot(t, h)
 	simBefore := takeSimSnapshot(h)
 	h.sim.ResetRequests()
@@ -428,6 +438,65 @@ func TestHostileInput(t *testing.T) {
 	if legal*10 > len(corpus) {
 		t.Errorf("%d of %d cases are legal: keep them a small minority", legal, len(corpus))
 	}
+}
+
+// workspaceGroupCases are the hostile requests of the workspace groups
+// surface (issue 15): wgid is the group "Marketing" with cid in it.
+func workspaceGroupCases(cid, wgid string) []hostileCase {
+	G := workspacePrefix + "/Groups"
+	GI := G + "/" + wgid
+	grp := func(attrs string) []byte {
+		return []byte(`{"schemas":["` + groupSchema + `"],` + attrs + `}`)
+	}
+	patchOps := func(ops string) []byte {
+		return []byte(`{"schemas":["` + patchSchema + `"],"Operations":` + ops + `}`)
+	}
+	fq := func(f string) string { return "?filter=" + url.QueryEscape(f) }
+	var cs []hostileCase
+	add := func(cat, name, method, path string, body []byte, mods ...func(*hostileCase)) {
+		c := hostileCase{cat: cat, name: "wsg-" + name, method: method, path: path, body: body}
+		for _, m := range mods {
+			m(&c)
+		}
+		cs = append(cs, c)
+	}
+	want := func(s int) func(*hostileCase) { return func(c *hostileCase) { c.want = s } }
+	auth := func(v string) func(*hostileCase) { return func(c *hostileCase) { c.auth = v } }
+
+	add(catJSON, "post-truncated", "POST", G, grp(`"displayName":"Engineering"`)[:30])
+	add(catJSON, "post-not-object", "POST", G, []byte(`["displayName"]`))
+	add(catJSON, "post-displayName-number", "POST", G, grp(`"displayName":42`))
+	add(catJSON, "post-members-string", "POST", G, grp(`"displayName":"Engineering","members":"x"`))
+	add(catJSON, "post-member-value-number", "POST", G, grp(`"displayName":"Engineering","members":[{"value":42}]`))
+	add(catJSON, "post-member-no-value", "POST", G, grp(`"displayName":"Engineering","members":[{"display":"x"}]`))
+	add(catJSON, "post-externalId-object", "POST", G, grp(`"displayName":"Engineering","externalId":{}`))
+	add(catSchema, "post-unconfigured-name", "POST", G, grp(`"displayName":"Sales"`), want(400))
+	add(catSchema, "post-empty-name", "POST", G, grp(`"displayName":"  "`), want(400))
+	add(catSchema, "post-taken-name", "POST", G, grp(`"displayName":"marketing"`), want(409))
+	add(catIDs, "post-unknown-member", "POST", G, grp(`"displayName":"Engineering","members":[{"value":"no-such-user-0001"}]`), want(400))
+	add(catIDs, "post-hostile-member", "POST", G, grp(`"displayName":"Engineering","members":[{"value":"../../Users"}]`), want(400))
+	add(catIDs, "put-unknown-member", "PUT", GI, grp(`"displayName":"Marketing","members":[{"value":"no-such-user-0002"}]`), want(400))
+	add(catSchema, "put-unconfigured-name", "PUT", GI, grp(`"displayName":"Sales","members":[{"value":"`+cid+`"}]`), want(400))
+	add(catIDs, "patch-unknown-group", "PATCH", G+"/0123456789abcdef0123456789abcdef", patchOps(`[{"op":"add","path":"members","value":[{"value":"`+cid+`"}]}]`), want(404))
+	add(catIDs, "get-malformed-id", "GET", G+"/..%2F..%2FUsers", nil, want(404))
+	add(catIDs, "delete-unknown-group", "DELETE", G+"/0123456789abcdef0123456789abcdee", nil, want(404))
+	add(catIDs, "patch-add-unknown-member", "PATCH", GI, patchOps(`[{"op":"add","path":"members","value":[{"value":"no-such-user-0003"}]}]`), want(400))
+	add(catSchema, "patch-rename-unconfigured", "PATCH", GI, patchOps(`[{"op":"replace","value":{"displayName":"Sales"}}]`), want(400))
+	add(catSchema, "patch-op-move", "PATCH", GI, patchOps(`[{"op":"move","path":"members","value":[]}]`))
+	add(catSchema, "patch-no-operations", "PATCH", GI, []byte(`{"schemas":["`+patchSchema+`"]}`))
+	add(catSchema, "patch-members-bad-filter", "PATCH", GI, patchOps(`[{"op":"remove","path":"members[display eq \"x\"]"}]`))
+	add(catJSON, "patch-truncated", "PATCH", GI, patchOps(`[{"op":"add"`))
+	add(catSize, "patch-too-many-ops", "PATCH", GI, patchOps("["+strings.TrimSuffix(strings.Repeat(`{"op":"remove","path":"members[value eq \"x\"]"},`, 1001), ",")+"]"), want(400))
+	add(catSize, "post-over-1MiB", "POST", G, grp(`"displayName":"Engineering","externalId":"`+strings.Repeat("x", 1<<20)+`"`), want(413))
+	add(catFilter, "filter-co", "GET", G+fq(`displayName co "x"`), nil, want(400))
+	add(catFilter, "filter-or", "GET", G+fq(`displayName eq "a" or id eq "b"`), nil, want(400))
+	add(catFilter, "filter-unparsable", "GET", G+fq(`displayName eq`), nil, want(400))
+	add(catFilter, "filter-members-display", "GET", G+fq(`members[display eq "x"]`), nil, want(400))
+	add(catFilter, "filter-deep", "GET", G+fq(strings.Repeat("(", 200)+`id eq "x"`+strings.Repeat(")", 200)), nil, want(400))
+	add(catMethod, "post-to-id", "POST", GI, grp(`"displayName":"Marketing"`), want(405))
+	add(catAuth, "no-token", "GET", G, nil, auth("-"), want(401))
+	add(catAuth, "site-token", "PATCH", GI, patchOps(`[{"op":"remove","path":"members"}]`), auth("Bearer "+testToken), want(401))
+	return cs
 }
 
 // unknownHexID is a Webflow-shaped id nobody holds.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -401,4 +402,49 @@ func TestWorkspaceGroupsReplicas(t *testing.T) {
 		view[fmt.Sprintf("rep%d@example.com", i)] = gs
 	}
 	checkRoles(t, h, m, view)
+}
+
+// A member id the IdP holds from before the bridge stood in front of
+// native SCIM (no collaborator link) is read once from native SCIM
+// (FetchUser records its link, so the worker knows its email); an id
+// native SCIM does not know is refused, and asked about only once.
+func TestWorkspaceGroupsFetchUnseenMember(t *testing.T) {
+	h := newBridge(t, withWorkspaceGroups)
+	m := testMapping(t, h)
+	// Created at Webflow's native SCIM directly, not through the bridge.
+	req, _ := http.NewRequest("POST", h.simTS.URL+"/scim/v2/Users", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"old@example.com","emails":[{"primary":true,"value":"old@example.com"}],"active":true}`))
+	req.Header.Set("Authorization", "Bearer "+webflowsim.DemoSCIMToken)
+	req.Header.Set("Content-Type", "application/scim+json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u map[string]any
+	_ = decodeJSON(res, &u)
+	res.Body.Close()
+	old := str(u, "id")
+	if res.StatusCode != 201 || old == "" {
+		t.Fatalf("native SCIM create: %d %v", res.StatusCode, u)
+	}
+	if err := h.sim.SetSCIMLock("old@example.com", false); err != nil {
+		t.Fatal(err)
+	}
+	h.sim.ResetRequests()
+	if r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, old)); r.Status != 201 {
+		t.Fatalf("POST with an unseen member: %d %s", r.Status, r.Raw)
+	}
+	if n := h.sim.CountRequests("GET", "/scim/v2/Users/*"); n != 1 {
+		t.Errorf("%d native SCIM reads for one unseen member, want 1", n)
+	}
+	wsDrain(t, h)
+	checkRoles(t, h, m, map[string][]string{"old@example.com": {"Marketing"}})
+
+	for range 3 {
+		if r := h.wsDo("POST", "/Groups", `{"displayName":"Engineering","members":[{"value":"gone-user-42"}]}`); r.Status != 400 || !strings.Contains(r.Raw, "gone-user-42") {
+			t.Fatalf("unknown member: %d %s", r.Status, r.Raw)
+		}
+	}
+	if n := h.sim.CountRequests("GET", "/scim/v2/Users/gone-user-42"); n != 1 {
+		t.Errorf("native SCIM asked %d times about one unknown id, want 1", n)
+	}
 }

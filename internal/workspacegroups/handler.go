@@ -282,18 +282,49 @@ func (h *Handler) readGroup(body []byte) (groupBody, error) {
 				g.ExternalID = s
 			}
 		case "members":
-			if v != nil {
-				if _, ok := v.([]any); !ok {
-					return g, errf(http.StatusBadRequest, mapping.ScimTypeInvalidValue, "members must be a list of {\"value\": id}")
-				}
+			ids, err := memberList(v)
+			if err != nil {
+				return g, err
 			}
-			g.Members, g.HasMembers = mapping.GroupMemberIDs(v), true
+			g.Members, g.HasMembers = ids, true
 		}
 	}
 	if err := h.configuredName(g.DisplayName); err != nil {
 		return g, err
 	}
 	return g, nil
+}
+
+// memberList reads a POST or PUT members value: null, or a list of
+// objects each with a non-empty string value (the native SCIM user id).
+func memberList(v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	bad := errf(http.StatusBadRequest, mapping.ScimTypeInvalidValue, `members must be a list of {"value": "<user id>"}`)
+	if !ok {
+		return nil, bad
+	}
+	for _, m := range list {
+		obj, ok := m.(map[string]any)
+		if !ok {
+			return nil, bad
+		}
+		n := 0
+		for k, val := range obj {
+			if strings.EqualFold(k, "value") {
+				if s, ok := val.(string); !ok || s == "" {
+					return nil, bad
+				}
+				n++
+			}
+		}
+		if n != 1 {
+			return nil, bad
+		}
+	}
+	return mapping.GroupMemberIDs(list), nil
 }
 
 func (h *Handler) create(ctx context.Context, w http.ResponseWriter, body []byte) error {

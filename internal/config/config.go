@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -19,6 +20,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/webflowscim/bridge/internal/scimserver"
+	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/workspaceroles"
 )
 
@@ -298,6 +301,9 @@ func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, []string, e
 	for _, u := range unset {
 		warnings = append(warnings, "environment variable "+u+" is not set")
 	}
+	if errs := checkShape(&doc); len(errs) > 0 {
+		return nil, warnings, errors.Join(errs...)
+	}
 	text, err := yaml.Marshal(&doc)
 	if err != nil {
 		return nil, warnings, fmt.Errorf("parsing config: %w", err)
@@ -461,11 +467,48 @@ func (c *Config) Validate() error {
 	if c.Webflow.MaxRetryAfter < Duration(time.Second) || c.Webflow.MaxRetryAfter > Duration(time.Hour) {
 		errs = append(errs, errors.New("config: webflow.maxRetryAfter must be from 1s to 1h"))
 	}
+	for _, u := range []struct{ key, value, example string }{
+		{"publicURL", c.PublicURL, "https://scim.example.com"},
+		{"webflow.apiBaseURL", c.Webflow.APIBaseURL, "https://api.webflow.com/v2"},
+		{"webflow.scimBaseURL", c.Webflow.SCIMBaseURL, "https://api.webflow.com/scim/v2"},
+	} {
+		if err := absoluteHTTPURL(u.value); err != nil {
+			errs = append(errs, fmt.Errorf("config: %s %q %v (e.g. %s)", u.key, u.value, err, u.example))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("config: listen %q must be host:port (e.g. 0.0.0.0:8080)", c.Listen))
+	}
+	if c.Redis.URL != "" {
+		if err := state.ValidateURL(c.Redis.URL); err != nil {
+			errs = append(errs, fmt.Errorf("config: redis.url: %w", err)) // never the URL: it may hold a password
+		}
+	}
+	if err := (state.Options{Prefix: c.Redis.KeyPrefix}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: redis.keyPrefix: %w", err))
+	}
+	for _, f := range []struct{ key, path string }{{"tls.certFile", c.TLS.CertFile}, {"tls.keyFile", c.TLS.KeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("config: %s %s does not exist", f.key, f.path))
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("config: %s: %w", f.key, err))
+		}
+	}
 	seen := map[string]bool{}
 	for i, s := range c.Sites {
 		where := fmt.Sprintf("config: sites[%d]", i)
 		if s.ID == "" {
 			errs = append(errs, errors.New(where+".id is required"))
+		}
+		// The policies and the id as the SCIM server checks them: one
+		// answer for config check and serve.
+		if err := s.scim().Validate(); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("%s.%w", where, e))
+			}
 		}
 		if seen[s.ID] {
 			errs = append(errs, fmt.Errorf("%s: site %s is listed twice", where, s.ID))
@@ -514,6 +557,33 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("config: logging.format %q must be text or json", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// scim is the site as the SCIM server takes it, without its Webflow
+// client: what SiteConfig.Validate checks.
+func (s SiteConfig) scim() scimserver.SiteConfig {
+	return scimserver.SiteConfig{
+		ID: s.ID, SCIMTokens: s.SCIMTokens, Deactivation: s.Deactivation, OnExistingUser: s.OnExistingUser,
+		EmailChange: s.EmailChange, RefreshAge: time.Duration(s.RefreshAge), CustomFields: s.CustomFields,
+		GroupMappings: s.GroupMappings, OnGroupDelete: s.OnGroupDelete, AccessGroupsRefresh: time.Duration(s.AccessGroupsRefresh),
+	}
+}
+
+// unjoin lists the errors of an errors.Join, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// absoluteHTTPURL reports why s is not an absolute http(s) URL with a host.
+func absoluteHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http:// or https:// URL")
+	}
+	return nil
 }
 
 // validate checks the workspace block; errors name the key.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,27 @@ type SiteConfig struct {
 	// webhooks an OAuth app registered (the per-webhook secretKeys are in
 	// the state store). Optional.
 	WebhookSecret string
+}
+
+// Validate reports every problem of the site's id and policies at once,
+// each naming its config key; an empty policy means its default. The
+// Webflow client is not checked (New does). config.Validate calls it, so
+// that config check and serve refuse the same sites with the same words.
+func (sc SiteConfig) Validate() error {
+	var errs []error
+	if !siteIDPattern.MatchString(sc.ID) {
+		errs = append(errs, fmt.Errorf("id %q is not a Webflow site id (letters, digits, _ and -, at most 64)", sc.ID))
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		if v != "" && !slices.Contains(allowed, v) {
+			errs = append(errs, fmt.Errorf("%s %q must be %s", key, v, strings.Join(allowed, " or ")))
+		}
+	}
+	oneOf("deactivation", sc.Deactivation, DeactivateRemoveAccess, DeactivateDelete)
+	oneOf("onExistingUser", sc.OnExistingUser, ExistingUserLink, ExistingUserConflict)
+	oneOf("emailChange", sc.EmailChange, EmailChangeReject, EmailChangeReinvite)
+	oneOf("onGroupDelete", sc.OnGroupDelete, GroupDeleteUnlink, GroupDeleteRemoveMembers)
+	return errors.Join(errs...)
 }
 
 // Options configures a Server.
@@ -178,8 +200,9 @@ func New(opts Options) (*Server, error) {
 	}
 	slots := newParseSlots()
 	for _, sc := range opts.Sites {
-		if !siteIDPattern.MatchString(sc.ID) {
-			return nil, fmt.Errorf("scimserver: site id %q is not a Webflow site id", sc.ID)
+		// A backstop: config.Validate has reported these already.
+		if err := sc.Validate(); err != nil {
+			return nil, fmt.Errorf("scimserver: site %s: %w", sc.ID, err)
 		}
 		if _, dup := s.sites[sc.ID]; dup {
 			return nil, fmt.Errorf("scimserver: site %s configured twice", sc.ID)
@@ -208,17 +231,6 @@ func New(opts Options) (*Server, error) {
 		}
 		if sc.OnGroupDelete == "" {
 			sc.OnGroupDelete = GroupDeleteUnlink
-		}
-		if sc.OnGroupDelete != GroupDeleteUnlink && sc.OnGroupDelete != GroupDeleteRemoveMembers {
-			return nil, fmt.Errorf("scimserver: site %s: onGroupDelete must be %s or %s", sc.ID, GroupDeleteUnlink, GroupDeleteRemoveMembers)
-		}
-		switch {
-		case sc.Deactivation != DeactivateRemoveAccess && sc.Deactivation != DeactivateDelete:
-			return nil, fmt.Errorf("scimserver: site %s: deactivation must be %s or %s", sc.ID, DeactivateRemoveAccess, DeactivateDelete)
-		case sc.OnExistingUser != ExistingUserLink && sc.OnExistingUser != ExistingUserConflict:
-			return nil, fmt.Errorf("scimserver: site %s: onExistingUser must be %s or %s", sc.ID, ExistingUserLink, ExistingUserConflict)
-		case sc.EmailChange != EmailChangeReject && sc.EmailChange != EmailChangeReinvite:
-			return nil, fmt.Errorf("scimserver: site %s: emailChange must be %s or %s", sc.ID, EmailChangeReject, EmailChangeReinvite)
 		}
 		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2", gate: newSiteGate(opts.MaxConcurrentRequestsPerSite)}
 		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake,

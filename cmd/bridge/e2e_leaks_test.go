@@ -291,17 +291,17 @@ func TestAuthFailuresSlowed(t *testing.T) {
 	}
 }
 
-// bridge config check never prints a Redis password: when the URL does not
-// parse, everything after the scheme is masked. Weak tokens are refused
-// by name, never echoed.
+// bridge config check never prints a Redis password: a URL that does not
+// parse is refused (as serve refuses it) without being quoted. Weak tokens
+// are refused by name, never echoed.
 func TestConfigCheckLeaksNothing(t *testing.T) {
 	dir := t.TempDir()
 	strong := strings.Repeat("s", 32)
 	for _, tc := range []struct {
 		name, redisURL, token, wantOut, wantErr string
 	}{
-		{"unparsable URL", "redis://:hunter2%zz@127.0.0.1:6379/0", strong, "url: redis://********", ""},
-		{"unparsable URL, no scheme", "hunter2@@:/%zz", strong, "url: '********'", ""},
+		{"unparsable URL", "redis://:hunter2%zz@127.0.0.1:6379/0", strong, "", "redis.url: state: invalid redis URL"},
+		{"unparsable URL, no scheme", "hunter2@@:/%zz", strong, "", "redis.url: state: invalid redis URL"},
 		{"parsable URL", "redis://:hunter2@127.0.0.1:6379/0", strong, "url: redis://:xxxxx@127.0.0.1:6379/0", ""},
 		{"weak token", "", "weak-hunter2", "", "sites[0].scimTokens[0] has 12 characters, fewer than 32"},
 	} {

@@ -448,3 +448,54 @@ func TestWorkspaceGroupsFetchUnseenMember(t *testing.T) {
 		t.Errorf("native SCIM asked %d times about one unknown id, want 1", n)
 	}
 }
+
+func wsQueue(t *testing.T, h *bridgeHarness) state.QueueStats {
+	t.Helper()
+	st, err := h.app.store.(interface {
+		WorkspaceQueueStats(context.Context) (state.QueueStats, error)
+	}).WorkspaceQueueStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A bulk item Webflow fails with internal_error is retried after a
+// backoff and lands; a Site Access write Webflow refuses for good is
+// recorded as the user's failure, not retried.
+func TestWorkspaceGroupsRetriesAndFailures(t *testing.T) {
+	h := newBridge(t, withWorkspaceGroups)
+	m := testMapping(t, h)
+	hal := wsUser(t, h, "hal@example.com", true)
+	ivy := wsUser(t, h, "ivy@example.com", true)
+	mem, _ := h.sim.MemberByEmail("hal@example.com")
+	h.sim.InjectBulkItemFault(mem.ID, 1)
+	if r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, hal)); r.Status != 201 {
+		t.Fatalf("POST: %d %s", r.Status, r.Raw)
+	}
+	if err := h.app.wsRoles.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := wsQueue(t, h); st.Pending != 1 || len(st.Failures) != 0 {
+		t.Fatalf("after a failed item: %+v, want it pending for a retry", st)
+	}
+	waitFor(t, "the retry", func() bool {
+		if err := h.app.wsRoles.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return wsQueue(t, h).Pending == 0
+	})
+	checkRoles(t, h, m, map[string][]string{"hal@example.com": {"Marketing"}})
+
+	h.sim.InjectFault(webflowsim.Fault{Method: "POST", Path: "/v2/sites/*/members", Status: 400})
+	if r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Engineering","members":[{"value":%q}]}`, ivy)); r.Status != 201 {
+		t.Fatalf("POST: %d %s", r.Status, r.Raw)
+	}
+	if err := h.app.wsRoles.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := wsQueue(t, h)
+	if st.Pending != 0 || len(st.Failures) != 1 || st.Failures[0].UserID != ivy || !strings.Contains(st.Failures[0].Error, "grant") {
+		t.Fatalf("after a refused grant: %+v, want one recorded failure for %s", st, ivy)
+	}
+}

@@ -198,13 +198,30 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		siteIDs = append(siteIDs, s.ID)
 	}
 	identity := identityHandler(rs, siteIDs, adminTokens, guard, log)
-	a.metrics.reg.MustRegister(newStateCollector(rs, siteIDs, limiter, tokenLabels))
+	sc := newStateCollector(rs, siteIDs, limiter, tokenLabels)
+	if a.wsRoles != nil {
+		sc.workspace = rs
+	}
+	a.metrics.reg.MustRegister(sc)
 	var wsProbe func(context.Context) error
 	if cfg.Workspace.Enabled() {
 		wsProbe = workspaceProbe(cfg.Webflow.SCIMBaseURL, webflowdata.Token(cfg.Workspace.WebflowSCIMToken), opts.HTTPClient)
 	}
 	a.health = newHealth(rs, siteClients, wsProbe, log)
 	a.health.rebuilding = srv.Rebuilding
+	if a.wsRoles != nil {
+		a.health.wsRoles = func(ctx context.Context) (any, error) {
+			qs, err := rs.WorkspaceQueueStats(ctx)
+			if err != nil {
+				return nil, err
+			}
+			locks, err := rs.RoleLockCount(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]int{"pending": qs.Pending, "failures": len(qs.Failures), "roleLocks": locks}, nil
+		}
+	}
 	a.log, a.siteIDs = log, siteIDs
 	a.reconcileEvery, a.reconcileApply = time.Duration(cfg.Reconcile.Interval), cfg.Reconcile.Apply
 	ops := &opsEndpoints{health: a.health, metrics: promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}), tokens: adminTokens, guard: guard}

@@ -175,6 +175,13 @@ func TestWorkspaceGroupsSCIMLock(t *testing.T) {
 	if mem, _ := h.sim.MemberByEmail("dan@example.com"); mem.Roles.Site == "marketer" {
 		t.Fatal("a locked member's role was written")
 	}
+	// Operators see the lock in /metrics and the details of /readyz.
+	if code, _, raw := h.opsGet(h.ts.URL+"/metrics", "Bearer "+testAdminToken); !strings.Contains(raw, "\nbridge_workspace_role_locks 1\n") {
+		t.Errorf("/metrics lacks the lock count: %d", code)
+	}
+	if code, body, raw := h.opsGet(h.ts.URL+"/readyz", "Bearer "+testAdminToken); fmt.Sprint(walk(body, "workspaceRoles.roleLocks")) != "1" {
+		t.Errorf("/readyz details lack the lock count: %d %.300s", code, raw)
+	}
 	if err := h.sim.SetSCIMLock("dan@example.com", false); err != nil {
 		t.Fatal(err)
 	}

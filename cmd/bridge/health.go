@@ -24,7 +24,10 @@ type health struct {
 	sites      map[string]*webflowdata.Client
 	workspace  func(ctx context.Context) error // nil when not configured
 	rebuilding func(site string) bool          // after a Redis loss
-	log        *slog.Logger
+	// wsRoles reads the workspace roles queue and lock count for the
+	// details of /readyz; nil unless workspace.groups is set.
+	wsRoles func(ctx context.Context) (any, error)
+	log     *slog.Logger
 
 	mu      sync.RWMutex
 	redis   component
@@ -180,7 +183,14 @@ func joinComma(s []string) string {
 // serveReady writes the cached state: 200 unless Redis is down. Without
 // details it writes the overall status alone, which names no site and no
 // token (opsEndpoints decides who gets the details).
-func (h *health) serveReady(w http.ResponseWriter, _ *http.Request, details bool) {
+func (h *health) serveReady(w http.ResponseWriter, r *http.Request, details bool) {
+	var wsRoles any
+	if details && h.wsRoles != nil {
+		// Read before the lock: two Redis reads, not under h.mu.
+		if v, err := h.wsRoles(r.Context()); err == nil {
+			wsRoles = v
+		}
+	}
 	h.mu.RLock()
 	status, code := "ready", http.StatusOK
 	sites := make(map[string]siteHealth, len(h.site))
@@ -205,6 +215,9 @@ func (h *health) serveReady(w http.ResponseWriter, _ *http.Request, details bool
 		body["redis"], body["sites"] = h.redis, sites
 		if h.ws != nil {
 			body["workspace"] = *h.ws
+		}
+		if wsRoles != nil {
+			body["workspaceRoles"] = wsRoles
 		}
 	}
 	h.mu.RUnlock()

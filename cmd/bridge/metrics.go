@@ -139,8 +139,12 @@ type stateCollector struct {
 	sites   []string
 	limiter *state.Limiter
 	labels  map[string]string // token fingerprint → label
+	// workspace is set when workspace.groups is: the roles queue and the
+	// role-locked members.
+	workspace state.WorkspaceGroupStore
 
 	pending, oldest, failures, remaining, reconciled, drift *prometheus.Desc
+	wsPending, wsFailures, wsLocks                          *prometheus.Desc
 }
 
 func newStateCollector(store state.Backend, sites []string, limiter *state.Limiter, labels map[string]string) *stateCollector {
@@ -151,6 +155,9 @@ func newStateCollector(store state.Backend, sites []string, limiter *state.Limit
 		remaining:  prometheus.NewDesc("bridge_rate_budget_available", "Requests a Webflow token could make right now, by token label.", []string{"token"}, nil),
 		reconciled: prometheus.NewDesc("bridge_reconcile_last_success_timestamp_seconds", "When the last reconciliation of a site finished.", []string{"site"}, nil),
 		drift:      prometheus.NewDesc("bridge_reconcile_drift", "Drift found by the last reconciliation, by site and kind.", []string{"site", "kind"}, nil),
+		wsPending:  prometheus.NewDesc("bridge_workspace_roles_pending", "Workspace users whose roles wait to be written (workspace.groups).", nil, nil),
+		wsFailures: prometheus.NewDesc("bridge_workspace_roles_failures", "Workspace role writes that failed for good and are recorded.", nil, nil),
+		wsLocks:    prometheus.NewDesc("bridge_workspace_role_locks", "Members whose roles Webflow refuses to change (workspace_member_managed_by_scim); their desired roles are kept.", nil, nil),
 	}
 }
 
@@ -161,6 +168,9 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.remaining
 	ch <- c.reconciled
 	ch <- c.drift
+	ch <- c.wsPending
+	ch <- c.wsFailures
+	ch <- c.wsLocks
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -186,6 +196,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 					ch <- prometheus.MustNewConstMetric(c.drift, prometheus.GaugeValue, float64(n), id, kind)
 				}
 			}
+		}
+	}
+	if c.workspace != nil {
+		if qs, err := c.workspace.WorkspaceQueueStats(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.wsPending, prometheus.GaugeValue, float64(qs.Pending))
+			ch <- prometheus.MustNewConstMetric(c.wsFailures, prometheus.GaugeValue, float64(len(qs.Failures)))
+		}
+		if n, err := c.workspace.RoleLockCount(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.wsLocks, prometheus.GaugeValue, float64(n))
 		}
 	}
 	for key, label := range c.labels {

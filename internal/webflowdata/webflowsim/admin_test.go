@@ -165,3 +165,36 @@ func TestOutOfBandAccessGroups(t *testing.T) {
 		t.Errorf("patchDropsEcommerce: an unlisted ecommerce group goes: %s", got)
 	}
 }
+
+// Issue 17 §4: a user without access groups has "accessGroups": [] in
+// every answer, as Webflow writes it, never null.
+func TestNoGroupsIsAnEmptyList(t *testing.T) {
+	_, srv := newDemo(t, Options{})
+	_, b := call(t, srv, "POST", "/_sim/sites/"+siteID+"/users", "", map[string]any{"email": "nogroups@example.com", "status": "verified"})
+	var u webflowdata.User
+	if err := json.Unmarshal(b, &u); err != nil || u.ID == "" {
+		t.Fatalf("add user: %s", b)
+	}
+	for _, tc := range []struct {
+		name, method, path, tok string
+		body                    any
+	}{
+		{"admin add", "", "", "", nil}, // b above
+		{"data-only PATCH", "PATCH", "/v2/sites/" + siteID + "/users/" + u.ID, siteTok, map[string]any{"data": map[string]any{"name": "No Groups"}}},
+		{"GET after the PATCH", "GET", "/v2/sites/" + siteID + "/users/" + u.ID, siteTok, nil},
+		{"admin PUT no groups", "PUT", "/_sim/sites/" + siteID + "/users/" + u.ID + "/accessGroups", "", map[string]any{"accessGroups": nil}},
+	} {
+		body := b
+		if tc.method != "" {
+			resp, got := call(t, srv, tc.method, tc.path, tc.tok, tc.body)
+			if resp.StatusCode != 200 {
+				t.Errorf("%s: %d %s", tc.name, resp.StatusCode, got)
+				continue
+			}
+			body = got
+		}
+		if !strings.Contains(string(body), `"accessGroups":[]`) {
+			t.Errorf("%s: accessGroups is not []: %s", tc.name, body)
+		}
+	}
+}

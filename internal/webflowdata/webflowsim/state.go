@@ -48,7 +48,9 @@ func (st *siteState) encode() {
 // clone returns a deep-enough copy of the user for callers outside the lock.
 func (r *userRec) clone() webflowdata.User {
 	u := r.u
-	u.AccessGroups = append([]webflowdata.AccessGroupRef(nil), r.u.AccessGroups...)
+	// Never nil: Webflow writes "accessGroups": [] for a user without
+	// groups, and a PATCH encodes this copy.
+	u.AccessGroups = append(make([]webflowdata.AccessGroupRef, 0, len(r.u.AccessGroups)), r.u.AccessGroups...)
 	u.Data = make(webflowdata.UserData, len(r.u.Data))
 	for k, v := range r.u.Data {
 		u.Data[k] = v

@@ -378,6 +378,12 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 			writeMappingError(w, err)
 			return
 		}
+		if (r.Method == http.MethodPost || r.Method == http.MethodPut) && isResourcePath(r.URL.Path) {
+			if err := mapping.CheckRequired(body, isGroupsPath(r.URL.Path)); err != nil {
+				writeMappingError(w, err)
+				return
+			}
+		}
 		if r.Method == http.MethodPatch {
 			normalise := func(b []byte) ([]byte, bool, error) { return mapping.NormalizePatchBody(b, st.cfg.CustomFields...) }
 			if isGroupsPath(r.URL.Path) {
@@ -484,6 +490,17 @@ func isDiscoveryPath(p string) bool {
 		}
 	}
 	return false
+}
+
+// isResourcePath reports whether p is /Users, /Groups or one of theirs
+// (not .search or another endpoint under them).
+func isResourcePath(p string) bool {
+	_, rest, ok := strings.Cut(p, "/scim/v2/")
+	if !ok {
+		return false
+	}
+	kind, id, _ := strings.Cut(rest, "/")
+	return (kind == "Users" || kind == "Groups") && !strings.Contains(id, "/") && !strings.HasPrefix(id, ".")
 }
 
 func isGroupsPath(p string) bool {

@@ -108,10 +108,19 @@ func desiredFrom(v *state.UserView, rec *state.UserRecord) (map[string]bool, []s
 // returns what Webflow holds afterwards (not saved), and errBusy when
 // another writer holds the lock.
 func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, error) {
+	out, _, err := h.writeUserRemoved(ctx, rec, dataPatch)
+	return out, err
+}
+
+// writeUserRemoved is writeUser, also reporting the access groups the
+// write took away (so that a log line can say what happened, not what was
+// meant to).
+func (h *usersHandler) writeUserRemoved(ctx context.Context, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, []string, error) {
 	if rec.WebflowUserID == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var out *webflowdata.User
+	var removed []string
 	err := h.lockedWrite(ctx, rec, false, func(ctx context.Context, v *state.UserView, cur *webflowdata.User) (bool, error) {
 		managed, desired := desiredFrom(v, rec)
 		ctx = webflowdata.WithAuditBefore(ctx, cur)
@@ -129,6 +138,12 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 			return false, err
 		}
 		out = nu
+		removed = removed[:0]
+		for _, g := range adminSlugs(cur) {
+			if changed && !slices.Contains(groups, g) && !slices.Contains(nu.Slugs(), g) {
+				removed = append(removed, g)
+			}
+		}
 		if changed && !sameSet(nu.Slugs(), groups) {
 			h.log.Warn("access-group drift: Webflow holds a different list than the bridge wrote", "id", rec.ID, "sent", groups, "holds", nu.Slugs())
 			return false, nil
@@ -136,9 +151,9 @@ func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dat
 		return true, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, removed, nil
 }
 
 // lockedWrite runs write under the user's lock: with ctx bounded by the

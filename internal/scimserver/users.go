@@ -918,11 +918,15 @@ func (h *usersHandler) deactivate(ctx context.Context, rec *state.UserRecord, da
 		h.log.Info("deactivated: deleted the Webflow user, kept the SCIM record", "id", rec.ID)
 		return nil, nil
 	}
-	nu, err := h.writeUser(ctx, rec, dataPatch)
+	nu, removed, err := h.writeUserRemoved(ctx, rec, dataPatch)
 	if err != nil {
 		return nil, err
 	}
-	h.log.Info("deactivated: removed the managed access groups", "id", rec.ID)
+	if len(removed) == 0 {
+		h.log.Info("deactivated: the user held no managed access groups; nothing removed", "id", rec.ID)
+	} else {
+		h.log.Info("deactivated: removed the managed access groups", "id", rec.ID, "groups", removed)
+	}
 	return nu, nil
 }
 

@@ -378,7 +378,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 			writeMappingError(w, err)
 			return
 		}
-		if (r.Method == http.MethodPost || r.Method == http.MethodPut) && isResourcePath(r.URL.Path) {
+		if creates, replaces := resourceWrite(r.Method, r.URL.Path); creates || replaces {
 			if err := mapping.CheckRequired(body, isGroupsPath(r.URL.Path)); err != nil {
 				writeMappingError(w, err)
 				return
@@ -492,15 +492,19 @@ func isDiscoveryPath(p string) bool {
 	return false
 }
 
-// isResourcePath reports whether p is /Users, /Groups or one of theirs
-// (not .search or another endpoint under them).
-func isResourcePath(p string) bool {
+// resourceWrite reports whether a request creates (POST /Users, POST
+// /Groups) or replaces (PUT /Users/{id}, PUT /Groups/{id}) a resource:
+// the requests whose body must carry the resource's required attribute.
+func resourceWrite(method, p string) (creates, replaces bool) {
 	_, rest, ok := strings.Cut(p, "/scim/v2/")
 	if !ok {
-		return false
+		return false, false
 	}
 	kind, id, _ := strings.Cut(rest, "/")
-	return (kind == "Users" || kind == "Groups") && !strings.Contains(id, "/") && !strings.HasPrefix(id, ".")
+	if kind != "Users" && kind != "Groups" || strings.Contains(id, "/") || strings.HasPrefix(id, ".") {
+		return false, false
+	}
+	return method == http.MethodPost && id == "", method == http.MethodPut && id != ""
 }
 
 func isGroupsPath(p string) bool {

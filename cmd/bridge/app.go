@@ -404,7 +404,7 @@ func newWorkspaceRoles(cfg *config.Config, rs *state.RedisStore, proxy *passthro
 	logger := log.With("surface", "workspace-roles")
 	h := workspacegroups.NewHandler(workspacegroups.Options{
 		Store: rs, Mapping: m, Fetcher: proxy, Tokens: tokens, Guard: guard,
-		PublicURL: cfg.PublicURL + workspacePrefix, Prefix: workspacePrefix,
+		PublicURL: cfg.PublicURL + workspacePrefix, Prefix: workspacePrefix, AdminPath: "/workspace/admin/memberships",
 		MaxPatchOperations: cfg.Limits.MaxPatchOperations, MaxMembersPerRequest: cfg.Limits.MaxMembersPerRequest,
 		Logger: logger,
 	})

@@ -495,6 +495,9 @@ func workspaceGroupCases(cid, wgid string) []hostileCase {
 	add(catFilter, "filter-deep", "GET", G+fq(strings.Repeat("(", 200)+`id eq "x"`+strings.Repeat(")", 200)), nil, want(400))
 	add(catMethod, "post-to-id", "POST", GI, grp(`"displayName":"Marketing"`), want(405))
 	add(catAuth, "no-token", "GET", G, nil, auth("-"), want(401))
+	add(catAuth, "queue-no-token", "GET", "/workspace/admin/memberships", nil, auth("-"), want(401))
+	add(catAuth, "queue-site-token", "GET", "/workspace/admin/memberships", nil, auth("Bearer "+testToken), want(401))
+	add(catMethod, "queue-post", "POST", "/workspace/admin/memberships", []byte(`{}`), auth("Bearer "+testWorkspaceToken), want(405))
 	add(catAuth, "site-token", "PATCH", GI, patchOps(`[{"op":"remove","path":"members"}]`), auth("Bearer "+testToken), want(401))
 	return cs
 }

@@ -182,6 +182,22 @@ func TestWorkspaceGroupsSCIMLock(t *testing.T) {
 	if code, body, raw := h.opsGet(h.ts.URL+"/readyz", "Bearer "+testAdminToken); fmt.Sprint(walk(body, "workspaceRoles.roleLocks")) != "1" {
 		t.Errorf("/readyz details lack the lock count: %d %.300s", code, raw)
 	}
+	// The queue view names the lock and the role kept for it.
+	req, _ := http.NewRequest("GET", h.ts.URL+"/workspace/admin/memberships", nil)
+	req.Header.Set("Authorization", "Bearer "+testWorkspaceToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view struct {
+		Pending   int
+		RoleLocks []state.RoleLock
+	}
+	_ = decodeJSON(res, &view)
+	res.Body.Close()
+	if res.StatusCode != 200 || len(view.RoleLocks) != 1 || view.RoleLocks[0].UserID != dan || view.RoleLocks[0].Desired != "member/marketer" {
+		t.Errorf("queue view: %d %+v", res.StatusCode, view)
+	}
 	if err := h.sim.SetSCIMLock("dan@example.com", false); err != nil {
 		t.Fatal(err)
 	}

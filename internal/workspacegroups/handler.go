@@ -64,6 +64,9 @@ type Options struct {
 	Guard     *authguard.Guard
 	PublicURL string // the surface's base, e.g. https://bridge/workspace/scim/v2
 	Prefix    string // the path the surface is mounted at
+	// AdminPath serves the queue view (GET: pending, failures, role
+	// locks) to the same tokens; "" for none.
+	AdminPath string
 	// MaxPatchOperations and MaxMembersPerRequest are the limits.* bounds.
 	MaxPatchOperations   int
 	MaxMembersPerRequest int
@@ -92,6 +95,9 @@ func NewHandler(opts Options) *Handler {
 // Owns reports whether a request path is this handler's (…/Groups and
 // …/Groups/<id>).
 func (h *Handler) Owns(path string) bool {
+	if h.opts.AdminPath != "" && path == h.opts.AdminPath {
+		return true
+	}
 	rest, ok := strings.CutPrefix(path, h.opts.Prefix+"/")
 	if !ok {
 		return false
@@ -138,7 +144,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "", "Authentication failed: missing or invalid bearer token for the workspace SCIM surface")
 		return
 	}
-	err := h.serve(w, r)
+	var err error
+	if h.opts.AdminPath != "" && r.URL.Path == h.opts.AdminPath {
+		err = h.serveQueue(w, r)
+	} else {
+		err = h.serve(w, r)
+	}
 	if err == nil {
 		return
 	}
@@ -169,6 +180,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		he = errf(http.StatusServiceUnavailable, "", "the bridge could not complete the request now; retry")
 	}
 	writeError(w, he.status, he.scimType, he.detail)
+}
+
+// serveQueue is the operators' view of the roles queue: what waits, what
+// failed for good, and the members Webflow keeps locked with the roles the
+// bridge keeps for them.
+func (h *Handler) serveQueue(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		return errf(http.StatusMethodNotAllowed, "", "the workspace queue view answers GET only")
+	}
+	qs, err := h.opts.Store.WorkspaceQueueStats(r.Context())
+	if err != nil {
+		return err
+	}
+	locks, err := h.opts.Store.RoleLocks(r.Context())
+	if err != nil {
+		return err
+	}
+	age := 0.0
+	if !qs.OldestPending.IsZero() {
+		age = time.Since(qs.OldestPending).Seconds()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"pending": qs.Pending, "oldestPendingAgeSeconds": age, "failures": qs.Failures, "roleLocks": locks,
+	})
+	return nil
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {

@@ -368,7 +368,8 @@ func TestDockerfile(t *testing.T) {
 			build = l
 		}
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "go build -trimpath", `-ldflags="-s -w"`, "-o /out/bridge ./cmd/bridge"} {
+	for _, want := range []string{"CGO_ENABLED=0", "go build -trimpath",
+		`-ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.buildDate=${BUILD_DATE}"`, "-o /out/bridge ./cmd/bridge"} {
 		if !strings.Contains(build, want) {
 			t.Errorf("build step %q lacks %q", build, want)
 		}
@@ -383,6 +384,17 @@ func TestDockerfile(t *testing.T) {
 		if has(want) != want {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
+	}
+	// The image's version is the chart's appVersion (issue 17 §4): one
+	// release number, stamped into the binary (bridge version,
+	// bridge_build_info).
+	chart, err := os.ReadFile("helm/webflow-scim-bridge/Chart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := regexp.MustCompile(`(?m)^appVersion:\s*"?([^"\s]+)"?`).FindSubmatch(chart)
+	if app == nil || has("ARG VERSION=") != "ARG VERSION="+string(app[1]) {
+		t.Errorf("Dockerfile %q, want ARG VERSION= the chart's appVersion %q", has("ARG VERSION="), app)
 	}
 	hc := has("HEALTHCHECK ")
 	if !strings.HasSuffix(hc, `CMD ["/bridge","healthcheck","--url","http://127.0.0.1:8080/healthz"]`) {

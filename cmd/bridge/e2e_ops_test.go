@@ -123,7 +123,7 @@ func TestMetricsAfterAnEndToEndRun(t *testing.T) {
 		`bridge_redis_commands_total{result="ok"}`,
 		`bridge_redis_command_duration_seconds_bucket{le=`,
 		`bridge_workspace_requests_total{`,
-		`bridge_build_info{goversion="go1.`,
+		`bridge_build_info{build_date="`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(out, want) {

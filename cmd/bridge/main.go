@@ -7,6 +7,7 @@
 //	bridge serve --config FILE      run the bridge
 //	bridge demo [--listen ADDR]     bridge + embedded store + simulator
 //	bridge webflow-sim [flags]      run the Webflow simulator alone
+//	bridge version                  print the version, commit and build date
 package main
 
 import (
@@ -34,6 +35,7 @@ func commands() map[string]subcommand {
 		"healthcheck": runHealthcheck,
 		"webhooks":    runWebhooks,
 		"bench":       runBench,
+		"version":     runVersion,
 	}
 }
 
@@ -49,6 +51,7 @@ commands:
   healthcheck   exit 0 if the bridge answers /healthz (for container healthchecks)
   webhooks      register the Webflow user_account_* webhooks (webhooks register --site ID --url URL)
   bench         benchmark: throughput, Webflow calls per operation vs the lower bound, budget, memory
+  version       print the version, commit and build date
 
 Run "bridge <command> -h" for a command's flags.`)
 }

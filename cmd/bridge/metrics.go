@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -68,15 +67,10 @@ func newMetrics() *metrics {
 	m.passthrough = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bridge_workspace_requests_total", Help: "Calls the workspace passthrough made to Webflow's native SCIM, by endpoint and status.",
 	}, []string{"endpoint", "status"})
-	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bridge_build_info", Help: "Build information."}, []string{"version", "goversion"})
-	version, gov := "devel", "unknown"
-	if info, ok := debug.ReadBuildInfo(); ok {
-		gov = info.GoVersion
-		if info.Main.Version != "" {
-			version = info.Main.Version
-		}
-	}
-	bi.WithLabelValues(version, gov).Set(1)
+	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bridge_build_info", Help: "Build information: what `bridge version` prints."},
+		[]string{"version", "commit", "build_date", "goversion"})
+	b := readBuildInfo()
+	bi.WithLabelValues(b.Version, b.Commit, b.Date, b.GoVersion).Set(1)
 	m.reg.MustRegister(m.scimRequests, m.scimDuration, m.webflowCalls, m.webflowDur, m.budgetWait, m.upstream429,
 		m.redisCommands, m.redisDur, m.passthrough, bi,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

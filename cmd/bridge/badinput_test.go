@@ -493,6 +493,8 @@ func workspaceGroupCases(cid, wgid string) []hostileCase {
 	add(catFilter, "filter-unparsable", "GET", G+fq(`displayName eq`), nil, want(400))
 	add(catFilter, "filter-members-display", "GET", G+fq(`members[display eq "x"]`), nil, want(400))
 	add(catFilter, "filter-deep", "GET", G+fq(strings.Repeat("(", 200)+`id eq "x"`+strings.Repeat(")", 200)), nil, want(400))
+	add(catMethod, "post-ct-text", "POST", G, grp(`"displayName":"Engineering"`), func(c *hostileCase) { c.ct = "text/plain" }, want(415))
+	add(catMethod, "patch-ct-form", "PATCH", GI, patchOps(`[{"op":"remove","path":"members"}]`), func(c *hostileCase) { c.ct = "application/x-www-form-urlencoded" }, want(415))
 	add(catMethod, "post-to-id", "POST", GI, grp(`"displayName":"Marketing"`), want(405))
 	add(catAuth, "no-token", "GET", G, nil, auth("-"), want(401))
 	add(catAuth, "queue-no-token", "GET", "/workspace/admin/memberships", nil, auth("-"), want(401))

@@ -148,6 +148,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"/metrics":                                      {"get"},
 		"/workspace/scim/v2/Users":                      {"get", "post"},
 		"/workspace/scim/v2/Users/{id}":                 {"get", "put", "patch", "delete"},
+		"/workspace/scim/v2/Groups":                     {"get", "post"},
+		"/workspace/scim/v2/Groups/{id}":                {"get", "put", "patch", "delete"},
+		"/workspace/admin/memberships":                  {"get"},
 	}
 	for p, methods := range required {
 		for _, m := range methods {
@@ -157,7 +160,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 
-	h := newBridge(t)
+	h := newBridge(t, withWorkspaceGroups)
 	userBody := func(email string) string {
 		return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + email + `","name":{"givenName":"Open","familyName":"Api"},"emails":[{"primary":true,"type":"work","value":"` + email + `"}],"active":true}`
 	}
@@ -182,6 +185,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		return r.Body["id"].(string)
 	}
 	keepCollab, dropCollab := collab("openapi.collab@example.com"), collab("openapi.collab2@example.com")
+	wsGroup := func(name string) string {
+		r := h.do("POST", ws+"/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"`+name+`","members":[{"value":"`+keepCollab+`"}]}`, wsAuth...)
+		h.must(201, r)
+		return r.Body["id"].(string)
+	}
+	keepWSGroup, dropWSGroup := wsGroup("Engineering"), wsGroup("Reviewers")
 
 	patchOp := func(ops string) string {
 		return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + ops + `]}`
@@ -206,13 +215,19 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"DELETE /sites/{siteID}/scim/v2/Groups/{id}":     {id: groupID["premium"]},
 		"GET /sites/{siteID}/scim/v2/Schemas/{id}":       {id: "urn:ietf:params:scim:schemas:core:2.0:User"},
 		"GET /sites/{siteID}/scim/v2/ResourceTypes/{id}": {id: "User"},
-		"GET /identity":                        {query: "email=openapi.keep%40example.com"},
-		"GET /workspace/scim/v2/Users":         {query: "startIndex=1&count=10"},
-		"POST /workspace/scim/v2/Users":        {body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"openapi.collab3@example.com","emails":[{"primary":true,"value":"openapi.collab3@example.com"}],"active":true}`},
-		"GET /workspace/scim/v2/Users/{id}":    {id: keepCollab},
-		"PUT /workspace/scim/v2/Users/{id}":    {id: keepCollab, body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"openapi.collab@example.com","name":{"givenName":"Col","familyName":"Renamed"},"emails":[{"primary":true,"value":"openapi.collab@example.com"}],"active":true}`},
-		"PATCH /workspace/scim/v2/Users/{id}":  {id: keepCollab, body: patchOp(`{"op":"replace","path":"name.familyName","value":"Patched"}`)},
-		"DELETE /workspace/scim/v2/Users/{id}": {id: dropCollab},
+		"GET /identity":                         {query: "email=openapi.keep%40example.com"},
+		"GET /workspace/scim/v2/Users":          {query: "startIndex=1&count=10"},
+		"POST /workspace/scim/v2/Users":         {body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"openapi.collab3@example.com","emails":[{"primary":true,"value":"openapi.collab3@example.com"}],"active":true}`},
+		"GET /workspace/scim/v2/Users/{id}":     {id: keepCollab},
+		"PUT /workspace/scim/v2/Users/{id}":     {id: keepCollab, body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"openapi.collab@example.com","name":{"givenName":"Col","familyName":"Renamed"},"emails":[{"primary":true,"value":"openapi.collab@example.com"}],"active":true}`},
+		"PATCH /workspace/scim/v2/Users/{id}":   {id: keepCollab, body: patchOp(`{"op":"replace","path":"name.familyName","value":"Patched"}`)},
+		"DELETE /workspace/scim/v2/Users/{id}":  {id: dropCollab},
+		"GET /workspace/scim/v2/Groups":         {query: "filter=" + url.QueryEscape(`displayName eq "Engineering"`) + "&startIndex=1&count=10"},
+		"POST /workspace/scim/v2/Groups":        {body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Marketing","members":[]}`},
+		"GET /workspace/scim/v2/Groups/{id}":    {id: keepWSGroup, query: "excludedAttributes=members"},
+		"PUT /workspace/scim/v2/Groups/{id}":    {id: keepWSGroup, body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineering","members":[{"value":"` + keepCollab + `"}]}`},
+		"PATCH /workspace/scim/v2/Groups/{id}":  {id: keepWSGroup, body: patchOp(`{"op":"remove","path":"members[value eq \"` + keepCollab + `\"]"}`)},
+		"DELETE /workspace/scim/v2/Groups/{id}": {id: dropWSGroup},
 	}
 
 	type op struct{ method, path string }

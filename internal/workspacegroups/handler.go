@@ -219,6 +219,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var body []byte
+	if (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) && !mapping.AcceptedMediaType(r.Header.Get("Content-Type")) {
+		return errf(http.StatusUnsupportedMediaType, mapping.ScimTypeInvalidSyntax, "Content-Type must be application/scim+json or application/json")
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 		if err != nil {

@@ -137,7 +137,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 			HTTPClient: opts.HTTPClient,
 			Limiter:    paced,
 			Retry:      webflowdata.BackoffPolicy{Retry429: true},
-			Observer:   a.metrics.webflowObserver("site", opts.Observer),
+			Observer:   a.siteObserver(s.ID, a.metrics.webflowObserver("site", opts.Observer)),
 			Audit:      audit,
 			// What a 429's Retry-After may make us wait (the limiter logs
 			// the header as sent).

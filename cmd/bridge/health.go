@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,6 +131,8 @@ func (h *health) probeSite(ctx context.Context, id string, c *webflowdata.Client
 	sh := siteHealth{Status: "ok", Token: "ok", UserAccounts: "available", CheckedAt: time.Now().UTC()}
 	in, err := c.Introspect(ctx)
 	switch {
+	case err != nil && probeError(err) == tokenInvalid:
+		sh.Token = tokenInvalid
 	case err != nil:
 		sh.Token = "could not be checked: " + probeError(err)
 	default:
@@ -158,7 +161,60 @@ func (h *health) probeSite(ctx context.Context, id string, c *webflowdata.Client
 	return sh
 }
 
+// tokenInvalid is what /readyz says of a site whose token Webflow refused
+// with 401: the token is wrong or revoked, not merely unchecked.
+const tokenInvalid = "token invalid: Webflow answered 401"
+
+// observeLive takes a live call's answer as evidence for the site's
+// readiness at once, instead of at the next probe (up to 5 minutes later):
+// a 401 means the token is invalid, the sunset answer that User Accounts
+// are gone. Only these two change it; the next probe may clear them.
+func (h *health) observeLive(site string, ci webflowdata.CallInfo) {
+	var token, accounts string
+	switch {
+	case ci.Status == http.StatusUnauthorized:
+		token = tokenInvalid
+	case webflowdata.IsUserAccountsUnavailable(ci.Err) && sunsetAnswer(ci):
+		accounts = "unavailable: " + webflowdata.ErrUserAccountsUnavailable.Error()
+	default:
+		return
+	}
+	h.mu.Lock()
+	sh, known := h.site[site]
+	if !known {
+		h.mu.Unlock()
+		return
+	}
+	prev := sh
+	if token != "" {
+		sh.Token = token
+	}
+	if accounts != "" {
+		sh.UserAccounts = accounts
+	}
+	sh.Status, sh.CheckedAt = "degraded", time.Now().UTC()
+	h.site[site] = sh
+	h.mu.Unlock()
+	if prev.Token != sh.Token || prev.UserAccounts != sh.UserAccounts {
+		h.log.Error("readiness: site degraded (seen on a live Webflow call)", "site", site, "endpoint", ci.Endpoint, "token", sh.Token, "user_accounts", sh.UserAccounts)
+	}
+}
+
+// sunsetAnswer tells the sunset from a user that is simply not there: on
+// a route naming one user, a 404 resource_not_found is the latter, so only
+// users_not_enabled counts there.
+func sunsetAnswer(ci webflowdata.CallInfo) bool {
+	if !strings.Contains(ci.Endpoint, "{user_id}") {
+		return true
+	}
+	e, ok := webflowdata.AsAPIError(ci.Err)
+	return ok && e.Code == webflowdata.CodeUsersNotEnabled
+}
+
 func probeError(err error) string {
+	if e, ok := webflowdata.AsAPIError(err); ok && e.Status == http.StatusUnauthorized {
+		return tokenInvalid
+	}
 	if e, ok := webflowdata.AsAPIError(err); ok {
 		return e.Error()
 	}
@@ -250,4 +306,16 @@ func workspaceProbe(base string, token webflowdata.Token, hc *http.Client) func(
 		}
 		return nil
 	}
+}
+
+// siteObserver passes a site's Webflow calls to next (metrics) and to the
+// site's readiness as live evidence. a.health is set before any call is
+// made (newApp, before the workers and the listener start).
+func (a *app) siteObserver(site string, next webflowdata.Observer) webflowdata.Observer {
+	return webflowdata.ObserverFunc(func(ci webflowdata.CallInfo) {
+		next.ObserveCall(ci)
+		if a.health != nil {
+			a.health.observeLive(site, ci)
+		}
+	})
 }

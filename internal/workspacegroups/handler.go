@@ -98,11 +98,25 @@ func (h *Handler) Owns(path string) bool {
 	if h.opts.AdminPath != "" && path == h.opts.AdminPath {
 		return true
 	}
+	_, ok := h.groupsRest(path)
+	return ok
+}
+
+// groupsRest splits a …/Groups path: the rest after the collection ("",
+// or "/<id>"), and whether the path is this handler's at all. The
+// collection segment matches in any case and a trailing slash is
+// ignored, as on the passthrough, so /groups cannot slip past to native
+// SCIM.
+func (h *Handler) groupsRest(path string) (string, bool) {
 	rest, ok := strings.CutPrefix(path, h.opts.Prefix+"/")
-	if !ok {
-		return false
+	if !ok || len(rest) < len("Groups") || !strings.EqualFold(rest[:len("Groups")], "Groups") {
+		return "", false
 	}
-	return rest == "Groups" || strings.HasPrefix(rest, "Groups/")
+	rest = strings.TrimSuffix(rest[len("Groups"):], "/")
+	if rest != "" && rest[0] != '/' {
+		return "", false // e.g. /GroupsX: not ours
+	}
+	return rest, true
 }
 
 type httpError struct {
@@ -210,7 +224,7 @@ func (h *Handler) serveQueue(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
-	rest := strings.TrimPrefix(r.URL.EscapedPath(), h.opts.Prefix+"/Groups")
+	rest, _ := h.groupsRest(r.URL.EscapedPath())
 	id := ""
 	if rest != "" {
 		id = strings.TrimPrefix(rest, "/")
@@ -408,14 +422,15 @@ func (h *Handler) replace(ctx context.Context, w http.ResponseWriter, id string,
 	if err := h.ensureLinks(ctx, g.Members); err != nil {
 		return err
 	}
-	if g.HasMembers {
-		if _, err := h.opts.Store.ChangeWorkspaceMembers(ctx, id, []state.MemberOp{{Op: "replace", IDs: g.Members}}, state.ChangeOptions{Enqueue: true, RequireUsers: true}); err != nil {
-			return err
-		}
-	}
+	// The name first: a taken name (409) then changes nothing.
 	if g.DisplayName != rec.DisplayName || g.ExternalID != rec.ExternalID {
 		rec.DisplayName, rec.ExternalID = g.DisplayName, g.ExternalID
 		if err := h.opts.Store.RenameWorkspaceGroup(ctx, rec); err != nil {
+			return err
+		}
+	}
+	if g.HasMembers {
+		if _, err := h.opts.Store.ChangeWorkspaceMembers(ctx, id, []state.MemberOp{{Op: "replace", IDs: g.Members}}, state.ChangeOptions{Enqueue: true, RequireUsers: true}); err != nil {
 			return err
 		}
 	}
@@ -468,14 +483,15 @@ func (h *Handler) patch(ctx context.Context, w http.ResponseWriter, id string, b
 	if err := h.ensureLinks(ctx, added); err != nil {
 		return err
 	}
-	if len(memOps) > 0 {
-		if _, err := h.opts.Store.ChangeWorkspaceMembers(ctx, id, memOps, state.ChangeOptions{Enqueue: true, RequireUsers: true}); err != nil {
-			return err
-		}
-	}
+	// The name first: a taken name (409) then changes nothing.
 	if renamed {
 		rec.DisplayName, rec.ExternalID = ch.DisplayName, ch.ExternalID
 		if err := h.opts.Store.RenameWorkspaceGroup(ctx, rec); err != nil {
+			return err
+		}
+	}
+	if len(memOps) > 0 {
+		if _, err := h.opts.Store.ChangeWorkspaceMembers(ctx, id, memOps, state.ChangeOptions{Enqueue: true, RequireUsers: true}); err != nil {
 			return err
 		}
 	}

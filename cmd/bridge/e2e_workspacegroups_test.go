@@ -288,6 +288,7 @@ func drainCounted(t *testing.T, h *bridgeHarness) {
 	before, n := h.sim.Workspace(), roleWrites(h)
 	wsDrain(t, h)
 	writes, lb := roleWrites(h)-n, lowerBoundOf(before, h.sim.Workspace())
+	t.Logf("drain: %d role and site writes, lower bound %d", writes, lb)
 	if writes > lb {
 		t.Errorf("the drain made %d role and site writes; the change needs %d", writes, lb)
 	}

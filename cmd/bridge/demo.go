@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/webflowscim/bridge/internal/config"
@@ -73,6 +74,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Workspace.SCIMTokens = []string{DemoWorkspaceToken}
 	cfg.Workspace.Cascade.Sites = []string{webflowsim.DemoSiteID}
 	cfg.Workspace.Cascade.On = []string{"delete", "deactivate"}
+	// Workspace roles from IdP groups (issue 15) on the simulator's demo
+	// workspace, so that the banner's group push shows a role change.
+	cfg.Workspace.ID = webflowsim.DemoWorkspaceID
+	cfg.Workspace.MembersToken = webflowsim.DemoWorkspaceToken
+	cfg.Workspace.Groups = demoWorkspaceGroups()
 	cfg.AdminTokens = []string{DemoAdminToken}
 	// The demo's tokens are public fixtures, short to type, on loopback.
 	cfg.AllowWeakTokens = true
@@ -117,6 +123,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   Workspace     : http://%s/workspace/scim/v2  (token %s; passthrough to the simulated native SCIM,
                   deprovisioning a collaborator cascades to the demo site's Membership user)
   Identity      : curl -H 'Authorization: Bearer %s' 'http://%s/identity?email=jane@example.com'
+  Workspace roles: IdP groups "Webflow Admins" (admin), "Marketing" (member, marketer on the demo site)
+                  and "Agency reviewers" (reviewer), pushed to http://%s/workspace/scim/v2/Groups
   Simulator     : %s  (Data API at /v2, admin at /_sim: try %s/_sim/invites)
 
 Create a user:
@@ -125,7 +133,87 @@ Create a user:
     -H 'Authorization: Bearer %s' -H 'Content-Type: application/scim+json' \
     -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jane@example.com","name":{"givenName":"Jane","familyName":"Doe"},"active":true}'
 
+Make someone a Marketer on the demo site with a group push (Webflow locks the
+roles of members its native SCIM created, workspace_member_managed_by_scim; the
+demo lifts that lock at the simulator in step 2 — a demo choice, not Webflow's
+behaviour):
+
+%s
 Press Ctrl-C to stop.
-`, base, *token, addr, DemoWorkspaceToken, DemoAdminToken, addr, simURL, simURL, base, *token)
+`, base, *token, addr, DemoWorkspaceToken, DemoAdminToken, addr, addr, simURL, simURL, base, *token,
+			renderDemoSession(demoWorkspaceSession("http://"+addr, simURL)))
 	})
+}
+
+// demoWorkspaceGroups are the demo's workspace.groups, on the simulator's
+// demo workspace and site.
+func demoWorkspaceGroups() map[string]config.WorkspaceRoleConfig {
+	return map[string]config.WorkspaceRoleConfig{
+		"Webflow Admins":   {Workspace: "admin"},
+		"Marketing":        {Workspace: "member", Site: "marketer", Sites: map[string]string{webflowsim.DemoSiteID: "marketer"}},
+		"Agency reviewers": {Workspace: "reviewer"},
+	}
+}
+
+// demoEmail is the collaborator the banner's session creates.
+const demoEmail = "maya.marketer@example.com"
+
+// demoStep is one HTTP call of the banner's workspace session; the demo
+// test runs the same steps, so the printed session is the tested one.
+type demoStep struct {
+	Title  string
+	Method string
+	URL    string
+	Token  string // bearer token, "" for the simulator's admin API
+	Body   string // "$ID" stands for the id captured by an earlier step
+	// CaptureID stores the response's "id" as $ID.
+	CaptureID bool
+}
+
+// demoWorkspaceSession is the banner's curl session: create a collaborator
+// through the workspace passthrough, lift the simulator's SCIM lock on it,
+// push a "Marketing" group with it as member, and read its role at the
+// simulator's Site Access API.
+func demoWorkspaceSession(bridge, sim string) []demoStep {
+	ws := bridge + workspacePrefix
+	return []demoStep{
+		{Title: "1. create a collaborator (native SCIM through the bridge); keep its id",
+			Method: http.MethodPost, URL: ws + "/Users", Token: DemoWorkspaceToken, CaptureID: true,
+			Body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + demoEmail + `","name":{"givenName":"Maya","familyName":"Marketer"},"emails":[{"primary":true,"value":"` + demoEmail + `","type":"work"}],"active":true}`},
+		{Title: "2. demo only: lift the SCIM lock the simulator, like Webflow, puts on that member",
+			Method: http.MethodPut, URL: sim + "/_sim/workspace/members/" + demoEmail + "/scim-lock", Body: `{"locked":false}`},
+		{Title: "3. push the \"Marketing\" group with the collaborator as member (as Okta's Group Push does)",
+			Method: http.MethodPost, URL: ws + "/Groups", Token: DemoWorkspaceToken,
+			Body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Marketing","members":[{"value":"$ID"}]}`},
+		{Title: "4. a second later: the role at Webflow (roles.workspace member, roles.site marketer)",
+			Method: http.MethodGet, URL: sim + "/v2/sites/" + webflowsim.DemoSiteID + "/members?email=" + demoEmail, Token: webflowsim.DemoWorkspaceToken},
+	}
+}
+
+// renderDemoSession prints the steps as a shell session.
+func renderDemoSession(steps []demoStep) string {
+	var b strings.Builder
+	for _, s := range steps {
+		fmt.Fprintf(&b, "  # %s\n  ", s.Title)
+		if s.CaptureID {
+			b.WriteString("ID=$(")
+		}
+		fmt.Fprintf(&b, "curl -sS -X %s '%s'", s.Method, s.URL)
+		if s.Token != "" {
+			fmt.Fprintf(&b, " \\\n    -H 'Authorization: Bearer %s'", s.Token)
+		}
+		if s.Body != "" {
+			ct := "application/json"
+			if s.Token != "" {
+				ct = "application/scim+json"
+			}
+			body := strings.ReplaceAll(s.Body, "$ID", `'"$ID"'`)
+			fmt.Fprintf(&b, " -H 'Content-Type: %s' \\\n    -d '%s'", ct, body)
+		}
+		if s.CaptureID {
+			b.WriteString(` | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4)`)
+		}
+		b.WriteString("\n\n")
+	}
+	return b.String()
 }

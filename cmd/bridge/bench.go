@@ -21,8 +21,12 @@ func newBenchReplica(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	return &bench.Replica{
+	r := &bench.Replica{
 		Handler: a.handler, Redis: a.rdb, Store: a.store, SCIM: a.scim,
 		StartWorkers: a.startWorkers, Close: a.Close,
-	}, nil
+	}
+	if a.wsRoles != nil {
+		r.DrainWorkspaceRoles = a.wsRoles.Drain
+	}
+	return r, nil
 }

@@ -47,6 +47,9 @@ func TestBenchCmdShort(t *testing.T) {
 		"deactivate (PATCH active false)":             2, // 1 GET + 1 PATCH
 		"reactivate (PATCH active true)":              2,
 		"DELETE /Users/{id}":                          1,
+		// workspaceroles.LowerBound: 1 bulk role update (20 ≤ 100 ids)
+		// + 1 demo-site grant per member.
+		"workspace group push, 20 members, drained": 21,
 	}
 	seen := map[string]bool{}
 	for _, u := range rep.Upstream {

@@ -41,6 +41,7 @@ import (
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
+	"github.com/webflowscim/bridge/internal/workspaceroles"
 )
 
 const (
@@ -200,7 +201,10 @@ type Replica struct {
 	// StartWorkers starts the membership worker and health probes, as serve
 	// runs them; wait returns when ctx is cancelled and they have stopped.
 	StartWorkers func(ctx context.Context) (wait func())
-	Close        func()
+	// DrainWorkspaceRoles applies every queued workspace role change now
+	// (nil unless workspace.groups is set).
+	DrainWorkspaceRoles func(ctx context.Context) error
+	Close               func()
 }
 
 // NewReplica builds a bridge from cfg. ratePeriod compresses the rate
@@ -314,7 +318,12 @@ func (b *benchRun) run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("upstream-call check: %w", err)
 	}
-	r.Upstream = up
+	b.progress("upstream calls of a workspace group change")
+	wsRow, err := b.workspaceGroupChange(ctx)
+	if err != nil {
+		return fmt.Errorf("workspace group check: %w", err)
+	}
+	r.Upstream = append(up, wsRow)
 
 	// 1. Front-end throughput.
 	b.progress("throughput: preloading %d users", b.f.users)
@@ -404,6 +413,7 @@ type benchEnvOpts struct {
 	simRate    int           // 0: off
 	rateWindow time.Duration // the compressed minute, for the budget run
 	workers    bool          // membership worker and health probes, as serve runs them
+	workspace  bool          // the workspace surface with workspace.groups on the demo workspace
 	maxWait    time.Duration
 }
 
@@ -466,6 +476,15 @@ func (b *benchRun) newEnv(ctx context.Context, o benchEnvOpts) (env *benchEnv, e
 		}
 		if o.maxWait > 0 {
 			cfg.Webflow.MaxWait = config.Duration(o.maxWait)
+		}
+		if o.workspace {
+			cfg.Workspace.WebflowSCIMToken = webflowsim.DemoSCIMToken
+			cfg.Workspace.SCIMTokens = []string{benchSCIMToken}
+			cfg.Workspace.ID = webflowsim.DemoWorkspaceID
+			cfg.Workspace.MembersToken = webflowsim.DemoWorkspaceToken
+			cfg.Workspace.Groups = map[string]config.WorkspaceRoleConfig{
+				benchWorkspaceGroup: {Workspace: "member", Site: "marketer", Sites: map[string]string{webflowsim.DemoSiteID: "marketer"}},
+			}
 		}
 		// The bench measures capacity, not the per-site fairness limit:
 		// its one site gets room for every client it runs, twice over (a
@@ -1117,6 +1136,84 @@ func (b *benchRun) upstreamCalls(ctx context.Context) ([]Upstream, error) {
 		return nil, failure
 	}
 	return rows, nil
+}
+
+// benchWorkspaceGroup is the group of the workspace row: member with
+// marketer, and marketer on the demo site.
+const benchWorkspaceGroup = "Marketing"
+
+// benchWorkspaceMembers is how many collaborators the workspace row pushes.
+const benchWorkspaceMembers = 20
+
+// workspaceGroupChange pushes a group of benchWorkspaceMembers new
+// collaborators (Okta's Group Push: POST /Groups with members), drains the
+// roles queue, and counts the role and Site Access writes at the
+// simulator against workspaceroles.LowerBound: each member moves from the
+// role native SCIM gave them to member/marketer (bulk updates of up to
+// MaxBulkIDs) and gets one grant on the demo site. Reads (the member and
+// site lists the worker takes) are reported, not bounded: the bound is of
+// writes.
+func (b *benchRun) workspaceGroupChange(ctx context.Context) (Upstream, error) {
+	e, err := b.newEnv(ctx, benchEnvOpts{replicas: 1, workspace: true})
+	if err != nil {
+		return Upstream{}, err
+	}
+	defer e.Close()
+	a := e.apps[0]
+	if a.DrainWorkspaceRoles == nil {
+		return Upstream{}, errors.New("the replica has no workspace roles worker")
+	}
+	c := newBenchClient(strings.TrimSuffix(e.bases[0], "/sites/"+webflowsim.DemoSiteID+"/scim/v2")+"/workspace/scim/v2", benchSCIMToken)
+	defer c.close()
+	var ms []map[string]any
+	for i := range benchWorkspaceMembers {
+		email := fmt.Sprintf("ws%03d@example.com", i)
+		body := benchCreateBody(email, "Ws", fmt.Sprint(i))
+		body["emails"] = []map[string]any{{"primary": true, "value": email, "type": "work"}}
+		st, raw, _, err := c.do(ctx, "POST", "/Users", body)
+		if err != nil || st != 201 {
+			return Upstream{}, fmt.Errorf("POST /Users %s: %d %s %v", email, st, benchTrimBody(raw), err)
+		}
+		var v struct{ ID string }
+		_ = json.Unmarshal(raw, &v)
+		ms = append(ms, map[string]any{"value": v.ID})
+		// Webflow locks the roles of members its native SCIM created; the
+		// row measures the writes of members it does not lock.
+		if err := e.sim.SetSCIMLock(email, false); err != nil {
+			return Upstream{}, err
+		}
+	}
+	e.sim.ResetRequests()
+	st, raw, _, err := c.do(ctx, "POST", "/Groups", map[string]any{"schemas": []string{benchGroupSchema}, "displayName": benchWorkspaceGroup, "members": ms})
+	if err != nil || st != 201 {
+		return Upstream{}, fmt.Errorf("POST /Groups: %d %s %v", st, benchTrimBody(raw), err)
+	}
+	if err := a.DrainWorkspaceRoles(ctx); err != nil {
+		return Upstream{}, fmt.Errorf("draining the workspace roles queue: %w", err)
+	}
+	var writes, reads int
+	for _, r := range e.sim.Requests() {
+		if !strings.Contains(r.Path, "/members") || !(strings.HasPrefix(r.Path, "/v2/workspaces/") || strings.HasPrefix(r.Path, "/v2/sites/")) {
+			continue
+		}
+		if r.Method == http.MethodGet {
+			reads++
+		} else {
+			writes++
+		}
+	}
+	pair := workspaceroles.Pair{Workspace: workspaceroles.WorkspaceMember, Site: workspaceroles.Builtin(workspaceroles.SiteMarketer)}
+	bound := workspaceroles.LowerBound(map[workspaceroles.Pair]int{pair: benchWorkspaceMembers}, benchWorkspaceMembers)
+	// A row that wrote nothing measured nothing: the members' roles did
+	// not change.
+	if writes == 0 {
+		return Upstream{}, fmt.Errorf("the group push made no role or site write (%d reads)", reads)
+	}
+	return Upstream{
+		Operation: fmt.Sprintf("workspace group push, %d members, drained", benchWorkspaceMembers),
+		Calls:     writes, Bound: bound, Within: writes <= bound,
+		Detail: fmt.Sprintf("role and Site Access writes: ⌈n/%d⌉ bulk role updates + 1 site grant per member (workspaceroles.LowerBound); %d reads besides", workspaceroles.MaxBulkIDs, reads),
+	}, nil
 }
 
 // ---- 4. budget ---------------------------------------------------------------

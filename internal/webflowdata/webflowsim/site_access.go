@@ -121,6 +121,24 @@ func (s *Simulator) resolveMember(rd Readings, memberID, email string) *wsMember
 	return s.ent.memberByEmail(email, rd.EmailMatch != EmailMatchInsensitive)
 }
 
+// lockSiteWriteMember takes s.mu and returns the member a grant or PATCH
+// names. When there is none, or the SCIM lock covers Site Access, it
+// answers, releases s.mu and returns nil.
+func (s *Simulator) lockSiteWriteMember(w http.ResponseWriter, rd Readings, memberID, email string) *wsMember {
+	s.mu.Lock()
+	m := s.resolveMember(rd, memberID, email)
+	if m == nil {
+		s.mu.Unlock()
+		notAMember(w, rd, firstNonEmpty(email, memberID))
+		return nil
+	}
+	if siteLock(w, rd, m) {
+		s.mu.Unlock()
+		return nil
+	}
+	return m
+}
+
 // notAMember answers a grant or PATCH naming no member (a pending invitee
 // included), under the NonMember reading.
 func notAMember(w http.ResponseWriter, rd Readings, who string) {
@@ -171,18 +189,11 @@ func (s *Simulator) grantSiteAccess(w http.ResponseWriter, r *http.Request, rd R
 		email = *b.Email
 	}
 	role := *b.SiteRole
-	s.mu.Lock()
-	e := s.ent
-	m := s.resolveMember(rd, memberID, email)
+	m := s.lockSiteWriteMember(w, rd, memberID, email)
 	if m == nil {
-		s.mu.Unlock()
-		notAMember(w, rd, firstNonEmpty(email, memberID))
 		return
 	}
-	if siteLock(w, rd, m) {
-		s.mu.Unlock()
-		return
-	}
+	e := s.ent
 	if isOwnerOrAdmin(m) {
 		s.mu.Unlock()
 		writeError(w, http.StatusConflict, webflowdata.CodeMemberAlreadyHasAccess, "Owners and admins have access to every site in the workspace")
@@ -258,18 +269,11 @@ func (s *Simulator) updateSiteRole(w http.ResponseWriter, r *http.Request, rd Re
 		return
 	}
 	role := *b.SiteRole
-	s.mu.Lock()
-	e := s.ent
-	m := s.resolveMember(rd, memberID, email)
+	m := s.lockSiteWriteMember(w, rd, memberID, email)
 	if m == nil {
-		s.mu.Unlock()
-		notAMember(w, rd, firstNonEmpty(email, memberID))
 		return
 	}
-	if siteLock(w, rd, m) {
-		s.mu.Unlock()
-		return
-	}
+	e := s.ent
 	if isOwnerOrAdmin(m) {
 		s.mu.Unlock()
 		entErr(w, rd, http.StatusConflict, webflowdata.CodeCannotUpdateUserRole, "Owners and admins hold site_manager on every site")

@@ -17,6 +17,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
@@ -246,7 +247,7 @@ func assertSCIMError(t *testing.T, res *http.Response, b []byte, status int) map
 		t.Errorf("content type %q", ct)
 	}
 	m := decode(t, b)
-	if s, _ := m["schemas"].([]any); len(s) != 1 || s[0] != errorSchema {
+	if s, _ := m["schemas"].([]any); len(s) != 1 || s[0] != mapping.ErrorSchema {
 		t.Errorf("schemas %v", m["schemas"])
 	}
 	if m["status"] != itoa(status) {

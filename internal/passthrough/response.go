@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 )
@@ -53,7 +54,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		if res.StatusCode >= 400 {
 			// Okta parses every error body as JSON; an HTML error page
 			// from a gateway in front of Webflow would break it.
-			p.replaceBody(res, errorJSON(res.StatusCode, "", fmt.Sprintf("Webflow's SCIM endpoint answered %d %s", res.StatusCode, http.StatusText(res.StatusCode))))
+			p.replaceBody(res, mapping.SCIMErrorJSON(res.StatusCode, "", fmt.Sprintf("Webflow's SCIM endpoint answered %d %s", res.StatusCode, http.StatusText(res.StatusCode))))
 			h.Set("Content-Type", scimContentType)
 			return nil
 		}
@@ -74,7 +75,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	switch {
 	case res.StatusCode >= 500:
 		if !isSCIMError(b) {
-			b = errorJSON(res.StatusCode, "", fmt.Sprintf("Webflow's SCIM endpoint answered %d %s", res.StatusCode, http.StatusText(res.StatusCode)))
+			b = mapping.SCIMErrorJSON(res.StatusCode, "", fmt.Sprintf("Webflow's SCIM endpoint answered %d %s", res.StatusCode, http.StatusText(res.StatusCode)))
 			h.Set("Content-Type", scimContentType)
 		}
 	case res.StatusCode/100 == 2:
@@ -149,7 +150,7 @@ func isSCIMError(b []byte) bool {
 		return false
 	}
 	for _, s := range e.Schemas {
-		if s == errorSchema {
+		if s == mapping.ErrorSchema {
 			return true
 		}
 	}

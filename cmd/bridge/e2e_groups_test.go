@@ -64,13 +64,13 @@ func TestOktaGroupPush(t *testing.T) {
 
 	// Rename before every push: stored on our side, no Webflow call.
 	h.sim.ResetRequests()
-	h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("replace", "", map[string]any{"id": gid, "displayName": "Test SCIMv2"}))))
+	h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("replace", "", map[string]any{"id": gid, "displayName": "Test SCIMv2"}))))
 	h.drain()
 	if h.calls() != 0 {
 		t.Errorf("an idempotent rename cost %d Webflow calls", h.calls())
 	}
 	// Membership: add a and b.
-	h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": a, "display": "a@okta.local"}, {"value": b, "display": "b@okta.local"}}))))
+	h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": a, "display": "a@okta.local"}, {"value": b, "display": "b@okta.local"}}))))
 	if r := h.must(200, h.do("GET", "/Users/"+a, nil)); !strings.Contains(r.Raw, `"display":"Test SCIMv2"`) {
 		t.Errorf("the user shows its groups at once: %s", r.Raw)
 	}
@@ -79,13 +79,13 @@ func TestOktaGroupPush(t *testing.T) {
 		t.Fatalf("after add: a=%s b=%s", h.slugs("a@okta.local"), h.slugs("b@okta.local"))
 	}
 	// remove members[value eq] + add in one PATCH; re-adding a present member is fine.
-	h.must(200, h.do("PATCH", "/Groups/"+gid, `{"schemas":["`+patchSchema+`"],"Operations":[{"op":"remove","path":"members[value eq \"`+b+`\"]"},{"op":"add","path":"members","value":[{"value":"`+a+`","display":"a"}]}]}`))
+	h.must(204, h.do("PATCH", "/Groups/"+gid, `{"schemas":["`+patchSchema+`"],"Operations":[{"op":"remove","path":"members[value eq \"`+b+`\"]"},{"op":"add","path":"members","value":[{"value":"`+a+`","display":"a"}]}]}`))
 	h.drain()
 	if h.slugs("a@okta.local") != "premium,staff" || h.slugs("b@okta.local") != "" {
 		t.Fatalf("after remove: a=%s b=%s", h.slugs("a@okta.local"), h.slugs("b@okta.local"))
 	}
 	// Full membership push.
-	h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("replace", "members", []map[string]any{{"value": b, "display": "b"}}))))
+	h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("replace", "members", []map[string]any{{"value": b, "display": "b"}}))))
 	// AIW: PUT with the full list, and a rename.
 	r = h.must(200, h.do("PUT", "/Groups/"+gid, map[string]any{"schemas": []string{groupSchema}, "displayName": "Test SCIMv2 renamed", "members": []map[string]any{{"value": a}, {"value": b}}}))
 	if memberValues(r) == "" || str(r.Body, "displayName") != "Test SCIMv2 renamed" {
@@ -167,8 +167,8 @@ func TestEntraGroupRows(t *testing.T) {
 				}
 				return s
 			}
-			h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op(cap("Replace"), "displayName", "Members updatedDisplayName"))))
-			h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op(cap("Add"), "members", []map[string]any{{"$ref": nil, "value": a}, {"$ref": nil, "value": b}}))))
+			h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op(cap("Replace"), "displayName", "Members updatedDisplayName"))))
+			h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op(cap("Add"), "members", []map[string]any{{"$ref": nil, "value": a}, {"$ref": nil, "value": b}}))))
 			if r := h.must(200, h.do("GET", "/Groups?filter="+urlq(`id eq "`+gid+`" and members[value eq "`+a+`"]`), nil)); r.Body["totalResults"] != 1.0 {
 				t.Errorf("Entra membership check: %s", r.Raw)
 			}
@@ -177,10 +177,10 @@ func TestEntraGroupRows(t *testing.T) {
 				t.Fatalf("after add: %s %s", h.slugs("ea@example.com"), h.slugs("eb@example.com"))
 			}
 			if flag {
-				h.must(200, h.do("PATCH", "/Groups/"+gid, `{"schemas":["`+patchSchema+`"],"Operations":[{"op":"remove","path":"members[value eq \"`+a+`\"]"}]}`))
+				h.must(204, h.do("PATCH", "/Groups/"+gid, `{"schemas":["`+patchSchema+`"],"Operations":[{"op":"remove","path":"members[value eq \"`+a+`\"]"}]}`))
 			} else {
 				// Only the listed member goes: the classic bug is removing everyone.
-				h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("Remove", "members", []map[string]any{{"$ref": nil, "value": a}}))))
+				h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("Remove", "members", []map[string]any{{"$ref": nil, "value": a}}))))
 			}
 			h.drain()
 			if h.slugs("ea@example.com") != "" || h.slugs("eb@example.com") != "members" {
@@ -190,7 +190,7 @@ func TestEntraGroupRows(t *testing.T) {
 				t.Errorf("group after rename and remove: %s", r.Raw)
 			}
 			// Remove with no value removes everyone.
-			h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("remove", "members", nil))))
+			h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("remove", "members", nil))))
 			h.drain()
 			if h.slugs("eb@example.com") != "" {
 				t.Errorf("remove all: %s", h.slugs("eb@example.com"))
@@ -254,8 +254,8 @@ func TestOwnershipAndQueueVisibility(t *testing.T) {
 		t.Fatalf("after add: %s", h.slugs("mike@example.com"))
 	}
 	// Linking "customers" and leaving mike out must not remove his bought group.
-	h.must(200, h.do("PATCH", "/Groups/"+gCust, patch(op("replace", "members", []any{}))))
-	h.must(200, h.do("PATCH", "/Groups/"+gStaff, patch(op("remove", "members", []map[string]any{{"value": mike}}))))
+	h.must(204, h.do("PATCH", "/Groups/"+gCust, patch(op("replace", "members", []any{}))))
+	h.must(204, h.do("PATCH", "/Groups/"+gStaff, patch(op("remove", "members", []map[string]any{{"value": mike}}))))
 	h.drain()
 	if h.slugs("mike@example.com") != "customers,members" {
 		t.Errorf("ownership: %s", h.slugs("mike@example.com"))
@@ -267,7 +267,7 @@ func TestOwnershipAndQueueVisibility(t *testing.T) {
 		}
 	}
 	// A user deleted in Webflow behind our back: a permanent failure, shown, not retried.
-	h.must(200, h.do("PATCH", "/Groups/"+gStaff, patch(op("add", "members", []map[string]any{{"value": mike}}))))
+	h.must(204, h.do("PATCH", "/Groups/"+gStaff, patch(op("add", "members", []map[string]any{{"value": mike}}))))
 	wm, _ := h.webflowUser("mike@example.com")
 	h.wfClient(t).DeleteUser(t.Context(), testSite, wm.ID)
 	h.drain()
@@ -292,7 +292,7 @@ func TestCoalescing(t *testing.T) {
 	h.sim.InjectFault(webflowsim.Fault{Method: "PATCH", Path: "/v2/sites/*/users/*", Status: 429, RetryAfter: "1", Count: 1000})
 	h.sim.ResetRequests()
 	for i, gid := range gids {
-		h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": id}}))))
+		h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": id}}))))
 		if i == 0 {
 			h.drain() // one attempt hits the exhausted budget
 		}
@@ -317,7 +317,7 @@ func TestBigGroup(t *testing.T) {
 	gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Premium"})).Body, "id")
 	h.sim.ResetRequests()
 	start := time.Now()
-	h.must(200, h.do("PATCH", "/Groups/"+gid+"?excludedAttributes=members", patch(op("add", "members", members))))
+	h.must(204, h.do("PATCH", "/Groups/"+gid+"?excludedAttributes=members", patch(op("add", "members", members))))
 	// The answer must not wait for 500 upstream calls: it makes none. The
 	// 2 s goal is asserted with BRIDGE_TIMING_TESTS=1 (timed assertions are
 	// flaky on shared machines); here only a generous bound.
@@ -398,7 +398,7 @@ func TestConcurrentGroupPatchesAcrossReplicas(t *testing.T) {
 			for _, u := range j.add {
 				ms = append(ms, map[string]any{"value": u})
 			}
-			h.must(200, h.do("PATCH", "/Groups/"+gids[j.slug]+"?excludedAttributes=members", patch(op("add", "members", ms))))
+			h.must(204, h.do("PATCH", "/Groups/"+gids[j.slug]+"?excludedAttributes=members", patch(op("add", "members", ms))))
 		}()
 	}
 	wg.Wait()
@@ -457,7 +457,7 @@ func TestMembershipSettleCoalesces(t *testing.T) {
 	gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Staff"})).Body, "id")
 	stop := h.startWorker()
 	h.sim.ResetRequests()
-	h.must(200, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": id}}))))
+	h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": id}}))))
 	// The worker is woken by the change and must leave it alone: nothing
 	// reaches Webflow while the change settles. (Waiting longer could only
 	// hide a failure, never cause one.)

@@ -1116,13 +1116,13 @@ func (b *benchRun) upstreamCalls(ctx context.Context) ([]Upstream, error) {
 	// Every full-list write reads the user first, under its lock (what
 	// Webflow holds now, not the bridge's copy): 1 GET + 1 PATCH per user.
 	measure(fmt.Sprintf("group add, %d users, drained", len(all)), 2*len(all), "1 GET + 1 PATCH per affected user", func() {
-		must(200, "PATCH", "/Groups/"+members+"?excludedAttributes=members", benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
+		must(204, "PATCH", "/Groups/"+members, benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
 		drain()
 	})
 	measure(fmt.Sprintf("3 group changes, %d users, one drained batch", len(all)), 2*len(all), "remove from one group, add to another, add again: 1 GET + 1 PATCH per user", func() {
-		must(200, "PATCH", "/Groups/"+members+"?excludedAttributes=members", benchPatch(map[string]any{"op": "remove", "path": "members", "value": ms}))
-		must(200, "PATCH", "/Groups/"+premium+"?excludedAttributes=members", benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
-		must(200, "PATCH", "/Groups/"+members+"?excludedAttributes=members", benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
+		must(204, "PATCH", "/Groups/"+members, benchPatch(map[string]any{"op": "remove", "path": "members", "value": ms}))
+		must(204, "PATCH", "/Groups/"+premium, benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
+		must(204, "PATCH", "/Groups/"+members, benchPatch(map[string]any{"op": "add", "path": "members", "value": ms}))
 		drain()
 	})
 	measure("deactivate (PATCH active false)", 2, "1 GET + 1 PATCH: linked groups removed", func() {

@@ -518,11 +518,25 @@ func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 		}
 		v.DisplayName, v.ExternalID, v.Modified = rec.DisplayName, rec.ExternalID, rec.Modified
 	}
+	if !patchWantsBody(r) {
+		// 204 No Content (RFC 7644 §3.5.2): Entra prefers it, Okta accepts
+		// it, and the answer no longer grows with the group. The library
+		// answers 204 for a resource without attributes.
+		return scim.Resource{}, nil
+	}
 	res, err := g.resource(ctx, v, r)
 	if err != nil {
 		return scim.Resource{}, g.fail(ctx, "patch", err)
 	}
 	return res, nil
+}
+
+// patchWantsBody reports whether a group PATCH asked for the resource back:
+// RFC 7644 §3.5.2 has the server answer 200 with it when "attributes" is
+// given, and lets it answer 204 otherwise. Only the attributes asked for
+// are rendered then.
+func patchWantsBody(r *http.Request) bool {
+	return strings.TrimSpace(r.URL.Query().Get("attributes")) != ""
 }
 
 func (g *groupsHandler) Delete(r *http.Request, id string) error {

@@ -70,10 +70,18 @@
 //   - Whether List Site Members shows implicit access is unknown. An
 //     admin's entries are never revoked; a demoted admin gets grants only
 //     (a grant answered member_already_has_access falls through to PATCH),
-//     and the next plan revokes what is left. On a site the caller marks
-//     Open, an entry holding the member's default Site role is left, since
-//     a revoke cannot take implicit access away; any other site is taken as
-//     restricted, so access the IdP does not give is revoked.
+//     and the next plan revokes what is left.
+//   - The API cannot tell an open site from a restricted one (§3.1, §8),
+//     so the config says which are open (workspace.openSites, SiteState.Open).
+//     On an open site every member and reviewer is taken to have implicit
+//     access at their default Site role, listed or not; the plan never
+//     grants there (a grant may be member_already_has_access) and never
+//     revokes (what a revoke does there is unknown: it may remove the
+//     implicit access). A role the groups give is set with PATCH, which
+//     the reference says sets a per-site role there for the first time; a
+//     per-site role the groups stop giving is PATCHed back to the default
+//     Site role. Any site not marked open is taken as restricted: access
+//     the IdP does not give is revoked.
 //   - Whether the SCIM lock covers Site Access is unknown: site writes are
 //     planned for a locked member whose Workspace role is already the
 //     desired one; a refusal is the executor's to record.

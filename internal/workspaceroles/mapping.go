@@ -27,6 +27,9 @@ type Spec struct {
 	DefaultRole   RoleSpec            // empty: DefaultRole()
 	Groups        map[string]RoleSpec // IdP group name -> roles
 	SiteRoleOrder []string            // empty: DefaultSiteRoleOrder()
+	// OpenSites are the managed sites open to the whole workspace
+	// (SiteState.Open); the API cannot tell them apart.
+	OpenSites []string
 }
 
 // DefaultRole is the role of a user in no mapped group when the config
@@ -71,6 +74,7 @@ type Mapping struct {
 	groups map[string]rule   // by lower-cased group name
 	names  map[string]string // lower-cased -> as configured
 	order  Order
+	open   map[string]bool // site ids open to the whole workspace
 }
 
 // NewMapping validates s and builds its Mapping. The error is KeyErrors,
@@ -121,11 +125,35 @@ func NewMapping(s Spec) (*Mapping, error) {
 		m.names[low] = name
 		m.groups[low] = m.rule(key, spec, err == nil, bad)
 	}
+	managed := map[string]bool{}
+	for _, id := range m.ManagedSites() {
+		managed[id] = true
+	}
+	for i, id := range s.OpenSites {
+		key := fmt.Sprintf("openSites[%d]", i)
+		switch {
+		case !IsObjectID(id):
+			bad(key, fmt.Errorf("%q is not a site id (24 lower-case hex digits)", id))
+		case m.open[id]:
+			bad(key, fmt.Errorf("%s is listed twice", id))
+		case !managed[id]:
+			bad(key, fmt.Errorf("%s is no site named under workspace.groups[…].sites or defaultRole.sites; marking it open would change nothing", id))
+		default:
+			if m.open == nil {
+				m.open = map[string]bool{}
+			}
+			m.open[id] = true
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return m, nil
 }
+
+// Open reports whether the config marks a site as open to the whole
+// workspace (workspace.openSites).
+func (m *Mapping) Open(siteID string) bool { return m.open[siteID] }
 
 // rule validates one RoleSpec written at key. checkOrder is false when the
 // order itself was refused (every custom role would be reported again).

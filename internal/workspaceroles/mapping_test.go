@@ -243,6 +243,9 @@ func TestNewMappingRefuses(t *testing.T) {
 			[]string{`defaultRole.workspace: "guest" cannot be written`}},
 		{"defaultRole pair", Spec{DefaultRole: RoleSpec{Workspace: "reviewer", Site: "content_editor"}},
 			[]string{`defaultRole.site: Webflow refuses reviewer with content_editor`}},
+		{"openSites: not a site id, twice, not managed", Spec{Groups: map[string]RoleSpec{"M": {Workspace: "member", Site: "designer", Sites: map[string]string{siteX: "designer"}}},
+			OpenSites: []string{"marketing", siteX, siteX, siteY}},
+			[]string{`openSites[0]: "marketing" is not a site id`, `openSites[2]: ` + siteX + ` is listed twice`, `openSites[3]: ` + siteY + ` is no site named under workspace.groups`}},
 		{"siteRoleOrder", Spec{SiteRoleOrder: []string{"site_manager"}},
 			[]string{`siteRoleOrder: must list every built-in Site role; missing designer, marketer, content_editor, reviewer`}},
 	} {
@@ -263,6 +266,11 @@ func TestNewMappingRefuses(t *testing.T) {
 	}
 	if _, err := NewMapping(issueSpec()); err != nil {
 		t.Errorf("the issue's example: %v", err)
+	}
+	open := issueSpec()
+	open.OpenSites = []string{siteY}
+	if m, err := NewMapping(open); err != nil || !m.Open(siteY) || m.Open(siteX) {
+		t.Errorf("openSites [%s]: %v; open(Y) %v, open(X) %v", siteY, err, err == nil && m.Open(siteY), err == nil && m.Open(siteX))
 	}
 }
 

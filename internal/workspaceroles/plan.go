@@ -43,12 +43,18 @@ type SiteMember struct {
 // SiteState is one managed site's List Site Members.
 type SiteState struct {
 	Members []SiteMember
-	// Open is true for a site open to the whole workspace. Its list may
-	// show a member with their default Site role without a grant of their
-	// own; a revoke cannot take that away, so an entry holding the
-	// member's default Site role is left there instead of revoked on every
-	// plan. Unknown sites are taken as restricted: access the IdP does not
-	// give is revoked.
+	// Open is true for a site open to the whole workspace (the config's
+	// workspace.openSites: the API cannot tell, reference §3.1 and §8).
+	// Every member and reviewer has implicit access there with their
+	// default Site role, listed or not. So on an open site the plan never
+	// grants and never revokes: a member with no explicit entry holds
+	// their default Site role there; a role the groups give is set with
+	// PATCH ("on a site open to the whole workspace, this call sets a
+	// per-site role for the first time", §3.3); and a per-site role the
+	// groups no longer give is PATCHed back to the default Site role,
+	// since what a revoke does there is unknown (§3.4: it may take the
+	// implicit access away). Sites not marked Open are taken as
+	// restricted: access the IdP does not give is revoked.
 	Open bool
 }
 
@@ -164,6 +170,44 @@ func LowerBound(usersPerTargetPair map[Pair]int, siteChanges int) int {
 	n := siteChanges
 	for _, users := range usersPerTargetPair {
 		n += (users + MaxBulkIDs - 1) / MaxBulkIDs
+	}
+	return n
+}
+
+// MaxListLimit is the largest page a list call returns (limit 1-100,
+// reference §1).
+const MaxListLimit = 100
+
+func pages(n int) int { return max(1, (n+MaxListLimit-1)/MaxListLimit) }
+
+// WorkspaceListCalls is the calls that read a whole workspace of members
+// and invites at limit 100: one page carries up to 100 members and,
+// separately, up to 100 invites (§4.1), and even an empty workspace costs
+// the call that says so.
+func WorkspaceListCalls(members, invites int) int { return pages(max(members, invites)) }
+
+// SiteListCalls is the calls that read one site's List Site Members of n
+// entries at limit 100 (at least one).
+func SiteListCalls(n int) int { return pages(n) }
+
+// ReadBound is the Webflow reads a pass over users costs, stated beside
+// LowerBound (which counts writes): a batch of at most findLimit users is
+// looked up with one filtered List Workspace Members each (an email names
+// one member and its invites: one page); a larger batch reads the whole
+// workspace (WorkspaceListCalls of its members and invites); and every
+// managed site's List Site Members is read whole (SiteListCalls of its
+// entries), since the plan revokes what the IdP does not give there. A
+// pass with no users reads nothing.
+func ReadBound(users, findLimit, members, invites int, siteEntries []int) int {
+	if users == 0 {
+		return 0
+	}
+	n := users
+	if users > findLimit {
+		n = WorkspaceListCalls(members, invites)
+	}
+	for _, e := range siteEntries {
+		n += SiteListCalls(e)
 	}
 	return n
 }
@@ -379,6 +423,13 @@ func siteWrites(cur Current, m Member, eff Effective, listed func(string, Member
 	}
 	sort.Strings(ids)
 
+	// The default Site role the member holds once the plan's role update
+	// has run: the desired one, unless Webflow keeps the member's role
+	// locked.
+	defaultAfter := eff.Pair.Site
+	if m.RoleLocked && m.Site.Role != "" {
+		defaultAfter = m.Site
+	}
 	var out []SiteWrite
 	for _, site := range ids {
 		want, wanted := eff.Sites[site]
@@ -389,6 +440,32 @@ func siteWrites(cur Current, m Member, eff Effective, listed func(string, Member
 			sm, has = listed(site, m)
 		}
 		w := SiteWrite{SiteID: site, MemberID: m.ID, Email: m.Email}
+		if st.Open {
+			// Implicit access at the default Site role; never a grant,
+			// never a revoke.
+			target := defaultAfter
+			if wanted {
+				target = want
+			}
+			now := sm.Site
+			if !has || (m.Site.Role != "" && sm.Site.Same(m.Site)) {
+				// No explicit entry, or the listed implicit one: it
+				// follows the default Site role.
+				now = defaultAfter
+			}
+			switch {
+			case now.Same(target):
+				continue
+			case !wanted && !now.Role.Writable():
+				report(ReasonReadOnlySiteRole, site, string(now.Role)+" is left as it is")
+				continue
+			case target.Role == "":
+				continue // the default Site role is unknown (roles.site not sent): nothing to set
+			}
+			w.Op, w.Access, w.From = SiteUpdate, target, now
+			out = append(out, w)
+			continue
+		}
 		switch {
 		case wanted && !has:
 			w.Op, w.Access = SiteGrant, want
@@ -403,8 +480,6 @@ func siteWrites(cur Current, m Member, eff Effective, listed func(string, Member
 		case !sm.Site.Role.Writable():
 			report(ReasonReadOnlySiteRole, site, string(sm.Site.Role)+" is left as it is")
 			continue
-		case st.Open && m.Site.Role != "" && sm.Site.Same(m.Site):
-			continue // the open site's implicit access; a revoke cannot remove it
 		default:
 			w.Op, w.From = SiteRevoke, sm.Site
 		}

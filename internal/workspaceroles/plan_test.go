@@ -132,10 +132,38 @@ func TestNewPlan(t *testing.T) {
 			map[string]Effective{"adm@example.com": eff(memberMarketer, xMarketer)},
 			Plan{RoleUpdates: []BulkUpdate{{Pair: memberMarketer, MemberIDs: []string{memberID(2)}}},
 				SiteWrites: []SiteWrite{{Op: SiteGrant, SiteID: siteX, MemberID: memberID(2), Email: "adm@example.com", Access: Builtin(SiteMarketer)}}}},
-		{"open site: the default role's implicit entry stays, another role is revoked",
+		{"open site: the default role's implicit entry stays, another role is set back to the default, never revoked",
 			Current{Members: []Member{ann, bob}, Sites: map[string]SiteState{siteX: {Open: true, Members: []SiteMember{onSite(ann, Builtin(SiteContentEditor)), onSite(bob, Builtin(SiteDesigner))}}}},
 			map[string]Effective{"ann@example.com": eff(memberEditor, nil), "bob@example.com": eff(memberMarketer, nil)},
-			Plan{SiteWrites: []SiteWrite{{Op: SiteRevoke, SiteID: siteX, MemberID: bob.ID, Email: bob.Email, From: Builtin(SiteDesigner)}}}},
+			Plan{SiteWrites: []SiteWrite{{Op: SiteUpdate, SiteID: siteX, MemberID: bob.ID, Email: bob.Email, Access: Builtin(SiteMarketer), From: Builtin(SiteDesigner)}}}},
+		{"open site: no explicit entry is implicit access at the default role; a wanted role is PATCHed, never granted",
+			Current{Members: []Member{ann, bob}, Sites: map[string]SiteState{siteX: {Open: true}}},
+			map[string]Effective{"ann@example.com": eff(memberEditor, map[string]SiteAccess{siteX: Builtin(SiteContentEditor)}), "bob@example.com": eff(memberMarketer, map[string]SiteAccess{siteX: Builtin(SiteDesigner)})},
+			Plan{SiteWrites: []SiteWrite{{Op: SiteUpdate, SiteID: siteX, MemberID: bob.ID, Email: bob.Email, Access: Builtin(SiteDesigner), From: Builtin(SiteMarketer)}}}},
+		{"open site: the implicit entry follows a changed default role; no write",
+			Current{Members: []Member{ann}, Sites: map[string]SiteState{siteX: {Open: true, Members: []SiteMember{onSite(ann, Builtin(SiteContentEditor))}}}},
+			map[string]Effective{"ann@example.com": eff(memberMarketer, nil)},
+			Plan{RoleUpdates: []BulkUpdate{{Pair: memberMarketer, MemberIDs: []string{ann.ID}}}}},
+		{"open site: a per-site role equal to the desired one stays",
+			Current{Members: []Member{ann}, Sites: map[string]SiteState{siteX: {Open: true, Members: []SiteMember{onSite(ann, Builtin(SiteDesigner))}}}},
+			map[string]Effective{"ann@example.com": eff(memberEditor, map[string]SiteAccess{siteX: Builtin(SiteDesigner)})},
+			Plan{}},
+		{"open site: a read-only role the groups do not replace is left and reported",
+			Current{Members: []Member{ann}, Sites: map[string]SiteState{siteX: {Open: true, Members: []SiteMember{onSite(ann, Builtin(SiteViewer))}}}},
+			map[string]Effective{"ann@example.com": eff(memberEditor, nil)},
+			Plan{Reports: []Report{{Email: "ann@example.com", MemberID: ann.ID, SiteID: siteX, Reason: ReasonReadOnlySiteRole, Current: memberEditor, Desired: memberEditor, Detail: "viewer is left as it is"}}}},
+		{"open site: a demoted admin gets a PATCH only where the groups give another role than the default",
+			Current{Members: []Member{mem(2, "adm@example.com", WorkspaceAdmin, SiteManager)}, Sites: map[string]SiteState{
+				siteX: {Open: true, Members: []SiteMember{{ID: memberID(2), Email: "adm@example.com", Workspace: WorkspaceAdmin, Site: Builtin(SiteManager)}}},
+				siteY: {Open: true, Members: []SiteMember{{ID: memberID(2), Email: "adm@example.com", Workspace: WorkspaceAdmin, Site: Builtin(SiteManager)}}}}},
+			map[string]Effective{"adm@example.com": eff(memberMarketer, map[string]SiteAccess{siteX: Builtin(SiteDesigner)})},
+			Plan{RoleUpdates: []BulkUpdate{{Pair: memberMarketer, MemberIDs: []string{memberID(2)}}},
+				SiteWrites: []SiteWrite{{Op: SiteUpdate, SiteID: siteX, MemberID: memberID(2), Email: "adm@example.com", Access: Builtin(SiteDesigner), From: Builtin(SiteMarketer)}}}},
+		{"open site of a role-locked member: the implicit role is the locked default",
+			Current{Members: []Member{{ID: memberID(1), Email: "l@example.com", Workspace: WorkspaceMember, Site: Builtin(SiteDesigner), RoleLocked: true}}, Sites: map[string]SiteState{siteX: {Open: true}}},
+			map[string]Effective{"l@example.com": eff(memberMarketer, nil)},
+			Plan{Reports: []Report{{Email: "l@example.com", MemberID: memberID(1), Reason: ReasonRoleLocked, Current: pair(WorkspaceMember, SiteDesigner), Desired: memberMarketer,
+				Detail: "workspace_member_managed_by_scim: the desired role is kept for when the lock is gone"}}}},
 		{"restricted site: the same entry is revoked",
 			Current{Members: []Member{ann}, Sites: map[string]SiteState{siteX: {Members: []SiteMember{onSite(ann, Builtin(SiteContentEditor))}}}},
 			map[string]Effective{"ann@example.com": eff(memberEditor, nil)},
@@ -291,6 +319,26 @@ func TestLowerBound(t *testing.T) {
 	} {
 		if got := LowerBound(tc.per, tc.sites); got != tc.want {
 			t.Errorf("LowerBound(%v, %d) = %d, want %d", tc.per, tc.sites, got, tc.want)
+		}
+	}
+}
+
+// TestReadBound: the reads a worker pass states beside LowerBound.
+func TestReadBound(t *testing.T) {
+	for _, tc := range []struct {
+		name                               string
+		users, findLimit, members, invites int
+		sites                              []int
+		want                               int
+	}{
+		{"no users: nothing read", 0, 3, 500, 0, []int{10}, 0},
+		{"a small batch: one filtered list per user, plus each site", 3, 3, 500, 20, []int{10, 0}, 3 + 2},
+		{"a larger batch: the whole list, 100 members and 100 invites a page", 4, 3, 250, 20, []int{10}, 3 + 1},
+		{"invites outnumbering members decide the pages", 20, 3, 20, 301, nil, 4},
+		{"an empty workspace still costs one call; a site of 100 one, of 101 two", 20, 3, 0, 0, []int{100, 101}, 1 + 1 + 2},
+	} {
+		if got := ReadBound(tc.users, tc.findLimit, tc.members, tc.invites, tc.sites); got != tc.want {
+			t.Errorf("%s: ReadBound = %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }

@@ -264,7 +264,7 @@ func (a *app) startWorkers(ctx context.Context) (wait func()) {
 	go a.health.run(ctx, 5*time.Second, 5*time.Minute) // Webflow probes cost 2 calls per site: keep them rare
 	go a.scim.WatchStore(ctx, 2*time.Second)
 	if a.reconcileEvery > 0 {
-		go reconcileLoop(ctx, a.scim, a.siteIDs, a.reconcileEvery, a.reconcileApply, a.log)
+		go reconcileLoop(ctx, a.scim, a.siteIDs, a.wsRoles, a.reconcileEvery, a.reconcileApply, a.log)
 	}
 	return func() { <-done; <-wsDone }
 }

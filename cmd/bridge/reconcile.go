@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/webflowscim/bridge/internal/scimserver"
+	"github.com/webflowscim/bridge/internal/workspacegroups"
 )
 
 // runReconcile is "bridge reconcile --config FILE --site ID [--apply] [--rebuild] [--json]":
@@ -22,15 +23,21 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "bridge.yaml", "config file")
-	site := fs.String("site", "", "Webflow site id (required)")
+	site := fs.String("site", "", "Webflow site id (this or --workspace)")
+	workspace := fs.Bool("workspace", false, "reconcile the workspace roles and site access that workspace.groups gives (instead of a site): report each member whose role or per-site access differs from the IdP's groups; with --apply, write the fewest calls that restore them")
 	apply := fs.Bool("apply", false, "fix what is safe: re-apply the desired managed groups, mark records whose Webflow user is gone")
 	rebuild := fs.Bool("rebuild", false, "adopt every Webflow user the bridge does not know as a record: only after Redis lost the bridge's data while no bridge ran (a loss the running bridge sees, it rebuilds by itself); every adopted user becomes a SCIM resource the site's tokens can change and delete")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *site == "" {
-		return errors.New("--site is required")
+	switch {
+	case *site == "" && !*workspace:
+		return errors.New("--site or --workspace is required")
+	case *site != "" && *workspace:
+		return errors.New("--site and --workspace reconcile different things; give one")
+	case *workspace && *rebuild:
+		return errors.New("--rebuild is for a site's records; the workspace has none to rebuild")
 	}
 	cfg, log, err := loadConfigLogged(*path, stderr)
 	if err != nil {
@@ -41,6 +48,22 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer a.Close()
+	if *workspace {
+		if a.wsRoles == nil {
+			return errors.New("--workspace needs workspace.groups in the config")
+		}
+		rep, err := a.wsRoles.Reconcile(ctx, *apply)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		rep.WriteText(stdout)
+		return nil
+	}
 	rep, err := reconcileOnce(ctx, a.scim, *site, *apply, *rebuild, log)
 	if err != nil {
 		return err
@@ -96,9 +119,10 @@ func printReport(w io.Writer, r *scimserver.DriftReport) {
 	}
 }
 
-// reconcileLoop runs a reconciliation of every site every interval; the
-// lease makes sure only one replica runs each at a time.
-func reconcileLoop(ctx context.Context, srv *scimserver.Server, sites []string, interval time.Duration, apply bool, log *slog.Logger) {
+// reconcileLoop runs a reconciliation of every site, and of the workspace
+// roles when ws is set, every interval; the leases make sure only one
+// replica runs each at a time.
+func reconcileLoop(ctx context.Context, srv *scimserver.Server, sites []string, ws *workspacegroups.Worker, interval time.Duration, apply bool, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -110,6 +134,11 @@ func reconcileLoop(ctx context.Context, srv *scimserver.Server, sites []string, 
 		for _, id := range sites {
 			if _, err := srv.Reconcile(ctx, id, apply, false); err != nil && !errors.Is(err, scimserver.ErrReconcileRunning) && ctx.Err() == nil {
 				log.Warn("periodic reconciliation failed", "site", id, "error", err)
+			}
+		}
+		if ws != nil {
+			if _, err := ws.Reconcile(ctx, apply); err != nil && !errors.Is(err, workspacegroups.ErrReconcileRunning) && ctx.Err() == nil {
+				log.Warn("periodic workspace reconciliation failed", "error", err)
 			}
 		}
 	}

@@ -62,8 +62,10 @@ type Config struct {
 		RedactEmails bool `yaml:"redactEmails"`
 	} `yaml:"logging"`
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"` // default 20s
-	// Reconcile runs a reconciliation of every site periodically inside
-	// serve (0 = never); one replica at a time, under a lease.
+	// Reconcile runs a reconciliation of every site, and of the workspace
+	// roles when workspace.groups is set, periodically inside serve (0 =
+	// never); one replica at a time, under a lease. With apply, the
+	// workspace's is `bridge reconcile --workspace --apply`.
 	Reconcile struct {
 		Interval Duration `yaml:"interval"`
 		Apply    bool     `yaml:"apply"`
@@ -186,6 +188,14 @@ type WorkspaceConfig struct {
 	// designer, marketer, content_editor, reviewer; a config that uses a
 	// custom role must place it.
 	SiteRoleOrder []string `yaml:"siteRoleOrder"`
+	// OpenSites lists the site ids (among those named under groups[…].sites
+	// or defaultRole.sites) that are open to the whole workspace. Webflow's
+	// API cannot tell an open site from a restricted one, so the config
+	// says: on an open site the bridge never grants or revokes Site Access
+	// (members have it implicitly at their default Site role); it only
+	// sets per-site roles with PATCH. Any other site is taken as
+	// restricted.
+	OpenSites []string `yaml:"openSites"`
 }
 
 // WorkspaceRoleConfig is one role entry: workspace.defaultRole, or a group
@@ -215,7 +225,7 @@ func (w WorkspaceConfig) RoleSpec() workspaceroles.Spec {
 	conv := func(r WorkspaceRoleConfig) workspaceroles.RoleSpec {
 		return workspaceroles.RoleSpec{Workspace: r.Workspace, Site: r.Site, SiteRoleID: r.SiteRoleID, Sites: r.Sites}
 	}
-	s := workspaceroles.Spec{DefaultRole: conv(w.DefaultRole), SiteRoleOrder: w.SiteRoleOrder}
+	s := workspaceroles.Spec{DefaultRole: conv(w.DefaultRole), SiteRoleOrder: w.SiteRoleOrder, OpenSites: w.OpenSites}
 	if len(w.Groups) > 0 {
 		s.Groups = make(map[string]workspaceroles.RoleSpec, len(w.Groups))
 		for name, r := range w.Groups {

@@ -141,6 +141,9 @@ workspace:
     "SEO": {workspace: member, site: custom, siteRoleId: 72fa5e47f6b8256f4641c5bd, sites: {580e63e98c9a982ac9b8b741: custom}}
     "Site B editors": {sites: {580e63e98c9a982ac9b8b742: content_editor}}
 `
+	if cfg, _, err := Parse([]byte(wsRolesBase+"  openSites: [580e63e98c9a982ac9b8b742]\n"), lookup); err != nil || !reflect.DeepEqual(cfg.Workspace.RoleSpec().OpenSites, []string{"580e63e98c9a982ac9b8b742"}) {
+		t.Errorf("openSites naming a managed site: %v", err)
+	}
 	cfg, _, err = Parse([]byte(members), lookup)
 	if err != nil || cfg.Workspace.MembersToken != "from-file" || cfg.Workspace.WebflowSCIMToken != "" {
 		t.Errorf("members mode, token from a file, custom role placed, no native SCIM token: %+v %v", cfg, err)
@@ -181,6 +184,8 @@ workspace:
 				`workspace.groups["SEO"].sites["580e63e98c9a982ac9b8b741"]: custom:72fa5e47f6b8256f4641c5bd is not placed`}},
 		{"defaultRole unused", plain + "  defaultRole: {workspace: member, site: designer}\n",
 			[]string{"workspace.defaultRole is set, but neither workspace.groups nor workspace.mode: members uses it"}},
+		{"openSites", wsRolesBase + "  openSites: [580e63e98c9a982ac9b8b741, marketing-site, 580e63e98c9a982ac9b8b743]\n",
+			[]string{`workspace.openSites[1]: "marketing-site" is not a site id`, `workspace.openSites[2]: 580e63e98c9a982ac9b8b743 is no site named under workspace.groups`}},
 		{"typo'd group key", strings.Replace(wsRolesBase, "{workspace: reviewer}", "{workspace: reviewer, sites_: {}}", 1),
 			[]string{"sites_"}},
 	} {

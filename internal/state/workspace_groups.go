@@ -206,6 +206,25 @@ func (s *RedisStore) WorkspaceUserGroups(ctx context.Context, userIDs []string) 
 	return s.userGroups(ctx, s.wsScope(), userIDs)
 }
 
+// WorkspaceGroupUsers returns every user in at least one workspace group
+// with their group ids (one HGETALL): the users whose roles the groups
+// decide, for a reconcile.
+func (s *RedisStore) WorkspaceGroupUsers(ctx context.Context) (map[string][]string, error) {
+	all, err := s.rdb.HGetAll(ctx, s.wsScope().umem).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string, len(all))
+	for id, raw := range all {
+		var groups []string
+		if err := json.Unmarshal([]byte(raw), &groups); err != nil {
+			return nil, fmt.Errorf("decoding the workspace groups of %s: %w", id, err)
+		}
+		out[id] = groups
+	}
+	return out, nil
+}
+
 // MissingCollaborators returns the ids that have no collaborator link.
 func (s *RedisStore) MissingCollaborators(ctx context.Context, ids []string) ([]string, error) {
 	if len(ids) == 0 {
@@ -308,6 +327,7 @@ type WorkspaceGroupStore interface {
 	ChangeWorkspaceMembers(ctx context.Context, groupID string, ops []MemberOp, opts ChangeOptions) (int, error)
 	WorkspaceGroupMembers(ctx context.Context, groupID string) ([]string, error)
 	WorkspaceUserGroups(ctx context.Context, userIDs []string) (map[string][]string, error)
+	WorkspaceGroupUsers(ctx context.Context) (map[string][]string, error)
 	MissingCollaborators(ctx context.Context, ids []string) ([]string, error)
 	EnqueueWorkspaceUsers(ctx context.Context, userIDs ...string) error
 	DueWorkspacePending(ctx context.Context, limit int, settle time.Duration) ([]Pending, error)

@@ -199,6 +199,26 @@ func transient(err error) bool {
 }
 
 func (w *Worker) apply(ctx context.Context, jobs []*job) error {
+	want, byEmail, err := w.desired(ctx, jobs)
+	if err != nil || len(byEmail) == 0 {
+		return err
+	}
+	emails := make([]string, 0, len(byEmail))
+	for e := range byEmail {
+		emails = append(emails, e)
+	}
+	cur, err := w.current(ctx, emails, len(emails) > w.opts.FindLimit)
+	if err != nil {
+		return err
+	}
+	w.execute(ctx, workspaceroles.NewPlan(cur, want), cur, byEmail)
+	return nil
+}
+
+// desired reads the jobs' groups and emails from the store and computes
+// the roles the groups give, by lower-cased email; a job whose user has
+// no known email is marked failed and left out.
+func (w *Worker) desired(ctx context.Context, jobs []*job) (map[string]workspaceroles.Effective, map[string]*job, error) {
 	st := w.opts.Store
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
@@ -206,11 +226,11 @@ func (w *Worker) apply(ctx context.Context, jobs []*job) error {
 	}
 	userGroups, err := st.WorkspaceUserGroups(ctx, ids)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	groups, err := st.WorkspaceGroups(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	names := make(map[string]string, len(groups))
 	for _, g := range groups {
@@ -218,7 +238,6 @@ func (w *Worker) apply(ctx context.Context, jobs []*job) error {
 	}
 	want := map[string]workspaceroles.Effective{}
 	byEmail := map[string]*job{}
-	var active []*job
 	for _, j := range jobs {
 		c, err := st.Collaborator(ctx, j.p.UserID)
 		if errors.Is(err, state.ErrNotFound) || (err == nil && c.Email == "") {
@@ -226,7 +245,7 @@ func (w *Worker) apply(ctx context.Context, jobs []*job) error {
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		j.email = strings.ToLower(c.Email)
 		var gs []string
@@ -237,16 +256,14 @@ func (w *Worker) apply(ctx context.Context, jobs []*job) error {
 		}
 		want[j.email] = w.opts.Mapping.Effective(gs)
 		byEmail[j.email] = j
-		active = append(active, j)
 	}
-	if len(active) == 0 {
-		return nil
-	}
-	cur, err := w.current(ctx, active)
-	if err != nil {
-		return err
-	}
-	plan := workspaceroles.NewPlan(cur, want)
+	return want, byEmail, nil
+}
+
+// execute makes a plan's writes: the bulk role updates, then the Site
+// Access calls, reading each item's result by id. Outcomes go to the
+// jobs of byEmail (lower-cased email); plan for those users only.
+func (w *Worker) execute(ctx context.Context, plan workspaceroles.Plan, cur workspaceroles.Current, byEmail map[string]*job) {
 	memberEmail := map[string]string{}
 	memberPair := map[string]workspaceroles.Pair{}
 	for _, m := range cur.Members {
@@ -327,7 +344,6 @@ func (w *Worker) apply(ctx context.Context, jobs []*job) error {
 			j.failure = fmt.Sprintf("site %s %s: %v", sw.SiteID, sw.Op, err)
 		}
 	}
-	return nil
 }
 
 // roleOutcome records one member's result of a bulk role update.
@@ -364,12 +380,15 @@ func (w *Worker) inviteEmail(cur workspaceroles.Current, id string) string {
 // current reads what Webflow holds for the batch: a filtered list per
 // user for a small batch, the whole workspace for a larger one, and the
 // members of every managed site.
-func (w *Worker) current(ctx context.Context, jobs []*job) (workspaceroles.Current, error) {
+//
+// With whole, the whole workspace is read (a batch larger than FindLimit,
+// a reconcile); else one filtered list per email.
+func (w *Worker) current(ctx context.Context, emails []string, whole bool) (workspaceroles.Current, error) {
 	c := w.opts.Client
 	var roster webflowdata.WorkspaceRoster
-	if len(jobs) <= w.opts.FindLimit {
-		for _, j := range jobs {
-			m, invites, err := c.FindWorkspaceMember(ctx, w.opts.WorkspaceID, j.email)
+	if !whole {
+		for _, email := range emails {
+			m, invites, err := c.FindWorkspaceMember(ctx, w.opts.WorkspaceID, email)
 			if err != nil {
 				return workspaceroles.Current{}, err
 			}
@@ -404,7 +423,7 @@ func (w *Worker) current(ctx context.Context, jobs []*job) (workspaceroles.Curre
 			if err != nil {
 				return workspaceroles.Current{}, err
 			}
-			var ss workspaceroles.SiteState
+			ss := workspaceroles.SiteState{Open: w.opts.Mapping.Open(id)}
 			for _, m := range list {
 				ss.Members = append(ss.Members, workspaceroles.SiteMember{
 					ID: m.ID, Email: m.Email, Workspace: workspaceroles.WorkspaceRole(m.Roles.Workspace), Site: access(m.Roles.Site, m.Roles.CustomSiteRoleID()),

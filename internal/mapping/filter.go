@@ -525,3 +525,62 @@ func compareOne(v any, ra resolvedAttr, op string, cv any) bool {
 	}
 	return false
 }
+
+// Indexed are the values the bridge indexes a user by, as its record
+// holds them (the email is the one the user was invited with).
+type Indexed struct {
+	ID, UserName, ExternalID, DisplayName, Email string
+}
+
+// Holds reports whether c holds for a user with the indexed values ix and
+// the attributes u, comparing as the indexes do: userName, displayName
+// and email case-insensitively (email also against every address of u),
+// id and externalId exactly. An empty value holds for nobody (empty values
+// are never indexed), wherever it stands in an and.
+func (c Cond) Holds(ix Indexed, u User) (bool, error) {
+	if c.Value == "" {
+		return false, nil
+	}
+	switch strings.ToLower(c.Attr) {
+	case "id":
+		return ix.ID == c.Value, nil
+	case "username":
+		return sameLower(ix.UserName, c.Value), nil
+	case "externalid":
+		return ix.ExternalID == c.Value, nil
+	case "displayname":
+		return sameLower(ix.DisplayName, c.Value), nil
+	case "email":
+		if sameLower(ix.Email, c.Value) {
+			return true, nil
+		}
+		for _, e := range u.Emails {
+			if sameLower(e.Value, c.Value) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return false, &Error{ScimType: ScimTypeInvalidFilter, Detail: "unsupported filter attribute " + c.Attr, Status: 400}
+}
+
+// Holds reports whether a candidate an index lookup found matches the
+// whole query: every Eq condition, then the Residual.
+func (q Query) Holds(ix Indexed, u User) (bool, error) {
+	for _, c := range q.Eq {
+		ok, err := c.Holds(ix, u)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if q.Residual != nil {
+		return Matches(q.Residual, u, ix.ID)
+	}
+	return true, nil
+}
+
+// sameLower is the case-insensitive comparison of the indexes (which store
+// strings.ToLower): strings.EqualFold differs from it on a few characters
+// (Go lowers İ to i, which EqualFold does not match), and a record the
+// index finds must also match.
+func sameLower(a, b string) bool { return a == b || strings.ToLower(a) == strings.ToLower(b) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/elimity-com/scim"
 	filter "github.com/scim2/filter-parser/v2"
 )
 
@@ -167,7 +168,26 @@ func ApplyGroupPatch(ops []GroupPatchOp, displayName, externalID string) (GroupC
 // for a surface that does not parse it with elimity: the body must be a
 // JSON object with a non-empty Operations list (any case) of objects with
 // op add, remove or replace and, when present, a path that parses.
-func ParseGroupPatch(body []byte) ([]GroupPatchOp, error) {
+func ParseGroupPatch(body []byte) ([]GroupPatchOp, error) { return parsePatchOps(body) }
+
+// ParseUserPatch is ParseGroupPatch for a /Users PATCH body normalised by
+// NormalizePatchBody: the operations ApplyPatch takes, for a surface that
+// does not parse them with elimity (the workspace members surface). The
+// rules are the same: an Operations list, op add, remove or replace, and
+// a path within the filter bounds that parses.
+func ParseUserPatch(body []byte) ([]scim.PatchOperation, error) {
+	ops, err := parsePatchOps(body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]scim.PatchOperation, len(ops))
+	for i, op := range ops {
+		out[i] = scim.PatchOperation{Op: op.Op, Path: op.Path, Value: op.Value}
+	}
+	return out, nil
+}
+
+func parsePatchOps(body []byte) ([]GroupPatchOp, error) {
 	var top map[string]json.RawMessage
 	if err := decodeJSON(body, &top); err != nil || top == nil {
 		return nil, newError(ScimTypeInvalidSyntax, "the PATCH body is not a JSON object")

@@ -622,53 +622,13 @@ func (h *usersHandler) query(ctx context.Context, q mapping.Query) ([]*state.Use
 }
 
 func (h *usersHandler) matches(q mapping.Query, rec *state.UserRecord) (bool, error) {
-	u := decodeUser(rec)
-	for _, c := range q.Eq {
-		ok, err := condHolds(c, rec, u)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
-	if q.Residual != nil {
-		return mapping.Matches(q.Residual, u, rec.ID)
-	}
-	return true, nil
+	return q.Holds(indexed(rec), decodeUser(rec))
 }
 
-func condHolds(c mapping.Cond, rec *state.UserRecord, u mapping.User) (bool, error) {
-	if c.Value == "" {
-		// Empty values are never indexed, so eq "" matches nobody, in
-		// whichever position of an and it stands.
-		return false, nil
-	}
-	switch strings.ToLower(c.Attr) {
-	case "id":
-		return rec.ID == c.Value, nil
-	case "username":
-		return sameLower(rec.UserName, c.Value), nil
-	case "externalid":
-		return rec.ExternalID == c.Value, nil
-	case "displayname":
-		return sameLower(rec.DisplayName, c.Value), nil
-	case "email":
-		if sameLower(rec.Email, c.Value) {
-			return true, nil
-		}
-		for _, e := range u.Emails {
-			if sameLower(e.Value, c.Value) {
-				return true, nil
-			}
-		}
-		return false, nil
-	}
-	return false, &mapping.Error{ScimType: "invalidFilter", Detail: "unsupported filter attribute " + c.Attr, Status: http.StatusBadRequest}
+// indexed are the values rec is indexed by.
+func indexed(rec *state.UserRecord) mapping.Indexed {
+	return mapping.Indexed{ID: rec.ID, UserName: rec.UserName, ExternalID: rec.ExternalID, DisplayName: rec.DisplayName, Email: rec.Email}
 }
-
-// sameLower is the case-insensitive comparison of the indexes (which store
-// strings.ToLower): strings.EqualFold differs from it on a few characters
-// (Go lowers İ to i, which EqualFold does not match), and a record the
-// index finds must also match.
-func sameLower(a, b string) bool { return a == b || strings.ToLower(a) == strings.ToLower(b) }
 
 func indexFor(attr string) state.Index {
 	switch strings.ToLower(attr) {

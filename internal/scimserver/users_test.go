@@ -8,7 +8,7 @@ import (
 	"github.com/webflowscim/bridge/internal/state"
 )
 
-// condHolds agrees with the indexes' lower-casing (strings.ToLower), also
+// Cond.Holds on a record (indexed) agrees with the indexes' lower-casing (strings.ToLower), also
 // where strings.EqualFold would not: Go lowers İ to i, EqualFold keeps
 // them apart.
 func TestCondHoldsFoldsLikeTheIndex(t *testing.T) {
@@ -29,7 +29,7 @@ func TestCondHoldsFoldsLikeTheIndex(t *testing.T) {
 		{"id", "u1", true},
 		{"userName", "", false},
 	} {
-		got, err := condHolds(mapping.Cond{Attr: tc.attr, Value: tc.value}, rec, mapping.User{UserName: rec.UserName})
+		got, err := mapping.Cond{Attr: tc.attr, Value: tc.value}.Holds(indexed(rec), mapping.User{UserName: rec.UserName})
 		if err != nil || got != tc.want {
 			t.Errorf("%s eq %q: %v %v, want %v", tc.attr, tc.value, got, err, tc.want)
 		}

@@ -144,3 +144,11 @@ func validText(what, s string) error {
 	}
 	return nil
 }
+
+// WorkspaceKeyspace is where the users of workspace.mode: members live:
+// the user records, their indexes and their create reservations, kept by
+// the same code as a site's, under "ws-<workspace id>" in place of a site
+// id (a valid site id, in its own hash tag). A Webflow site id is 24 hex
+// digits, so no configured site can share it; config refuses one that
+// would.
+func WorkspaceKeyspace(workspaceID string) string { return "ws-" + workspaceID }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,12 +62,8 @@ type appOptions struct {
 // newApp builds the bridge from cfg. The embedded store is used when no
 // Redis URL is configured, with a warning: nothing survives a restart.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appOptions) (*app, error) {
-	// Members mode (users served from the Workspace Members API) is not
-	// built; refuse it rather than pass users through as if it were.
-	if cfg.Workspace.Mode == "members" {
-		return nil, errors.New("workspace.mode: members is parsed and validated but not served yet (issue 15); use passthrough, with workspace.groups for roles")
-	}
 	a := &app{}
+	members := cfg.Workspace.Mode == "members"
 	var err error
 	if cfg.Redis.URL == "" {
 		var stop func()
@@ -98,7 +93,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 
 	// One budget per Webflow token, shared by every replica through Redis.
 	perKey := map[string]int{}
-	if cfg.Workspace.Enabled() && cfg.Workspace.RateLimitPerMinute > 0 {
+	if cfg.Workspace.Enabled() && !members && cfg.Workspace.RateLimitPerMinute > 0 {
 		perKey[webflowdata.Token(cfg.Workspace.WebflowSCIMToken).Fingerprint()] = cfg.Workspace.RateLimitPerMinute
 	}
 	for _, s := range cfg.Sites {
@@ -123,7 +118,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 			tokenLabels[fp] = "site:" + s.ID
 		}
 	}
-	if cfg.Workspace.Enabled() {
+	if cfg.Workspace.Enabled() && !members {
 		tokenLabels[webflowdata.Token(cfg.Workspace.WebflowSCIMToken).Fingerprint()] = "workspace"
 	}
 	paced := meteredLimiter{next: limiter, m: a.metrics, labels: tokenLabels}
@@ -173,7 +168,21 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 
 	var workspace http.Handler
 	var wsGroups *workspacegroups.Handler
-	if cfg.Workspace.Enabled() {
+	if cfg.Workspace.Enabled() && members {
+		// workspace.mode: members: /Users from the Workspace Members API,
+		// /Groups from the bridge's state, no native SCIM.
+		wsObserver := a.metrics.webflowObserver("workspace", opts.Observer)
+		workspace, err = newWorkspaceMembers(cfg, rs, paced, wsObserver, audit, opts, guard, log)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		wsGroups, a.wsRoles, err = newWorkspaceRoles(cfg, rs, nil, paced, wsObserver, audit, opts.HTTPClient, guard, log)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+	} else if cfg.Workspace.Enabled() {
 		proxy, err := newWorkspace(cfg, rs, srv, paced, a.metrics.webflowObserver("workspace", opts.Observer), guard, log)
 		if err != nil {
 			a.Close()
@@ -204,7 +213,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	}
 	a.metrics.reg.MustRegister(sc)
 	var wsProbe func(context.Context) error
-	if cfg.Workspace.Enabled() {
+	if cfg.Workspace.Enabled() && !members {
 		wsProbe = workspaceProbe(cfg.Webflow.SCIMBaseURL, webflowdata.Token(cfg.Workspace.WebflowSCIMToken), opts.HTTPClient)
 	}
 	a.health = newHealth(rs, siteClients, wsProbe, log)
@@ -402,8 +411,12 @@ func newWorkspaceRoles(cfg *config.Config, rs *state.RedisStore, proxy *passthro
 		return nil, nil, fmt.Errorf("workspace.membersToken: %w", err)
 	}
 	logger := log.With("surface", "workspace-roles")
+	var fetcher workspacegroups.Fetcher // none in members mode: group members are the bridge's own users
+	if proxy != nil {
+		fetcher = proxy
+	}
 	h := workspacegroups.NewHandler(workspacegroups.Options{
-		Store: rs, Mapping: m, Fetcher: proxy, Tokens: tokens, Guard: guard,
+		Store: rs, Mapping: m, Fetcher: fetcher, OwnUsers: proxy == nil, Tokens: tokens, Guard: guard,
 		PublicURL: cfg.PublicURL + workspacePrefix, Prefix: workspacePrefix, AdminPath: "/workspace/admin/memberships",
 		MaxPatchOperations: cfg.Limits.MaxPatchOperations, MaxMembersPerRequest: cfg.Limits.MaxMembersPerRequest,
 		Logger: logger,

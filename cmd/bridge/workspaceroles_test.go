@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,10 +14,11 @@ import (
 	"github.com/webflowscim/bridge/internal/config"
 )
 
-// TestWorkspaceRolesKeysNotYetServed: issue 15's keys pass config check,
-// which masks the members token and shows the roles, while serve refuses
-// mode: members instead of passing users through as if it served them.
-func TestWorkspaceRolesKeysNotYetServed(t *testing.T) {
+// TestWorkspaceRolesKeysMembersMode: issue 15's keys pass config check,
+// which masks the members token and shows the roles, and serve mounts the
+// members surface (no native SCIM token needed): /Users is the bridge's,
+// behind workspace.scimTokens.
+func TestWorkspaceRolesKeysMembersMode(t *testing.T) {
 	cfgPath := filepath.Join(t.TempDir(), "bridge.yaml")
 	raw := `
 workspace:
@@ -46,11 +49,28 @@ workspace:
 		t.Fatal(err)
 	}
 	a, err := newApp(context.Background(), cfg, newLogger(cfg, io.Discard), appOptions{})
-	if err == nil {
-		a.Close()
-		t.Fatal("serve accepted workspace.mode: members, which nothing serves yet")
+	if err != nil {
+		t.Fatalf("serve refused workspace.mode: members: %v", err)
 	}
-	if !strings.Contains(err.Error(), "workspace.mode: members is parsed and validated but not served yet") {
-		t.Errorf("serve: %v", err)
+	defer a.Close()
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/workspace/scim/v2/Users", "", http.StatusUnauthorized},
+		{"/workspace/scim/v2/Users", "idp-token-0123456789abcdef0123456789", http.StatusOK},
+		{"/workspace/scim/v2/ServiceProviderConfig", "idp-token-0123456789abcdef0123456789", http.StatusOK},
+		{"/workspace/scim/v2/Groups", "idp-token-0123456789abcdef0123456789", http.StatusOK},
+		{"/workspace/scim/v2/Nope", "idp-token-0123456789abcdef0123456789", http.StatusNotFound},
+	} {
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		rec := httptest.NewRecorder()
+		a.handler.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("GET %s: %d %s, want %d", tc.path, rec.Code, rec.Body.String(), tc.want)
+		}
 	}
 }

@@ -523,6 +523,9 @@ func (c *Config) Validate() error {
 		if seen[s.ID] {
 			errs = append(errs, fmt.Errorf("%s: site %s is listed twice", where, s.ID))
 		}
+		if c.Workspace.Mode == "members" && c.Workspace.ID != "" && s.ID == state.WorkspaceKeyspace(c.Workspace.ID) {
+			errs = append(errs, fmt.Errorf("%s.id %q is where workspace.mode: members keeps the workspace's users; no Webflow site has such an id", where, s.ID))
+		}
 		seen[s.ID] = true
 		if strings.TrimSpace(s.WebflowToken) == "" {
 			errs = append(errs, errors.New(where+".webflowToken is empty"))

@@ -58,6 +58,9 @@ type Options struct {
 	Store   state.WorkspaceGroupStore
 	Mapping *workspaceroles.Mapping
 	Fetcher Fetcher
+	// OwnUsers is set in workspace.mode: members, where group members are
+	// the users the bridge itself serves at /Users (Fetcher is nil then).
+	OwnUsers bool
 	// Tokens are the IdP's bearer tokens for the workspace surface
 	// (workspace.scimTokens); Guard is the shared failed-auth budget.
 	Tokens    mapping.TokenSet
@@ -537,6 +540,9 @@ func (h *Handler) ensureLinks(ctx context.Context, ids []string) error {
 			}
 			return fmt.Errorf("reading native SCIM user %s: %w", id, err)
 		}
+	}
+	if len(unknown) > 0 && h.opts.OwnUsers {
+		return errf(http.StatusBadRequest, mapping.ScimTypeInvalidValue, "members are not users of this workspace surface (create them through /Users first): %s", quoteList(unknown))
 	}
 	if len(unknown) > 0 {
 		return errf(http.StatusBadRequest, mapping.ScimTypeInvalidValue, "members are not users of Webflow's native SCIM (create them through /Users first): %s", quoteList(unknown))

@@ -6,9 +6,14 @@ import (
 	"github.com/elimity-com/scim"
 )
 
-// alwaysReturned are never removed by projection (RFC 7643 returned:always
-// for the common attributes the bridge sends).
-var alwaysReturned = []string{"id", "schemas", "meta"}
+// alwaysReturned are never removed by projection: id is returned "always"
+// (RFC 7643 §3.1), and schemas is REQUIRED in every representation of a
+// resource (RFC 7643 §3), so that the answer stays a parseable resource.
+// meta is not among them: all of its sub-attributes are returned "default"
+// (RFC 7643 §3.1), so excludedAttributes=meta removes it, and a response
+// to attributes=… carries it only when meta (or one of its
+// sub-attributes) is asked for.
+var alwaysReturned = []string{"id", "schemas"}
 
 // attrRef is one parsed entry of attributes / excludedAttributes.
 type attrRef struct {
@@ -47,8 +52,8 @@ func parseAttrRef(s string, resourceURNs []string) attrRef {
 // response's attributes (as built by ToAttributes, or a Group's). Names
 // are case-insensitive, may be dotted (name.givenName, emails.value) and
 // may carry a schema URN prefix (the core URN or an extension URN; an
-// extension URN alone selects the whole extension). id, schemas and meta
-// are always kept. When attributes is non-empty excludedAttributes is
+// extension URN alone selects the whole extension). id and schemas are
+// always kept; meta is returned "default", like the other attributes. When attributes is non-empty excludedAttributes is
 // ignored. The input is not modified.
 func Project(attrs scim.ResourceAttributes, attributes, excludedAttributes []string) scim.ResourceAttributes {
 	urns := append([]string(nil), knownURNs...)

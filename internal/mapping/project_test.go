@@ -37,20 +37,21 @@ func TestProject(t *testing.T) {
 		want          scim.ResourceAttributes
 	}{
 		{"nothing requested", "", "", full()},
-		{"attributes userName", "USERNAME", "", scim.ResourceAttributes{"id": "u1", "schemas": []any{CoreUserSchemaURN}, "meta": map[string]any{"resourceType": "User"}, "userName": "test.user@okta.local"}},
+		{"attributes userName", "USERNAME", "", scim.ResourceAttributes{"id": "u1", "schemas": []any{CoreUserSchemaURN}, "userName": "test.user@okta.local"}},
 		{"sub-attributes", "name.givenName,emails.value,name.familyName", "", scim.ResourceAttributes{
-			"id": "u1", "schemas": []any{CoreUserSchemaURN}, "meta": map[string]any{"resourceType": "User"},
+			"id": "u1", "schemas": []any{CoreUserSchemaURN},
 			"name":   map[string]any{"givenName": "Test", "familyName": "User"},
 			"emails": []any{map[string]any{"value": "test.user@okta.local"}}}},
 		{"core URN prefix", CoreUserSchemaURN + ":displayName", "", scim.ResourceAttributes{
-			"id": "u1", "schemas": []any{CoreUserSchemaURN}, "meta": map[string]any{"resourceType": "User"}, "displayName": "Test User"}},
+			"id": "u1", "schemas": []any{CoreUserSchemaURN}, "displayName": "Test User"}},
 		{"extension attribute", ExtensionSchemaURN + ":status," + ExtensionSchemaURN + ":data.country", "", scim.ResourceAttributes{
-			"id": "u1", "schemas": []any{CoreUserSchemaURN}, "meta": map[string]any{"resourceType": "User"},
+			"id": "u1", "schemas": []any{CoreUserSchemaURN},
 			ExtensionSchemaURN: map[string]any{"status": "verified", "data": map[string]any{"country": "DE"}}}},
 		{"whole extension, case-insensitive URN", "urn:ietf:params:scim:schemas:extension:webflow:2.0:user", "", scim.ResourceAttributes{
-			"id": "u1", "schemas": []any{CoreUserSchemaURN}, "meta": map[string]any{"resourceType": "User"},
+			"id": "u1", "schemas": []any{CoreUserSchemaURN},
 			ExtensionSchemaURN: full()[ExtensionSchemaURN]}},
-		{"attributes wins over excluded", "userName", "userName", scim.ResourceAttributes{"id": "u1", "schemas": []any{CoreUserSchemaURN}, "meta": map[string]any{"resourceType": "User"}, "userName": "test.user@okta.local"}},
+		{"meta asked for by name", "userName,META.resourceType", "", scim.ResourceAttributes{"id": "u1", "schemas": []any{CoreUserSchemaURN}, "meta": map[string]any{"resourceType": "User"}, "userName": "test.user@okta.local"}},
+		{"attributes wins over excluded", "userName", "userName", scim.ResourceAttributes{"id": "u1", "schemas": []any{CoreUserSchemaURN}, "userName": "test.user@okta.local"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,9 +63,10 @@ func TestProject(t *testing.T) {
 	}
 	t.Run("excluded", func(t *testing.T) {
 		in := full()
-		got := Project(in, nil, ParseAttrList("emails.type, NAME.givenName,id,meta,nickName,"+ExtensionSchemaURN+":lastLogin,"+EnterpriseSchemaURN+",unknown"))
+		got := Project(in, nil, ParseAttrList("emails.type, NAME.givenName,id,schemas,meta,nickName,"+ExtensionSchemaURN+":lastLogin,"+EnterpriseSchemaURN+",unknown"))
 		want := full()
 		delete(want, "nickName")
+		delete(want, "meta") // returned "default" (RFC 7643 §3.1); id and schemas stay
 		want["emails"] = []any{map[string]any{"value": "test.user@okta.local", "primary": true}}
 		want["name"] = map[string]any{"familyName": "User", "middleName": "M"}
 		delete(want[ExtensionSchemaURN].(map[string]any), "lastLogin")

@@ -65,7 +65,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer simSrv.Close()
 	simURL := "http://" + simLn.Addr().String()
 
-	cfg := &config.Config{Listen: *listenAddr}
+	// The address bound, not the flag: with --listen 127.0.0.1:0 the
+	// answers' locations (meta.location, $ref) name the real port.
+	cfg := &config.Config{Listen: ln.Addr().String()}
 	cfg.Log.Format = *logFormat
 	cfg.Webflow.APIBaseURL = simURL + "/v2"
 	cfg.Webflow.SCIMBaseURL = simURL + "/scim/v2"

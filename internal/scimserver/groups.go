@@ -674,7 +674,7 @@ func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base s
 			attrs["schemas"] = groupSchemas
 			attrs["meta"] = map[string]any{"resourceType": "Group", "location": base + "/Groups/" + url.PathEscape(v.ID),
 				"created": v.Created.UTC().Format(time.RFC3339), "lastModified": v.Modified.UTC().Format(time.RFC3339)}
-			page.Resources = append(page.Resources, attrs)
+			page.Resources = append(page.Resources, projectCommon(attrs, r))
 		}
 		page.ItemsPerPage = len(page.Resources)
 		b, err := json.Marshal(page)

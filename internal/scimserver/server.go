@@ -464,6 +464,12 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		st.discovery.serve(w, r)
 		return
 	}
+	if _, _, ok := projectionOf(r); ok {
+		pw := &projectingWriter{ResponseWriter: w}
+		st.scim.ServeHTTP(&overrideWriter{ResponseWriter: pw, ov: ov}, r)
+		pw.finish(r)
+		return
+	}
 	st.scim.ServeHTTP(&overrideWriter{ResponseWriter: w, ov: ov}, r)
 }
 

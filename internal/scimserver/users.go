@@ -188,6 +188,9 @@ func (h *usersHandler) render(rec *state.UserRecord, r *http.Request, base strin
 		"lastModified": rec.Modified.UTC().Format(time.RFC3339),
 		"location":     base + "/Users/" + url.PathEscape(rec.ID),
 	}
+	if r != nil {
+		return projectCommon(out, r)
+	}
 	return out
 }
 

@@ -798,7 +798,7 @@ func TestHelmDefault(t *testing.T) {
 	if r := get(dep, "spec", "replicas"); r != 2 {
 		t.Errorf("default replicas %v, want 2", r)
 	}
-	for _, kind := range []string{"HorizontalPodAutoscaler", "ServiceMonitor", "Ingress"} {
+	for _, kind := range []string{"HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "Ingress"} {
 		if n := len(byKind(docs, kind)); n != 0 {
 			t.Errorf("default render has %d %s; it is opt-in", n, kind)
 		}
@@ -827,6 +827,28 @@ func TestHelmEverythingEnabled(t *testing.T) {
 	// /metrics on the http port needs an admin token; the admin port not.
 	if len(eps) != 1 || str(eps[0], "path") != "/metrics" || str(eps[0], "port") != "admin" {
 		t.Errorf("ServiceMonitor endpoints %v, want port admin path /metrics", eps)
+	}
+	if str(sm, "metadata", "labels", "release") != "kube-prometheus-stack" {
+		t.Errorf("ServiceMonitor labels %v: serviceMonitor.labels must reach it", get(sm, "metadata", "labels"))
+	}
+	// The PrometheusRule carries deploy/prometheus/alerts.yaml's groups as
+	// they are, {{ $labels }} templates included.
+	pr := one(t, docs, "PrometheusRule", "all.yaml")
+	if str(pr, "metadata", "labels", "release") != "kube-prometheus-stack" {
+		t.Errorf("PrometheusRule labels %v: prometheusRule.labels must reach it", get(pr, "metadata", "labels"))
+	}
+	alerts := readYAML(t, "prometheus/alerts.yaml")
+	if !reflect.DeepEqual(get(pr, "spec", "groups"), get(alerts, "groups")) {
+		t.Errorf("the PrometheusRule's groups differ from deploy/prometheus/alerts.yaml:\n%v", get(pr, "spec", "groups"))
+	}
+	var names []string
+	for _, r := range list(list(pr, "spec", "groups")[0], "rules") {
+		names = append(names, str(r, "alert"))
+	}
+	for _, want := range []string{"WebflowUserAccountsSunset", "WebflowTokenRejected", "MembershipQueueStuck", "MembershipPermanentFailures", "WebflowRateLimited", "BridgeRedisDown", "BridgeNotReady"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the PrometheusRule has no alert %s (has %v)", want, names)
+		}
 	}
 	ing := one(t, docs, "Ingress", "all.yaml")
 	svc := one(t, docs, "Service", "all.yaml")
@@ -864,6 +886,23 @@ func TestHelmCluster(t *testing.T) {
 	_, cfg := checkRender(t, "cluster.yaml", readManifests(t, path))
 	if cfg.Redis.URL != "redis+cluster://redis-0:6379,redis-1:6379,redis-2:6379" {
 		t.Errorf("cluster redis.url %q", cfg.Redis.URL)
+	}
+}
+
+// The chart ships the alerts as files/alerts.yaml (a chart cannot read
+// outside its directory); it must be deploy/prometheus/alerts.yaml, byte
+// for byte.
+func TestChartAlertsAreTheAlertsFile(t *testing.T) {
+	want, err := os.ReadFile("prometheus/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("helm/webflow-scim-bridge/files/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("helm/webflow-scim-bridge/files/alerts.yaml differs from prometheus/alerts.yaml: cp deploy/prometheus/alerts.yaml deploy/helm/webflow-scim-bridge/files/alerts.yaml")
 	}
 }
 

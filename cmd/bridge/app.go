@@ -87,7 +87,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	}
 	rs := state.NewRedisStore(a.rdb, sopts)
 	a.store = rs
-	a.metrics = newMetrics()
+	a.metrics = newMetrics(opts.RatePeriod)
 	guard := authguard.New(opts.AuthGuard) // one budget per address across every surface
 	a.rdb.AddHook(redisHook{a.metrics})
 
@@ -122,6 +122,11 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		tokenLabels[webflowdata.Token(cfg.Workspace.WebflowSCIMToken).Fingerprint()] = "workspace"
 	}
 	paced := meteredLimiter{next: limiter, m: a.metrics, labels: tokenLabels}
+	for _, label := range tokenLabels {
+		// Every token's 429 series exists from the start, at 0, so that
+		// increase() sees the first 429 and the alert's metric is present.
+		a.metrics.upstream429.WithLabelValues(label)
+	}
 	audit := scimserver.AuditLogger(log)
 	siteClients := map[string]*webflowdata.Client{}
 	var sites []scimserver.SiteConfig
@@ -207,7 +212,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		siteIDs = append(siteIDs, s.ID)
 	}
 	identity := identityHandler(rs, siteIDs, adminTokens, guard, log)
-	sc := newStateCollector(rs, siteIDs, limiter, tokenLabels)
+	sc := newStateCollector(rs, siteIDs, limiter, tokenLabels, a.metrics.budgetUse, srv.LastReconcile)
 	if a.wsRoles != nil {
 		sc.workspace = rs
 	}
@@ -218,6 +223,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	}
 	a.health = newHealth(rs, siteClients, wsProbe, log)
 	a.health.rebuilding = srv.Rebuilding
+	a.metrics.reg.MustRegister(newHealthCollector(a.health))
 	if a.wsRoles != nil {
 		a.health.wsRoles = func(ctx context.Context) (any, error) {
 			qs, err := rs.WorkspaceQueueStats(ctx)

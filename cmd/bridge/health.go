@@ -236,50 +236,65 @@ func joinComma(s []string) string {
 	return out
 }
 
-// serveReady writes the cached state: 200 unless Redis is down. Without
-// details it writes the overall status alone, which names no site and no
-// token (opsEndpoints decides who gets the details).
-func (h *health) serveReady(w http.ResponseWriter, r *http.Request, details bool) {
+// readiness is the cached state as /readyz reports it: the JSON of
+// /readyz, the bridge_ready gauges and the status page all read it here.
+type readiness struct {
+	Status         string                `json:"status"` // ready, degraded, rebuilding, not ready
+	Code           int                   `json:"-"`      // 200 unless Redis is down
+	Redis          component             `json:"redis"`
+	Sites          map[string]siteHealth `json:"sites"`
+	Workspace      *component            `json:"workspace,omitempty"`
+	WorkspaceRoles any                   `json:"workspaceRoles,omitempty"`
+}
+
+// report reads the cached state; with roles it also reads the workspace
+// roles queue (two Redis reads) for the details.
+func (h *health) report(ctx context.Context, roles bool) readiness {
 	var wsRoles any
-	if details && h.wsRoles != nil {
+	if roles && h.wsRoles != nil {
 		// Read before the lock: two Redis reads, not under h.mu.
-		if v, err := h.wsRoles(r.Context()); err == nil {
+		if v, err := h.wsRoles(ctx); err == nil {
 			wsRoles = v
 		}
 	}
 	h.mu.RLock()
-	status, code := "ready", http.StatusOK
-	sites := make(map[string]siteHealth, len(h.site))
+	defer h.mu.RUnlock()
+	rep := readiness{Status: "ready", Code: http.StatusOK, Redis: h.redis, Sites: make(map[string]siteHealth, len(h.site)), WorkspaceRoles: wsRoles}
 	for id, s := range h.site {
 		if h.rebuilding != nil && h.rebuilding(id) {
 			s.Status = "rebuilding"
 			s.Rebuilding = "Redis lost the bridge's data; records are being rebuilt from Webflow"
 		}
-		sites[id] = s
-		if s.Status != "ok" && s.Status != "unknown" && status == "ready" {
-			status = "degraded"
+		rep.Sites[id] = s
+		if s.Status != "ok" && s.Status != "unknown" && rep.Status == "ready" {
+			rep.Status = "degraded"
 		}
 		if s.Status == "rebuilding" {
-			status = "rebuilding"
+			rep.Status = "rebuilding"
 		}
 	}
 	if h.redis.Status == "down" {
-		status, code = "not ready", http.StatusServiceUnavailable
+		rep.Status, rep.Code = "not ready", http.StatusServiceUnavailable
 	}
-	body := map[string]any{"status": status}
-	if details {
-		body["redis"], body["sites"] = h.redis, sites
-		if h.ws != nil {
-			body["workspace"] = *h.ws
-		}
-		if wsRoles != nil {
-			body["workspaceRoles"] = wsRoles
-		}
+	if h.ws != nil {
+		ws := *h.ws
+		rep.Workspace = &ws
 	}
-	h.mu.RUnlock()
+	return rep
+}
+
+// serveReady writes the cached state: 200 unless Redis is down. Without
+// details it writes the overall status alone, which names no site and no
+// token (opsEndpoints decides who gets the details).
+func (h *health) serveReady(w http.ResponseWriter, r *http.Request, details bool) {
+	rep := h.report(r.Context(), details)
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(body)
+	w.WriteHeader(rep.Code)
+	if !details {
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": rep.Status})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(rep)
 }
 
 // workspaceProbe checks that the native SCIM upstream answers.

@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,10 +33,13 @@ type metrics struct {
 	redisCommands *prometheus.CounterVec
 	redisDur      prometheus.Histogram
 	passthrough   *prometheus.CounterVec
+	// budgetUse counts this replica's admissions per token label over the
+	// last budget period: bridge_rate_budget_used and the status page.
+	budgetUse *useWindow
 }
 
-func newMetrics() *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+func newMetrics(budgetPeriod time.Duration) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry(), budgetUse: newUseWindow(budgetPeriod)}
 	m.scimRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bridge_scim_requests_total", Help: "SCIM requests served, by site, resource, operation and status.",
 	}, []string{"site", "resource", "operation", "status"})
@@ -115,6 +119,9 @@ func (l meteredLimiter) label(key string) string {
 func (l meteredLimiter) Wait(ctx context.Context, key string) error {
 	t0 := time.Now()
 	err := l.next.Wait(ctx, key)
+	if err == nil {
+		l.m.budgetUse.add(l.label(key), time.Now())
+	}
 	prio := [...]string{"interactive", "background", "reconcile"}[min(max(int(webflowdata.PriorityFrom(ctx)), 0), 2)]
 	l.m.budgetWait.WithLabelValues(l.label(key), prio).Observe(time.Since(t0).Seconds())
 	return err
@@ -133,23 +140,30 @@ type stateCollector struct {
 	sites   []string
 	limiter *state.Limiter
 	labels  map[string]string // token fingerprint → label
+	use     *useWindow
+	// lastReconcile reads a site's stored reconcile report.
+	lastReconcile func(ctx context.Context, site string) (*scimserver.DriftReport, error)
 	// workspace is set when workspace.groups is: the roles queue and the
 	// role-locked members.
 	workspace state.WorkspaceGroupStore
 
-	pending, oldest, failures, remaining, reconciled, drift *prometheus.Desc
-	wsPending, wsFailures, wsLocks                          *prometheus.Desc
+	pending, oldest, failures, remaining, used, limit, reconciled, drift *prometheus.Desc
+	wsPending, wsOldest, wsFailures, wsLocks                             *prometheus.Desc
 }
 
-func newStateCollector(store state.Backend, sites []string, limiter *state.Limiter, labels map[string]string) *stateCollector {
-	return &stateCollector{store: store, sites: sites, limiter: limiter, labels: labels,
+func newStateCollector(store state.Backend, sites []string, limiter *state.Limiter, labels map[string]string, use *useWindow,
+	lastReconcile func(ctx context.Context, site string) (*scimserver.DriftReport, error)) *stateCollector {
+	return &stateCollector{store: store, sites: sites, limiter: limiter, labels: labels, use: use, lastReconcile: lastReconcile,
 		pending:    prometheus.NewDesc("bridge_membership_pending", "Users with membership writes waiting, by site.", []string{"site"}, nil),
 		oldest:     prometheus.NewDesc("bridge_membership_oldest_pending_seconds", "Age of the oldest pending membership write, by site.", []string{"site"}, nil),
 		failures:   prometheus.NewDesc("bridge_membership_failures", "Membership writes that failed for good and are recorded, by site.", []string{"site"}, nil),
 		remaining:  prometheus.NewDesc("bridge_rate_budget_available", "Requests a Webflow token could make right now, by token label.", []string{"token"}, nil),
+		used:       prometheus.NewDesc("bridge_rate_budget_used", "Webflow calls this replica took from a token's budget in the last budget period (one minute), by token label.", []string{"token"}, nil),
+		limit:      prometheus.NewDesc("bridge_rate_budget_limit", "A token's effective budget per period (the configured limit, or Webflow's lower reported one), by token label.", []string{"token"}, nil),
 		reconciled: prometheus.NewDesc("bridge_reconcile_last_success_timestamp_seconds", "When the last reconciliation of a site finished.", []string{"site"}, nil),
 		drift:      prometheus.NewDesc("bridge_reconcile_drift", "Drift found by the last reconciliation, by site and kind.", []string{"site", "kind"}, nil),
 		wsPending:  prometheus.NewDesc("bridge_workspace_roles_pending", "Workspace users whose roles wait to be written (workspace.groups).", nil, nil),
+		wsOldest:   prometheus.NewDesc("bridge_workspace_roles_oldest_pending_seconds", "Age of the oldest pending workspace role write (workspace.groups).", nil, nil),
 		wsFailures: prometheus.NewDesc("bridge_workspace_roles_failures", "Workspace role writes that failed for good and are recorded.", nil, nil),
 		wsLocks:    prometheus.NewDesc("bridge_workspace_role_locks", "Members whose roles Webflow refuses to change (workspace_member_managed_by_scim); their desired roles are kept.", nil, nil),
 	}
@@ -160,9 +174,12 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.oldest
 	ch <- c.failures
 	ch <- c.remaining
+	ch <- c.used
+	ch <- c.limit
 	ch <- c.reconciled
 	ch <- c.drift
 	ch <- c.wsPending
+	ch <- c.wsOldest
 	ch <- c.wsFailures
 	ch <- c.wsLocks
 }
@@ -176,36 +193,39 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(qs.Pending), id)
-		age := 0.0
-		if !qs.OldestPending.IsZero() {
-			age = time.Since(qs.OldestPending).Seconds()
-		}
-		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, id)
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, queueAge(qs), id)
 		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(len(qs.Failures)), id)
-		if raw, _, err := c.store.CachedBlob(ctx, id, "reconcile"); err == nil {
-			var rep scimserver.DriftReport
-			if json.Unmarshal(raw, &rep) == nil {
-				ch <- prometheus.MustNewConstMetric(c.reconciled, prometheus.GaugeValue, float64(rep.FinishedAt.Unix()), id)
-				for kind, n := range map[string]int{"unknown": len(rep.Unknown), "gone": len(rep.Gone), "groups": len(rep.GroupDrift), "status": len(rep.StatusChanged)} {
-					ch <- prometheus.MustNewConstMetric(c.drift, prometheus.GaugeValue, float64(n), id, kind)
-				}
+		if rep, err := c.lastReconcile(ctx, id); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.reconciled, prometheus.GaugeValue, float64(rep.FinishedAt.Unix()), id)
+			for kind, n := range rep.DriftCounts() {
+				ch <- prometheus.MustNewConstMetric(c.drift, prometheus.GaugeValue, float64(n), id, kind)
 			}
 		}
 	}
 	if c.workspace != nil {
 		if qs, err := c.workspace.WorkspaceQueueStats(ctx); err == nil {
 			ch <- prometheus.MustNewConstMetric(c.wsPending, prometheus.GaugeValue, float64(qs.Pending))
+			ch <- prometheus.MustNewConstMetric(c.wsOldest, prometheus.GaugeValue, queueAge(qs))
 			ch <- prometheus.MustNewConstMetric(c.wsFailures, prometheus.GaugeValue, float64(len(qs.Failures)))
 		}
 		if n, err := c.workspace.RoleLockCount(ctx); err == nil {
 			ch <- prometheus.MustNewConstMetric(c.wsLocks, prometheus.GaugeValue, float64(n))
 		}
 	}
-	for key, label := range c.labels {
-		if st, err := c.limiter.Stats(ctx, key); err == nil {
-			ch <- prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(st.Available), label)
-		}
+	for _, b := range budgetFigures(ctx, c.limiter, c.labels, c.use) {
+		ch <- prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(b.Available), b.Label)
+		ch <- prometheus.MustNewConstMetric(c.used, prometheus.GaugeValue, float64(b.Used), b.Label)
+		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(b.Limit), b.Label)
 	}
+}
+
+// queueAge is the age of a queue's oldest pending write in seconds, 0 when
+// nothing waits: /metrics and the status page read it here.
+func queueAge(qs state.QueueStats) float64 {
+	if qs.OldestPending.IsZero() {
+		return 0
+	}
+	return time.Since(qs.OldestPending).Seconds()
 }
 
 // redisHook measures every Redis command and its errors.
@@ -247,3 +267,129 @@ func (h redisHook) observe(t0 time.Time, err error) {
 }
 
 var _ redis.Hook = redisHook{}
+
+// useWindow counts admissions per token label over a sliding budget
+// period, in 60 slots: what bridge_rate_budget_used and the status page
+// report as the budget this replica used in the last minute. The budget
+// itself is shared by every replica through Redis; this is one replica's
+// share of it.
+type useWindow struct {
+	slot time.Duration
+	mu   sync.Mutex
+	by   map[string]*[useSlots]useSlot
+}
+
+const useSlots = 60
+
+type useSlot struct {
+	at int64 // slot number (time / slot)
+	n  int
+}
+
+func newUseWindow(period time.Duration) *useWindow {
+	if period <= 0 {
+		period = time.Minute
+	}
+	return &useWindow{slot: max(period/useSlots, time.Millisecond), by: map[string]*[useSlots]useSlot{}}
+}
+
+func (w *useWindow) add(label string, now time.Time) {
+	n := now.UnixNano() / int64(w.slot)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	slots := w.by[label]
+	if slots == nil {
+		slots = new([useSlots]useSlot)
+		w.by[label] = slots
+	}
+	s := &slots[n%useSlots]
+	if s.at != n {
+		s.at, s.n = n, 0
+	}
+	s.n++
+}
+
+// used is the admissions of label in the period ending at now.
+func (w *useWindow) used(label string, now time.Time) int {
+	n := now.UnixNano() / int64(w.slot)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	total := 0
+	if slots := w.by[label]; slots != nil {
+		for _, s := range slots {
+			if s.at <= n && n-s.at < useSlots {
+				total += s.n
+			}
+		}
+	}
+	return total
+}
+
+// budgetFigure is one Webflow token's budget as /metrics and the status
+// page show it.
+type budgetFigure struct {
+	Label     string // site:<id> or workspace, never the token
+	Used      int    // admissions this replica took in the last period
+	Limit     int    // effective budget per period (min of configured and Webflow's reported limit)
+	Available int    // interactive admissions that would pass right now
+	Period    time.Duration
+}
+
+// budgetFigures reads every labelled token's budget: the one source of
+// bridge_rate_budget_used, _limit and _available, and of the page's figure.
+func budgetFigures(ctx context.Context, limiter *state.Limiter, labels map[string]string, use *useWindow) []budgetFigure {
+	out := make([]budgetFigure, 0, len(labels))
+	now := time.Now()
+	for key, label := range labels {
+		st, err := limiter.Stats(ctx, key)
+		if err != nil {
+			continue
+		}
+		out = append(out, budgetFigure{Label: label, Used: use.used(label, now), Limit: st.Effective, Available: st.Available, Period: st.Period})
+	}
+	slices.SortFunc(out, func(a, b budgetFigure) int { return strings.Compare(a.Label, b.Label) })
+	return out
+}
+
+// healthCollector turns the cached readiness (what /readyz answers) into
+// gauges, so that alerts can say how long it has failed.
+type healthCollector struct {
+	h                                                  *health
+	ready, redisUp, siteReady, siteToken, siteAccounts *prometheus.Desc
+}
+
+func newHealthCollector(h *health) *healthCollector {
+	return &healthCollector{h: h,
+		ready:        prometheus.NewDesc("bridge_ready", "1 when /readyz answers 200 (Redis reachable), 0 when it answers 503.", nil, nil),
+		redisUp:      prometheus.NewDesc("bridge_redis_up", "1 when the last Redis probe (every 5 s) was answered.", nil, nil),
+		siteReady:    prometheus.NewDesc("bridge_site_ready", "1 when /readyz reports the site ok (token and User Accounts), by site.", []string{"site"}, nil),
+		siteToken:    prometheus.NewDesc("bridge_site_token_ok", "1 when the site's Webflow token was accepted with the scopes the bridge needs, by site.", []string{"site"}, nil),
+		siteAccounts: prometheus.NewDesc("bridge_site_user_accounts_unavailable", "1 when Webflow answered that User Accounts are gone for the site (the sunset), by site.", []string{"site"}, nil),
+	}
+}
+
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.ready
+	ch <- c.redisUp
+	ch <- c.siteReady
+	ch <- c.siteToken
+	ch <- c.siteAccounts
+}
+
+func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	rep := c.h.report(context.Background(), false)
+	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, boolGauge(rep.Code == 200))
+	ch <- prometheus.MustNewConstMetric(c.redisUp, prometheus.GaugeValue, boolGauge(rep.Redis.Status == "ok"))
+	for id, s := range rep.Sites {
+		ch <- prometheus.MustNewConstMetric(c.siteReady, prometheus.GaugeValue, boolGauge(s.Status == "ok"), id)
+		ch <- prometheus.MustNewConstMetric(c.siteToken, prometheus.GaugeValue, boolGauge(s.Token == "ok"), id)
+		ch <- prometheus.MustNewConstMetric(c.siteAccounts, prometheus.GaugeValue, boolGauge(strings.HasPrefix(s.UserAccounts, "unavailable")), id)
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

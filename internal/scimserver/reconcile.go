@@ -48,6 +48,12 @@ type DriftReport struct {
 	Fixed         int         `json:"fixed"`         // with apply: users queued or marked
 }
 
+// DriftCounts is the drift by kind (unknown, gone, groups, status): what
+// bridge_reconcile_drift and the status page show.
+func (r *DriftReport) DriftCounts() map[string]int {
+	return map[string]int{"unknown": len(r.Unknown), "gone": len(r.Gone), "groups": len(r.GroupDrift), "status": len(r.StatusChanged)}
+}
+
 // ErrReconcileRunning means another replica holds the reconcile lease.
 var ErrReconcileRunning = errors.New("a reconciliation of this site is already running on another replica")
 

@@ -51,6 +51,7 @@ func TestBenchCmdShort(t *testing.T) {
 		// + 1 demo-site grant per member.
 		"workspace group push, 20 members, drained": 21,
 	}
+	readBounds := map[string]int{"workspace group push, 20 members, drained": 2}
 	seen := map[string]bool{}
 	for _, u := range rep.Upstream {
 		seen[u.Operation] = true
@@ -61,6 +62,13 @@ func TestBenchCmdShort(t *testing.T) {
 		}
 		if u.Bound != bound || u.Calls > bound || !u.Within {
 			t.Errorf("%s: %d Webflow calls, bound %d (reported bound %d)", u.Operation, u.Calls, bound, u.Bound)
+		}
+		// Rows whose calls are writes state a read bound too:
+		// workspaceroles.ReadBound, 1 page of the workspace list (20
+		// users are more than are looked up one by one) + 1 List Site
+		// Members of the demo site.
+		if wantReads, ok := readBounds[u.Operation]; ok && (u.ReadBound != wantReads || u.Reads == 0 || u.Reads > u.ReadBound) {
+			t.Errorf("%s: %d reads, bound %d (reported bound %d)", u.Operation, u.Reads, wantReads, u.ReadBound)
 		}
 	}
 	for op := range want {

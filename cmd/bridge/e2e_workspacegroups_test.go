@@ -14,6 +14,7 @@ import (
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
+	"github.com/webflowscim/bridge/internal/workspacegroups"
 	"github.com/webflowscim/bridge/internal/workspaceroles"
 )
 
@@ -283,14 +284,29 @@ func lowerBoundOf(before, after webflowsim.WorkspaceSnapshot) int {
 
 // drainCounted drains and checks the writes against the lower bound of
 // what changed.
+// The reads are held to workspaceroles.ReadBound of the queued users (one
+// pass: a drain here takes fewer than 100) and what Webflow held.
 func drainCounted(t *testing.T, h *bridgeHarness) {
 	t.Helper()
-	before, n := h.sim.Workspace(), roleWrites(h)
+	before, n, r := h.sim.Workspace(), roleWrites(h), roleReads(h)
+	queued := wsQueue(t, h).Pending
+	var siteEntries []int
+	for _, site := range testMapping(t, h).ManagedSites() {
+		for _, s := range before.Sites {
+			if s.ID == site {
+				siteEntries = append(siteEntries, len(s.Members))
+			}
+		}
+	}
+	readBound := workspaceroles.ReadBound(queued, workspacegroups.DefaultFindLimit, len(before.Members), len(before.Invites), siteEntries)
 	wsDrain(t, h)
-	writes, lb := roleWrites(h)-n, lowerBoundOf(before, h.sim.Workspace())
-	t.Logf("drain: %d role and site writes, lower bound %d", writes, lb)
+	writes, lb, reads := roleWrites(h)-n, lowerBoundOf(before, h.sim.Workspace()), roleReads(h)-r
+	t.Logf("drain of %d users: %d role and site writes, lower bound %d; %d reads, bound %d", queued, writes, lb, reads, readBound)
 	if writes > lb {
 		t.Errorf("the drain made %d role and site writes; the change needs %d", writes, lb)
+	}
+	if reads > readBound {
+		t.Errorf("the drain of %d users made %d reads; the read bound is %d", queued, reads, readBound)
 	}
 }
 

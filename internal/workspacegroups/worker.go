@@ -26,10 +26,15 @@ type WorkerOptions struct {
 	MaxAttempts int
 	// FindLimit: a batch of at most this many users is read with one
 	// filtered List Workspace Members each; a larger one lists the whole
-	// workspace (⌈members/100⌉ calls). Default 3.
+	// workspace (⌈members/100⌉ calls). Default DefaultFindLimit. Reads
+	// are workspaceroles.ReadBound.
 	FindLimit int
 	Logger    *slog.Logger
 }
+
+// DefaultFindLimit is WorkerOptions.FindLimit's default: up to 3 users
+// cost 3 filtered reads, no more than one page of a workspace of 300.
+const DefaultFindLimit = 3
 
 // Worker applies the queued users' roles.
 type Worker struct{ opts WorkerOptions }
@@ -40,7 +45,7 @@ func NewWorker(opts WorkerOptions) *Worker {
 		opts.MaxAttempts = 8
 	}
 	if opts.FindLimit <= 0 {
-		opts.FindLimit = 3
+		opts.FindLimit = DefaultFindLimit
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/passthrough"
+	"github.com/webflowscim/bridge/internal/redact"
 	"github.com/webflowscim/bridge/internal/scimserver"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
@@ -320,8 +320,6 @@ func newLogger(cfg *config.Config, w interface{ Write([]byte) (int, error) }) *s
 	return slog.New(slog.NewTextHandler(w, ho))
 }
 
-var emailPattern = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+`)
-
 // redactEmails masks the local part of any email in a log attribute
 // ("***@example.com"): the domain stays, for debugging per tenant.
 func redactEmails(_ []string, a slog.Attr) slog.Attr {
@@ -339,11 +337,7 @@ func redactEmails(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-func maskEmails(s string) string {
-	return emailPattern.ReplaceAllStringFunc(s, func(m string) string {
-		return "***" + m[strings.LastIndexByte(m, '@'):]
-	})
-}
+func maskEmails(s string) string { return redact.Emails(s) }
 
 // serveHTTP binds srv.Addr and serves srv on it (serveOn).
 func serveHTTP(ctx context.Context, srv *http.Server, log *slog.Logger, shutdown time.Duration, ready func(addr string)) error {
@@ -425,7 +419,7 @@ func newWorkspaceRoles(cfg *config.Config, rs *state.RedisStore, proxy *passthro
 		Store: rs, Mapping: m, Fetcher: fetcher, OwnUsers: proxy == nil, Tokens: tokens, Guard: guard,
 		PublicURL: cfg.PublicURL + workspacePrefix, Prefix: workspacePrefix, AdminPath: "/workspace/admin/memberships",
 		MaxPatchOperations: cfg.Limits.MaxPatchOperations, MaxMembersPerRequest: cfg.Limits.MaxMembersPerRequest,
-		Logger: logger,
+		Logger: logger, RedactEmails: cfg.Log.RedactEmails,
 	})
 	w := workspacegroups.NewWorker(workspacegroups.WorkerOptions{
 		Store: rs, Mapping: m, Client: client, WorkspaceID: ws.ID,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +283,30 @@ func TestWorkspaceGroupsOpenSite(t *testing.T) {
 				t.Errorf("reconcile after: %+v, %d writes", rep.Drift, writes)
 			}
 		})
+	}
+}
+
+// With logging.redactEmails, GET /workspace/admin/memberships masks the
+// emails of role locks as the logs do; without it, it shows them.
+func TestWorkspaceQueueViewRedactsEmails(t *testing.T) {
+	for _, redacted := range []bool{false, true} {
+		h := newBridge(t, withWorkspaceGroups, func(c *config.Config) { c.Log.RedactEmails = redacted })
+		dan := wsUser(t, h, "dan@example.com", false)
+		if r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, dan)); r.Status != 201 {
+			t.Fatalf("POST: %d %s", r.Status, r.Raw)
+		}
+		wsDrain(t, h)
+		req, _ := http.NewRequest("GET", h.ts.URL+"/workspace/admin/memberships", nil)
+		req.Header.Set("Authorization", "Bearer "+testWorkspaceToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		shows, masked := strings.Contains(string(raw), "dan@example.com"), strings.Contains(string(raw), `"***@example.com"`)
+		if res.StatusCode != 200 || shows == redacted || masked != redacted || !strings.Contains(string(raw), `"desired":"member/marketer"`) {
+			t.Errorf("redactEmails %v: %d %s", redacted, res.StatusCode, raw)
+		}
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/misscache"
 	"github.com/webflowscim/bridge/internal/passthrough"
+	"github.com/webflowscim/bridge/internal/redact"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/workspaceroles"
 )
@@ -70,6 +71,9 @@ type Options struct {
 	// AdminPath serves the queue view (GET: pending, failures, role
 	// locks) to the same tokens; "" for none.
 	AdminPath string
+	// RedactEmails (logging.redactEmails) masks the local part of every
+	// email the queue view shows, as the logs do.
+	RedactEmails bool
 	// MaxPatchOperations and MaxMembersPerRequest are the limits.* bounds.
 	MaxPatchOperations   int
 	MaxMembersPerRequest int
@@ -218,6 +222,14 @@ func (h *Handler) serveQueue(w http.ResponseWriter, r *http.Request) error {
 	age := 0.0
 	if !qs.OldestPending.IsZero() {
 		age = time.Since(qs.OldestPending).Seconds()
+	}
+	if h.opts.RedactEmails {
+		for i := range locks {
+			locks[i].Email = redact.Emails(locks[i].Email)
+		}
+		for i := range qs.Failures {
+			qs.Failures[i].Error = redact.Emails(qs.Failures[i].Error)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{

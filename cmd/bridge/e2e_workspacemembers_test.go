@@ -63,8 +63,28 @@ func upstreamCalls(h *bridgeHarness, f func()) int {
 // Okta: lookup, create, Group Push, acceptance, PUT of a name, PATCH
 // active false and true, DELETE. Filters cost no Webflow call; Webflow's
 // roles are Mapping.Effective of the IdP's view after each drain.
+//
+// It runs under the simulator's default readings of what the reference
+// leaves unknown, and under the other readings of those the surface meets
+// (generic error codes, "cancelled" bulk outcomes, 200 everywhere,
+// case-insensitive email match).
 func TestWorkspaceMembersOktaFlow(t *testing.T) {
-	h := newBridge(t, withWorkspaceMembers)
+	for name, rd := range map[string]webflowsim.Readings{
+		"default readings": {},
+		"other readings": {ErrorCodes: webflowsim.ErrorCodesGeneric, BulkRemoveOutcome: webflowsim.BulkRemoveCancelled,
+			SuccessCodes: webflowsim.SuccessCodesOK, EmailMatch: webflowsim.EmailMatchInsensitive},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newBridge(t, withWorkspaceMembers)
+			if err := h.sim.SetReadings(rd); err != nil {
+				t.Fatal(err)
+			}
+			oktaFlow(t, h)
+		})
+	}
+}
+
+func oktaFlow(t *testing.T, h *bridgeHarness) {
 	m := testMapping(t, h)
 	const email = "olga@example.com"
 
@@ -388,5 +408,124 @@ func TestWorkspaceMembersUpstreamFaults(t *testing.T) {
 	}
 	if _, err := h.app.store.GetUser(context.Background(), "ws-"+webflowsim.DemoWorkspaceID, id); err != nil {
 		t.Errorf("record: %v", err)
+	}
+}
+
+// A POST of someone Webflow already holds links them instead of
+// inviting: an active member (409 for other roles), a pending invite
+// (409 for other roles). What is linked keeps its role until the groups
+// change; the owner is never removed.
+func TestWorkspaceMembersLinksExisting(t *testing.T) {
+	h := newBridge(t, withWorkspaceMembers)
+	m := testMapping(t, h)
+	const member, invitee, owner = "waylon.dalton@example.com", "sam.okafor@example.com", "owner@example.com"
+	ids := map[string]string{}
+	for _, email := range []string{member, invitee, owner} {
+		var r resp
+		n := upstreamCalls(h, func() { r = h.wsDo("POST", "/Users", oktaUserBody(email, "L", true)) })
+		if r.Status != 201 || n != 2 {
+			t.Fatalf("POST %s: %d %s, %d Webflow calls (want 2: the invite, answered 409, and one list)", email, r.Status, r.Raw, n)
+		}
+		if h.sim.WorkspaceInvitesTo(email) != 0 {
+			t.Errorf("%s was sent an invitation", email)
+		}
+		ids[email] = str(r.Body, "id")
+	}
+	wsDrain(t, h)
+	if mem, _ := h.sim.MemberByEmail(member); mem.Roles.Workspace != "member" || mem.Roles.Site != "designer" {
+		t.Errorf("the linked member was rewritten: %+v", mem.Roles)
+	}
+	if g := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, ids[member])); g.Status != 201 {
+		t.Fatalf("POST group: %d %s", g.Status, g.Raw)
+	}
+	wsDrain(t, h)
+	checkRoles(t, h, m, map[string][]string{member: {"Marketing"}})
+	for _, email := range []string{member, owner} {
+		if r := h.wsDo("DELETE", "/Users/"+ids[email], ""); r.Status != 204 {
+			t.Fatalf("DELETE %s: %d %s", email, r.Status, r.Raw)
+		}
+	}
+	if _, ok := h.sim.MemberByEmail(member); ok {
+		t.Error("the linked member the IdP deprovisioned is still in the workspace")
+	}
+	if _, ok := h.sim.MemberByEmail(owner); !ok {
+		t.Error("the owner was removed")
+	}
+	// The deleted user left its group.
+	if g := h.wsDo("GET", "/Groups?filter="+urlq(`displayName eq "Marketing"`), ""); walk(g.Body, "Resources.0.members.0") != nil {
+		t.Errorf("the deleted user is still a group member: %s", g.Raw)
+	}
+}
+
+// Entra group sync in members mode, on two replicas sharing Redis whose
+// workers run at once: users in overlapping groups, PATCH Add and Remove
+// by value and by filter path; once every invite is accepted (noticed on
+// the next PATCH of each user) and the queues drained, each member's
+// roles and site access equal Mapping.Effective of the IdP's view.
+func TestWorkspaceMembersEntraGroupSync(t *testing.T) {
+	reps := twoReplicas(t, withWorkspaceMembers)
+	h := reps[0]
+	m := testMapping(t, h)
+	emails := []string{"e0@contoso.com", "e1@contoso.com", "e2@contoso.com", "e3@contoso.com"}
+	ids := map[string]string{}
+	for i, e := range emails {
+		r := reps[i%2].wsDo("POST", "/Users", `{"schemas":["`+coreUser+`"],"externalId":"x`+e+`","userName":"`+e+`","active":"True","emails":[{"primary":true,"type":"work","value":"`+e+`"}],"name":{"givenName":"E","familyName":"C"}}`)
+		if r.Status != 201 {
+			t.Fatalf("POST %s: %d %s", e, r.Status, r.Raw)
+		}
+		ids[e] = str(r.Body, "id")
+	}
+	gid := map[string]string{}
+	for _, name := range []string{"Engineering", "Marketing", "Reviewers"} {
+		r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"externalId":"g-%s","displayName":%q,"members":[]}`, name, name))
+		if r.Status != 201 {
+			t.Fatalf("POST %s: %d %s", name, r.Status, r.Raw)
+		}
+		gid[name] = str(r.Body, "id")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, rep := range reps {
+		wg.Add(1)
+		go func() { defer wg.Done(); rep.app.wsRoles.Run(ctx, 5*time.Millisecond, time.Hour) }()
+	}
+	add := func(rep *bridgeHarness, group string, who ...string) {
+		var vals []string
+		for _, e := range who {
+			vals = append(vals, fmt.Sprintf(`{"value":%q}`, ids[e]))
+		}
+		if r := rep.wsDo("PATCH", "/Groups/"+gid[group], `{"schemas":["`+patchOp+`"],"Operations":[{"op":"Add","path":"members","value":[`+strings.Join(vals, ",")+`]}]}`); r.Status != 204 && r.Status != 200 {
+			t.Errorf("PATCH add %s: %d %s", group, r.Status, r.Raw)
+		}
+	}
+	add(reps[0], "Engineering", emails[0], emails[1])
+	add(reps[1], "Marketing", emails[1], emails[2], emails[3])
+	add(reps[0], "Reviewers", emails[2], emails[3])
+	// Entra removes by value (no flag) and by filter path.
+	if r := reps[1].wsDo("PATCH", "/Groups/"+gid["Marketing"], `{"schemas":["`+patchOp+`"],"Operations":[{"op":"Remove","path":"members","value":[{"value":"`+ids[emails[3]]+`"}]}]}`); r.Status != 204 && r.Status != 200 {
+		t.Errorf("PATCH remove: %d %s", r.Status, r.Raw)
+	}
+	if r := reps[0].wsDo("PATCH", "/Groups/"+gid["Engineering"], `{"schemas":["`+patchOp+`"],"Operations":[{"op":"Remove","path":"members[value eq \"`+ids[emails[0]]+`\"]"}]}`); r.Status != 204 && r.Status != 200 {
+		t.Errorf("PATCH remove by path: %d %s", r.Status, r.Raw)
+	}
+	view := map[string][]string{emails[0]: nil, emails[1]: {"Engineering", "Marketing"}, emails[2]: {"Marketing", "Reviewers"}, emails[3]: {"Reviewers"}}
+	for i, e := range emails {
+		if _, err := h.sim.AcceptInvite(e, "E", "C"); err != nil {
+			t.Fatal(err)
+		}
+		// Entra's next touch of the user: a PATCH of an attribute.
+		if r := reps[(i+1)%2].wsDo("PATCH", "/Users/"+ids[e], `{"schemas":["`+patchOp+`"],"Operations":[{"op":"Replace","path":"displayName","value":"E `+e+`"}]}`); r.Status != 200 {
+			t.Fatalf("PATCH %s: %d %s", e, r.Status, r.Raw)
+		}
+	}
+	cancel()
+	wg.Wait()
+	for _, rep := range reps {
+		wsDrain(t, rep)
+	}
+	checkRoles(t, h, m, view)
+	// Entra's membership check.
+	if r := h.wsDo("GET", "/Groups?filter="+urlq(`id eq "`+gid["Reviewers"]+`" and members[value eq "`+ids[emails[3]]+`"]`)+"&excludedAttributes=members", ""); fmt.Sprint(r.Body["totalResults"]) != "1" {
+		t.Errorf("membership check: %s", r.Raw)
 	}
 }

@@ -38,9 +38,13 @@
 //   - An invite to an address that is already an active member answers
 //     it ("active"), and one whose roles differ is a 409: either way the
 //     bridge links that member (as the site surface links an existing
-//     user, onExistingUser: link) and queues the user, so the worker sets
-//     the role the groups give. An owner, guest or client so linked is
-//     never written and never removed (Webflow refuses both).
+//     user, onExistingUser: link), and so a pending invite. What is linked
+//     at a create keeps the role Webflow holds until the user's groups
+//     change: a new user is in no group, and the bridge never demotes
+//     anyone to workspace.defaultRole for a link. On reactivation (the
+//     user has groups) a link is queued for the worker at once. An owner,
+//     guest or client so linked is never written and never removed
+//     (Webflow refuses both); deprovisioning leaves them and logs it.
 //   - A 409 or a lost answer on the invite is resolved by one list by
 //     email: a member is linked, a pending invite is taken as this
 //     user's; only declined or expired invites mean inviting again.

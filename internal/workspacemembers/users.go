@@ -404,13 +404,10 @@ func (h *Handler) create(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err := h.link(ctx, rec); err != nil {
 		h.opts.Logger.WarnContext(ctx, "workspace members: user stored, but its collaborator link was not", "id", rec.ID, "err", err)
 	}
-	if linked {
-		// What Webflow held was not sent now: the worker checks its role.
-		if err := h.opts.Store.EnqueueWorkspaceUsers(ctx, rec.ID); err != nil {
-			h.opts.Logger.WarnContext(ctx, "workspace members: could not queue the linked member's role check", "id", rec.ID, "err", err)
-		}
-	}
-	h.opts.Logger.InfoContext(ctx, "workspace members: user provisioned", "id", rec.ID, "ref", rec.WebflowUserID)
+	// A member or invite linked rather than sent keeps the role Webflow
+	// holds until the user's groups change (a new user is in none): the
+	// bridge never demotes someone to workspace.defaultRole for a link.
+	h.opts.Logger.InfoContext(ctx, "workspace members: user provisioned", "id", rec.ID, "ref", rec.WebflowUserID, "linked", linked)
 	w.Header().Set("Location", h.location(rec.ID))
 	writeJSON(w, http.StatusCreated, h.render(rec, nil))
 	return nil

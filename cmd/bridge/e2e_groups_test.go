@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -560,5 +561,61 @@ func TestUnlinkedAccessGroupsAreNotResources(t *testing.T) {
 	h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "VIP Lounge"}))
 	if r := h.must(200, h.do("GET", "/Groups", nil)); r.Body["totalResults"] != 3.0 {
 		t.Errorf("pushed again, the group is back: %s", r.Raw)
+	}
+}
+
+// TestGroupListPagesWithMembers: GET /Groups with members, one group a
+// page, answers each group with its own members and their current
+// userNames (a rename and a delete show at once), as GET /Groups/{id}
+// does; excludedAttributes=members leaves them out on every page.
+func TestGroupListPagesWithMembers(t *testing.T) {
+	h := newBridge(t)
+	a, b, c := h.newUser("a@list.example"), h.newUser("b@list.example"), h.newUser("c@list.example")
+	group := func(name string, ids ...string) string {
+		ms := make([]map[string]any, len(ids))
+		for i, id := range ids {
+			ms[i] = map[string]any{"value": id}
+		}
+		return str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": name, "members": ms})).Body, "id")
+	}
+	gids := map[string]string{group("Members", a, c): "", group("Premium", b, c, a): "", group("Staff"): ""}
+	h.must(200, h.do("PUT", "/Users/"+c, fmt.Sprintf(`{"schemas":[%q],"userName":"c.renamed@list.example","emails":[{"value":"c@list.example","type":"work","primary":true}],"active":true}`, userSchema)))
+	h.must(204, h.do("DELETE", "/Users/"+b, nil))
+	displays := func(r map[string]any) string {
+		ms, _ := r["members"].([]any)
+		var out []string
+		for _, m := range ms {
+			mm := m.(map[string]any)
+			out = append(out, str(mm, "value")+"="+str(mm, "display"))
+		}
+		return strings.Join(out, ",")
+	}
+	sorted := func(kv ...string) string { slices.Sort(kv); return strings.Join(kv, ",") }
+	want := map[string]string{
+		"Members": sorted(a+"=a@list.example", c+"=c.renamed@list.example"),
+		"Premium": sorted(a+"=a@list.example", c+"=c.renamed@list.example"),
+		"Staff":   "",
+	}
+	for page := 1; page <= 3; page++ {
+		r := h.must(200, h.do("GET", fmt.Sprintf("/Groups?startIndex=%d&count=1", page), nil))
+		res, _ := r.Body["Resources"].([]any)
+		if r.Body["totalResults"] != 3.0 || r.Body["itemsPerPage"] != 1.0 || r.Body["startIndex"] != float64(page) || len(res) != 1 {
+			t.Fatalf("page %d: %s", page, r.Raw)
+		}
+		g := res[0].(map[string]any)
+		name, id := str(g, "displayName"), str(g, "id")
+		if _, ok := gids[id]; !ok || gids[id] != "" {
+			t.Fatalf("page %d: group %s unknown or listed twice: %s", page, id, r.Raw)
+		}
+		gids[id] = name
+		if got := displays(g); got != want[name] {
+			t.Errorf("page %d, %s: members %s, want %s", page, name, got, want[name])
+		}
+		if one := h.must(200, h.do("GET", "/Groups/"+id, nil)); displays(one.Body) != want[name] || str(one.Body, "displayName") != name {
+			t.Errorf("GET /Groups/%s: %s", id, one.Raw)
+		}
+		if r := h.must(200, h.do("GET", fmt.Sprintf("/Groups?startIndex=%d&count=1&excludedAttributes=members", page), nil)); strings.Contains(string(r.Raw), `"members":`) {
+			t.Errorf("page %d without members: %s", page, r.Raw)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -173,17 +174,13 @@ func (g *groupsHandler) view(ctx context.Context, id string) (groupView, error) 
 // members renders a group's members: SCIM user ids from the reverse index
 // (no Webflow call), with the userName as display.
 func (g *groupsHandler) members(ctx context.Context, v groupView, base string) ([]map[string]any, error) {
-	out := []map[string]any{}
-	ids, err := g.store.GroupMembers(ctx, g.site.ID, v.Slug)
-	if err != nil || len(ids) == 0 {
-		return out, err
-	}
-	recs, err := g.store.GetUsers(ctx, g.site.ID, ids)
+	ms, err := g.store.GroupMemberNames(ctx, g.site.ID, v.Slug)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range recs {
-		out = append(out, map[string]any{"value": r.ID, "display": r.UserName, "$ref": base + "/Users/" + url.PathEscape(r.ID), "type": "User"})
+	out := make([]map[string]any, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, map[string]any{"value": m.ID, "display": m.UserName, "$ref": base + "/Users/" + url.PathEscape(m.ID), "type": "User"})
 	}
 	return out, nil
 }
@@ -621,15 +618,10 @@ func (g *groupsHandler) matches(ctx context.Context, e filter.Expression, v grou
 			if err != nil {
 				return false, err
 			}
-			members, err := g.store.GroupMembers(ctx, g.site.ID, v.Slug)
-			if err != nil {
-				return false, err
-			}
 			for _, id := range ids {
-				for _, m := range members {
-					if m == id {
-						return true, nil
-					}
+				in, err := g.store.IsGroupMember(ctx, g.site.ID, v.Slug, id)
+				if err != nil || in {
+					return in, err
 				}
 			}
 			return false, nil
@@ -639,6 +631,20 @@ func (g *groupsHandler) matches(ctx context.Context, e filter.Expression, v grou
 }
 
 var groupSchemas = []string{groupSchemaURN, GroupExtensionURN}
+
+// projected renders v with the attributes and excludedAttributes of r
+// applied (the map path; appendGroup serves the rest).
+func (g *groupsHandler) projected(ctx context.Context, v groupView, r *http.Request, base string) ([]byte, error) {
+	attrs, err := g.attributes(ctx, v, r, base)
+	if err != nil {
+		return nil, err
+	}
+	attrs["id"] = v.ID
+	attrs["schemas"] = groupSchemas
+	attrs["meta"] = map[string]any{"resourceType": "Group", "location": base + "/Groups/" + url.PathEscape(v.ID),
+		"created": v.Created.UTC().Format(time.RFC3339), "lastModified": v.Modified.UTC().Format(time.RFC3339)}
+	return json.Marshal(projectCommon(attrs, r))
+}
 
 // serveList answers GET /Groups (itemsPerPage = the number returned).
 func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base string) {
@@ -664,23 +670,38 @@ func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base s
 		if err != nil {
 			return g.fail(ctx, "list", err)
 		}
-		page := listResponse{Schemas: []string{listResponseSchema}, TotalResults: total, StartIndex: start, Resources: []map[string]any{}}
-		for _, v := range vs {
-			attrs, err := g.attributes(ctx, v, r, base)
+		plain, withMembers := plainGroupRender(mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes")))
+		// As json.Marshal writes a listResponse (itemsPerPage = the number
+		// returned).
+		b := make([]byte, 0, 1024)
+		b = append(b, `{"schemas":["`+listResponseSchema+`"],"totalResults":`...)
+		b = strconv.AppendInt(b, int64(total), 10)
+		b = append(b, `,"itemsPerPage":`...)
+		b = strconv.AppendInt(b, int64(len(vs)), 10)
+		b = append(b, `,"startIndex":`...)
+		b = strconv.AppendInt(b, int64(start), 10)
+		b = append(b, `,"Resources":[`...)
+		for i, v := range vs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if plain {
+				var ms []state.GroupMember
+				if withMembers {
+					if ms, err = g.store.GroupMemberNames(ctx, g.site.ID, v.Slug); err != nil {
+						return g.fail(ctx, "list", err)
+					}
+				}
+				b = appendGroup(b, v, ms, withMembers, base)
+				continue
+			}
+			one, err := g.projected(ctx, v, r, base)
 			if err != nil {
 				return g.fail(ctx, "list", err)
 			}
-			attrs["id"] = v.ID
-			attrs["schemas"] = groupSchemas
-			attrs["meta"] = map[string]any{"resourceType": "Group", "location": base + "/Groups/" + url.PathEscape(v.ID),
-				"created": v.Created.UTC().Format(time.RFC3339), "lastModified": v.Modified.UTC().Format(time.RFC3339)}
-			page.Resources = append(page.Resources, projectCommon(attrs, r))
+			b = append(b, one...)
 		}
-		page.ItemsPerPage = len(page.Resources)
-		b, err := json.Marshal(page)
-		if err != nil {
-			return err
-		}
+		b = append(b, `]}`...)
 		w.Header().Set("Content-Type", scimContentType)
 		_, _ = w.Write(b)
 		return nil

@@ -460,6 +460,10 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		st.groups.serveList(w, r, st.base)
 		return
 	}
+	if id, ok := strings.CutPrefix(r.URL.Path, "/v2/Groups/"); ok && r.Method == http.MethodGet && id != "" && !strings.Contains(id, "/") {
+		st.groups.serveGet(w, r, id)
+		return
+	}
 	if r.Method == http.MethodGet && (r.URL.Path == "/v2/ResourceTypes" || r.URL.Path == "/v2/Schemas") {
 		st.discovery.serve(w, r)
 		return

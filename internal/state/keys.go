@@ -64,6 +64,10 @@ func siteKey(prefix, siteID string, parts ...string) string {
 // expect them in KEYS.
 type siteKeys struct {
 	users, ixUserName, ixEmail, ixExternalID, ixWebflowID, ixDisplayName, order, seq string
+	// names is user id → userName, the display of a group member: a
+	// group's members are rendered from it with one HMGET, without
+	// reading (and decoding) their records.
+	names string
 }
 
 func (s *RedisStore) keysFor(siteID string) siteKeys {
@@ -76,14 +80,15 @@ func (s *RedisStore) keysFor(siteID string) siteKeys {
 		ixDisplayName: siteKey(s.prefix, siteID, "ix", string(IndexDisplayName)),
 		order:         siteKey(s.prefix, siteID, "order"),
 		seq:           siteKey(s.prefix, siteID, "seq"),
+		names:         siteKey(s.prefix, siteID, "names"),
 	}
 }
 
 // list returns the keys in script order: KEYS[1]=users, KEYS[2..5]=unique
 // indexes in uniqueIndexes() order, KEYS[6]=displayName, KEYS[7]=order,
-// KEYS[8]=seq.
+// KEYS[8]=seq, KEYS[9]=names.
 func (k siteKeys) list() []string {
-	return []string{k.users, k.ixUserName, k.ixEmail, k.ixExternalID, k.ixWebflowID, k.ixDisplayName, k.order, k.seq}
+	return []string{k.users, k.ixUserName, k.ixEmail, k.ixExternalID, k.ixWebflowID, k.ixDisplayName, k.order, k.seq, k.names}
 }
 
 func (k siteKeys) index(idx Index) string {

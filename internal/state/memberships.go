@@ -228,10 +228,13 @@ redis.call('HDEL', KEYS[5], ARGV[2])
 return 1
 `
 
-type memScripts struct{ change, complete, unlock, view, unlockDone *redis.Script }
+type memScripts struct {
+	change, complete, unlock, view, unlockDone, backfillNames *redis.Script
+}
 
 func newMemScripts() memScripts {
-	return memScripts{redis.NewScript(changeMembersScript), redis.NewScript(completeScript), redis.NewScript(unlockScript), redis.NewScript(viewScript), redis.NewScript(unlockDoneScript)}
+	return memScripts{redis.NewScript(changeMembersScript), redis.NewScript(completeScript), redis.NewScript(unlockScript), redis.NewScript(viewScript), redis.NewScript(unlockDoneScript),
+		redis.NewScript(backfillNamesScript)}
 }
 
 // LinkGroup stores a new linked group. ErrExists if the id is linked;
@@ -658,6 +661,82 @@ func (s *RedisStore) groupMembers(ctx context.Context, sc memScope, slug string)
 	return ids, err
 }
 
+// GroupMember is one member of a group as SCIM shows it: the user's SCIM
+// id and userName (the member's display).
+type GroupMember struct{ ID, UserName string }
+
+// backfillNamesScript sets names of users the names hash did not hold
+// (records written before it existed) if the user still exists and no
+// newer write set one meanwhile. KEYS: users, names. ARGV: id, userName,
+// id, userName, …
+const backfillNamesScript = `
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
+end
+return 0
+`
+
+// GroupMemberNames returns the members of slug with their userNames,
+// ordered by id, in two round trips whatever the group's size: the member
+// set, then the names hash (HMGET), without reading the members' records.
+// (One Lua script doing both took 28–88 ms for 10,000 members on a loaded
+// 2-core machine, all of it holding Redis, against 3–4 ms for each native
+// command.) A member whose name is not in the hash (a record written
+// before the hash existed) is read from its record once, and its name
+// stored; a member without a record is left out.
+func (s *RedisStore) GroupMemberNames(ctx context.Context, siteID, slug string) ([]GroupMember, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	k := s.keysFor(siteID)
+	ids, err := s.rdb.SMembers(ctx, s.memberSetKey(siteID, slug)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("state: read members of %s: %w", slug, err)
+	}
+	if len(ids) == 0 {
+		return []GroupMember{}, nil
+	}
+	slices.Sort(ids)
+	names, err := s.rdb.HMGet(ctx, k.names, ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("state: read member names of %s: %w", slug, err)
+	}
+	out := make([]GroupMember, 0, len(ids))
+	var missing []string
+	for i, id := range ids {
+		if name, ok := at(names, i).(string); ok {
+			out = append(out, GroupMember{ID: id, UserName: name})
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		recs, err := s.GetUsers(ctx, siteID, missing)
+		if err != nil {
+			return nil, err
+		}
+		args := make([]any, 0, 2*len(recs))
+		for _, r := range recs {
+			out = append(out, GroupMember{ID: r.ID, UserName: r.UserName})
+			args = append(args, r.ID, r.UserName)
+		}
+		if len(args) > 0 {
+			// Best effort: the next read retries.
+			_ = s.memScripts.backfillNames.Run(ctx, s.rdb, []string{k.users, k.names}, args...).Err()
+		}
+		slices.SortFunc(out, func(a, b GroupMember) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return out, nil
+}
+
+// IsGroupMember reports whether the IdP wants userID in slug.
+func (s *RedisStore) IsGroupMember(ctx context.Context, siteID, slug, userID string) (bool, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return false, err
+	}
+	return s.rdb.SIsMember(ctx, s.memberSetKey(siteID, slug), userID).Result()
+}
+
 // UserGroups returns the managed slugs the IdP wants each user to hold.
 func (s *RedisStore) UserGroups(ctx context.Context, siteID string, userIDs []string) (map[string][]string, error) {
 	out := make(map[string][]string, len(userIDs))
@@ -925,6 +1004,8 @@ type MembershipStore interface {
 	UnlinkGroup(ctx context.Context, siteID, id string, removeMembers bool, retireFor time.Duration) error
 	ChangeMembers(ctx context.Context, siteID, slug string, ops []MemberOp, opts ChangeOptions) (int, error)
 	GroupMembers(ctx context.Context, siteID, slug string) ([]string, error)
+	GroupMemberNames(ctx context.Context, siteID, slug string) ([]GroupMember, error)
+	IsGroupMember(ctx context.Context, siteID, slug, userID string) (bool, error)
 	UserGroups(ctx context.Context, siteID string, userIDs []string) (map[string][]string, error)
 	ForgetUser(ctx context.Context, siteID, userID string) error
 	ManagedSlugs(ctx context.Context, siteID string) (map[string]bool, error)

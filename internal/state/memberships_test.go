@@ -66,6 +66,73 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		}
 	})
 
+	t.Run("MemberNames", func(t *testing.T) {
+		// A member's display is its userName, read for the whole group in
+		// one round trip from the names hash the user scripts keep:
+		// create, rename and delete change it in the same step.
+		s := newStore(t)
+		names := func(t *testing.T) string {
+			t.Helper()
+			ms, err := s.GroupMemberNames(ctx, site, "staff")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprint(ms)
+		}
+		for _, u := range []struct{ id, name string }{{"u2", "Bo@example.com"}, {"u1", "ann@example.com"}, {"u3", "cy <&> \"q\"@example.com"}} {
+			if err := s.CreateUser(ctx, &UserRecord{ID: u.id, SiteID: site, UserName: u.name, Email: "e-" + u.id + "@example.com"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := names(t); got != "[]" {
+			t.Errorf("empty group: %s", got)
+		}
+		if _, err := s.ChangeMembers(ctx, site, "staff", ops(add("u2", "u1", "u3")), ChangeOptions{RequireUsers: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := names(t), `[{u1 ann@example.com} {u2 Bo@example.com} {u3 cy <&> "q"@example.com}]`; got != want {
+			t.Errorf("members: %s, want %s", got, want)
+		}
+		u1, err := s.GetUser(ctx, site, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u1.UserName = "Ann.Renamed@example.com"
+		if err := s.ReplaceUser(ctx, u1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteUser(ctx, site, "u3"); err != nil {
+			t.Fatal(err)
+		}
+		// u3's record is gone but (until ForgetUser) its id is still in the
+		// set: it is left out, as a member without a user.
+		if got, want := names(t), `[{u1 Ann.Renamed@example.com} {u2 Bo@example.com}]`; got != want {
+			t.Errorf("after a rename and a delete: %s, want %s", got, want)
+		}
+		// A record written before the names hash existed: read from the
+		// record once, and stored.
+		rs := s.(*RedisStore)
+		k := rs.keysFor(site)
+		if err := rs.rdb.HDel(ctx, k.names, "u2").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := names(t), `[{u1 Ann.Renamed@example.com} {u2 Bo@example.com}]`; got != want {
+			t.Errorf("backfilled: %s, want %s", got, want)
+		}
+		if n, _ := rs.rdb.HGet(ctx, k.names, "u2").Result(); n != "Bo@example.com" {
+			t.Errorf("the backfill stored %q", n)
+		}
+		if in, err := s.IsGroupMember(ctx, site, "staff", "u2"); err != nil || !in {
+			t.Errorf("IsGroupMember(u2) = %v %v", in, err)
+		}
+		if in, err := s.IsGroupMember(ctx, site, "staff", "nobody"); err != nil || in {
+			t.Errorf("IsGroupMember(nobody) = %v %v", in, err)
+		}
+		if err := rs.checkInvariants(ctx, site); err != nil {
+			t.Error(err)
+		}
+	})
+
 	t.Run("ChangeMembersOpsInOrder", func(t *testing.T) {
 		s := newStore(t)
 		tests := []struct {

@@ -165,7 +165,7 @@ func writeArgs(rec *UserRecord) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{rec.ID, doc, ix.UserName, ix.Email, ix.ExternalID, ix.WebflowID, ix.DisplayName}, nil
+	return []any{rec.ID, doc, ix.UserName, ix.Email, ix.ExternalID, ix.WebflowID, ix.DisplayName, rec.UserName}, nil
 }
 
 // scriptResult interprets the status reply of a write script.

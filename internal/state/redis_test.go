@@ -111,6 +111,27 @@ func (s *RedisStore) checkInvariants(ctx context.Context, siteID string) error {
 			return fmt.Errorf("record %q: displayName %q not indexed", id, rec.DisplayName)
 		}
 	}
+	// The member displays: every entry is its record's userName, and every
+	// record the scripts wrote has one (a record of the previous format may
+	// predate the hash).
+	names, err := s.rdb.HGetAll(ctx, k.names).Result()
+	if err != nil {
+		return err
+	}
+	for id, name := range names {
+		rec, ok := recs[id]
+		if !ok {
+			return fmt.Errorf("names has %q -> %q, which does not exist", id, name)
+		}
+		if name != rec.UserName {
+			return fmt.Errorf("names has %q -> %q, whose userName is %q", id, name, rec.UserName)
+		}
+	}
+	for id, rec := range recs {
+		if _, ok := names[id]; !ok && strings.HasPrefix(docs[id], recordFormat) {
+			return fmt.Errorf("record %q (%q) has no entry in names", id, rec.UserName)
+		}
+	}
 	return nil
 }
 
@@ -391,8 +412,8 @@ func TestClusterHashTags(t *testing.T) {
 		perSite[site]++
 	}
 	for _, site := range sites {
-		if perSite[site] != 8 {
-			t.Errorf("site %s has %d keys, want 8 (users, 5 indexes, order, seq): %v", site, perSite[site], keys)
+		if perSite[site] != 9 {
+			t.Errorf("site %s has %d keys, want 9 (users, 5 indexes, order, seq, names): %v", site, perSite[site], keys)
 		}
 	}
 

@@ -5,7 +5,8 @@ import "github.com/redis/go-redis/v9"
 // The write scripts share one KEYS layout (siteKeys.list):
 //
 //	KEYS[1] users HASH, KEYS[2..5] userName/email/externalId/webflowId HASHes,
-//	KEYS[6] displayName ZSET, KEYS[7] order ZSET, KEYS[8] seq STRING
+//	KEYS[6] displayName ZSET, KEYS[7] order ZSET, KEYS[8] seq STRING,
+//	KEYS[9] names HASH (user id → userName, what a group member displays)
 //
 // and reply with a table whose first element is a status word:
 //
@@ -100,16 +101,17 @@ end
 `
 
 // createScript: ARGV = id, json, userName, email, externalId, webflowId,
-// dnHash, and optionally a reservation token whose keys follow KEYS[8].
+// dnHash, the userName as given (the member display), and optionally a
+// reservation token whose keys follow KEYS[9].
 // A record byte-identical to ARGV[2] means this is go-redis re-sending our own
 // successful create after a lost reply, so it reports OK instead of EXISTS.
 const createScript = luaHelpers + `
--- release frees the create reservation KEYS[9..] still held with the
--- token suffix ARGV[8], once the record is stored (ReserveCreate).
+-- release frees the create reservation KEYS[10..] still held with the
+-- token suffix ARGV[9], once the record is stored (ReserveCreate).
 local function release()
-  local tok = ARGV[8]
+  local tok = ARGV[9]
   if not tok or tok == '' then return end
-  for j = 9, #KEYS do
+  for j = 10, #KEYS do
     local v = redis.call('GET', KEYS[j])
     if v and string.sub(v, -string.len(tok)) == tok then redis.call('DEL', KEYS[j]) end
   end
@@ -117,7 +119,11 @@ end
 local id = ARGV[1]
 local cur = redis.call('HGET', KEYS[1], id)
 if cur then
-  if cur == ARGV[2] then release() return {'OK'} end
+  if cur == ARGV[2] then
+    redis.call('HSET', KEYS[9], id, ARGV[8])
+    release()
+    return {'OK'}
+  end
   return {'EXISTS'}
 end
 local new = {str(ARGV[3]), str(ARGV[4]), str(ARGV[5]), str(ARGV[6])}
@@ -129,12 +135,13 @@ if not redis.call('ZSCORE', KEYS[7], id) then
   redis.call('ZADD', KEYS[7], seq, id)
 end
 redis.call('HSET', KEYS[1], id, ARGV[2])
+redis.call('HSET', KEYS[9], id, ARGV[8])
 release()
 return {'OK'}
 `
 
 // replaceScript: ARGV = id, json, userName, email, externalId, webflowId,
-// dnHash, expectedVersion. The old index values come from the stored
+// dnHash, the userName as given, expectedVersion. The old index values come from the stored
 // document, never from the caller, so a stale caller cannot leave orphans.
 const replaceScript = luaHelpers + `
 local id = ARGV[1]
@@ -143,7 +150,7 @@ if not cur then return {'NOTFOUND'} end
 if cur == ARGV[2] then return {'OK'} end
 local doc = cjson.decode(cur)
 local version = doc.v or doc.version
-if tonumber(version) ~= tonumber(ARGV[8]) then
+if tonumber(version) ~= tonumber(ARGV[9]) then
   return {'MISMATCH', tostring(version)}
 end
 local new = {str(ARGV[3]), str(ARGV[4]), str(ARGV[5]), str(ARGV[6])}
@@ -152,6 +159,7 @@ if c then return c end
 unindex(id, doc)
 index(id, new, str(ARGV[7]))
 redis.call('HSET', KEYS[1], id, ARGV[2])
+redis.call('HSET', KEYS[9], id, ARGV[8])
 return {'OK'}
 `
 
@@ -163,6 +171,7 @@ if not cur then return {'NOTFOUND'} end
 unindex(id, cjson.decode(cur))
 redis.call('ZREM', KEYS[7], id)
 redis.call('HDEL', KEYS[1], id)
+redis.call('HDEL', KEYS[9], id)
 return {'OK'}
 `
 

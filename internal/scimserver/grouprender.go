@@ -1,0 +1,189 @@
+package scimserver
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/state"
+)
+
+// A group is rendered straight into a byte buffer, not through a
+// map[string]any and reflection: with 10,000 members the map form cost
+// milliseconds and megabytes of garbage. The bytes are what json.Marshal
+// writes for the map the projection path (groupsHandler.attributes) builds:
+// keys in sorted order, HTML characters escaped.
+
+// plainGroupRender reports whether a group answer with these attributes
+// and excludedAttributes can be rendered by appendGroup (no projection
+// other than leaving out the members), and whether members are wanted.
+func plainGroupRender(inc, exc []string) (plain, withMembers bool) {
+	if len(inc) > 0 {
+		return false, false
+	}
+	for _, e := range exc {
+		if !strings.EqualFold(e, "members") && !strings.EqualFold(e, groupSchemaURN+":members") {
+			return false, false
+		}
+	}
+	return true, len(exc) == 0
+}
+
+// appendGroup appends the SCIM Group v, with members when withMembers,
+// as one JSON object.
+func appendGroup(b []byte, v groupView, members []state.GroupMember, withMembers bool, base string) []byte {
+	b = append(b, `{"displayName":`...)
+	b = appendJSONString(b, v.DisplayName)
+	if v.ExternalID != "" {
+		b = append(b, `,"externalId":`...)
+		b = appendJSONString(b, v.ExternalID)
+	}
+	b = append(b, `,"id":`...)
+	b = appendJSONString(b, v.ID)
+	if withMembers {
+		b = append(b, `,"members":[`...)
+		// The escaped "$ref" up to the id, once for every member.
+		ref := appendJSONString(nil, base+"/Users/")
+		ref = ref[:len(ref)-1]
+		for i, m := range members {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"$ref":`...)
+			if esc := pathEscape(m.ID); esc == m.ID {
+				// Path-safe ids are JSON-safe too.
+				b = append(b, ref...)
+				b = append(b, m.ID...)
+				b = append(b, '"')
+			} else {
+				b = appendJSONString(b, base+"/Users/"+esc)
+			}
+			b = append(b, `,"display":`...)
+			b = appendJSONString(b, m.UserName)
+			b = append(b, `,"type":"User","value":`...)
+			b = appendJSONString(b, m.ID)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"meta":{"created":`...)
+	b = appendJSONString(b, v.Created.UTC().Format(time.RFC3339))
+	b = append(b, `,"lastModified":`...)
+	b = appendJSONString(b, v.Modified.UTC().Format(time.RFC3339))
+	b = append(b, `,"location":`...)
+	b = appendJSONString(b, base+"/Groups/"+url.PathEscape(v.ID))
+	b = append(b, `,"resourceType":"Group"},"schemas":["`+groupSchemaURN+`","`+GroupExtensionURN+`"],"`+GroupExtensionURN+`":{"accessGroupName":`...)
+	b = appendJSONString(b, v.Name)
+	b = append(b, `,"linked":true,"slug":`...)
+	b = appendJSONString(b, v.Slug)
+	return append(b, `}}`...)
+}
+
+// pathEscape is url.PathEscape without its allocation for the usual ids
+// (hex, UUIDs), which need no escaping.
+func pathEscape(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return url.PathEscape(s)
+		}
+	}
+	return s
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it (including <, > and &, U+2028 and U+2029; invalid UTF-8
+// becomes U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// serveGet answers GET /Groups/{id} (the library's Get, without its map
+// and reflection when no projection but excludedAttributes=members is
+// asked): the links and the member names are two round trips whatever the
+// group's size, and nothing reads a member's record.
+func (g *groupsHandler) serveGet(w http.ResponseWriter, r *http.Request, id string) {
+	ctx, ov := withOverride(r.Context())
+	q := r.URL.Query()
+	inc, exc := mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
+	plain, withMembers := plainGroupRender(inc, exc)
+	err := func() error {
+		v, err := g.view(ctx, id)
+		if err != nil {
+			return g.fail(ctx, "get", err)
+		}
+		var b []byte
+		if plain {
+			var ms []state.GroupMember
+			if withMembers {
+				if ms, err = g.store.GroupMemberNames(ctx, g.site.ID, v.Slug); err != nil {
+					return g.fail(ctx, "get", err)
+				}
+			}
+			b = appendGroup(make([]byte, 0, 512+160*len(ms)), v, ms, withMembers, g.users.base)
+		} else {
+			if b, err = g.projected(ctx, v, r, g.users.base); err != nil {
+				return g.fail(ctx, "get", err)
+			}
+		}
+		w.Header().Set("Content-Type", scimContentType)
+		_, _ = w.Write(b)
+		return nil
+	}()
+	if err != nil {
+		writeHandlerError(w, ov, err)
+	}
+}

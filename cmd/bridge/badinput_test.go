@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/webflowscim/bridge/internal/config"
+	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
 
@@ -162,7 +163,8 @@ func storeSnapshot(t *testing.T, h *bridgeHarness) map[string]string {
 	if h.prefix != "" {
 		pattern = h.prefix + ":*"
 	}
-	keys, err := h.app.rdb.Keys(ctx, pattern).Result()
+	var keys []string
+	err := state.ForEachKey(ctx, h.app.rdb, pattern, func(k string) error { keys = append(keys, k); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

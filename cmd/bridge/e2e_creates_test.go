@@ -123,9 +123,8 @@ const invitePath = "/v2/sites/*/users/invite"
 // pendingCreateTimeout (90 s): nothing here may wait for it.
 func TestCreateRetriesThroughAmbiguousInvites(t *testing.T) {
 	const users = 40
-	mr := miniredis.RunT(t)
 	ss := newSharedSim(t)
-	shared := func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }
+	shared := sharedRedis(t)
 	reps := []*bridgeHarness{newReplica(t, ss, shared), newReplica(t, ss, shared)}
 	ss.sim.SetRandomFaults(webflowsim.RandomFaults{Seed: 14, Rate: 0.3, Statuses: []int{500, 502, 503}, DropRate: 0.3, AfterRate: 0.5,
 		Method: http.MethodPost, Path: invitePath})
@@ -176,9 +175,8 @@ func TestAmbiguousInviteResolvedByNextAttempt(t *testing.T) {
 		{"timeout after processing", webflowsim.Fault{Delay: 2 * time.Second, After: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mr := miniredis.RunT(t)
 			ss := newSharedSim(t)
-			shared := func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }
+			shared := sharedRedis(t)
 			// Webflow calls give up after 1 s, so a 2 s delay is
 			// a timeout.
 			aopts := appOptions{HTTPClient: &http.Client{Timeout: time.Second}}

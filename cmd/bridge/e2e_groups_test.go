@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
@@ -343,9 +341,8 @@ func TestBigGroup(t *testing.T) {
 // 20 concurrent clients send group PATCHes to two bridge processes sharing
 // one Redis, over overlapping users. After draining, Webflow matches.
 func TestConcurrentGroupPatchesAcrossReplicas(t *testing.T) {
-	mr := miniredis.RunT(t)
 	ss := newSharedSim(t)
-	shared := func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }
+	shared := sharedRedis(t)
 	r1, r2 := newReplica(t, ss, shared), newReplica(t, ss, shared)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

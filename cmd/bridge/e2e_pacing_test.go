@@ -26,9 +26,8 @@ func createBody(email, name string) string {
 // Concurrent and repeated POSTs for one user, on two replicas: one invite,
 // one 201, the rest 409, each findable by the userName filter.
 func TestConcurrentCreatesInviteOnce(t *testing.T) {
-	mr := miniredis.RunT(t)
 	ss := newSharedSim(t)
-	shared := func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }
+	shared := sharedRedis(t)
 	reps := []*bridgeHarness{newReplica(t, ss, shared), newReplica(t, ss, shared)}
 	var wg sync.WaitGroup
 	var created, conflicts atomic.Int32
@@ -73,10 +72,10 @@ func TestChaosCreates(t *testing.T) {
 		t.Skip("chaos run")
 	}
 	const users = 500
-	mr := miniredis.RunT(t)
 	ss := newSharedSim(t)
+	store := sharedRedis(t)
 	shared := func(c *config.Config) {
-		c.Redis.URL = "redis://" + mr.Addr()
+		store(c)
 		c.Webflow.MaxWait = config.Duration(2 * time.Second)
 	}
 	reps := []*bridgeHarness{newReplica(t, ss, shared), newReplica(t, ss, shared)}

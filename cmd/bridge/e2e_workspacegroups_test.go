@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
@@ -371,9 +369,8 @@ func TestWorkspaceGroupsEntraSync(t *testing.T) {
 // pushes for the same users: every update lands (the final roles are
 // Mapping.Effective of the final memberships).
 func TestWorkspaceGroupsReplicas(t *testing.T) {
-	mr := miniredis.RunT(t)
 	ss := newSharedSim(t)
-	opts := []harnessOpt{withWorkspaceGroups, func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }}
+	opts := []harnessOpt{withWorkspaceGroups, sharedRedis(t)}
 	reps := []*bridgeHarness{newReplica(t, ss, opts...), newReplica(t, ss, opts...)}
 	h := reps[0]
 	m := testMapping(t, h)

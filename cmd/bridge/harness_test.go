@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+
 	"github.com/webflowscim/bridge/internal/config"
+	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 )
@@ -67,10 +70,8 @@ func (h *bridgeHarness) wipeStore() {
 		h.app.rdb.FlushAll(ctx)
 		return
 	}
-	iter := h.app.rdb.Scan(ctx, 0, h.prefix+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		h.app.rdb.Del(ctx, iter.Val())
-	}
+	// On a cluster, every master's keys (SCAN alone reads one node).
+	_ = state.ForEachKey(ctx, h.app.rdb, h.prefix+":*", func(k string) error { return h.app.rdb.Del(ctx, k).Err() })
 }
 
 type harnessOpt func(*config.Config)
@@ -114,6 +115,31 @@ func newBridgeTB(t testing.TB, opts ...harnessOpt) *bridgeHarness {
 }
 
 var e2eSeq atomic.Int64
+
+// sharedRedis is the Redis that several replicas of one test share: the
+// one at REDIS_URL under a key prefix of this test's (wiped afterwards), so
+// the multi-replica suites run on a real Redis, Cluster or Sentinel setup
+// when it is set; else a miniredis of the test's own.
+func sharedRedis(t testing.TB) harnessOpt {
+	t.Helper()
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		prefix := fmt.Sprintf("wfbe2e-%d-%d", os.Getpid(), e2eSeq.Add(1))
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rdb, err := state.Open(ctx, u)
+			if err != nil {
+				t.Errorf("cleaning %s: %v", prefix, err)
+				return
+			}
+			defer rdb.Close()
+			_ = state.ForEachKey(ctx, rdb, prefix+":*", func(k string) error { return rdb.Del(ctx, k).Err() })
+		})
+		return func(c *config.Config) { c.Redis.URL, c.Redis.KeyPrefix = u, prefix }
+	}
+	mr := miniredis.RunT(t)
+	return func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr() }
+}
 
 // newReplica is one bridge process on a (possibly shared) simulator.
 func newReplica(t testing.TB, ss *sharedSim, opts ...harnessOpt) *bridgeHarness {

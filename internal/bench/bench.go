@@ -1386,18 +1386,19 @@ func (b *benchRun) memory(ctx context.Context, n int) (Memory, error) {
 	}
 	// Every key of the site: the record hash, the indexes, the order.
 	var total int64
-	iter := e.rdb.Scan(ctx, 0, e.prefix+":*", 1000).Iterator()
-	for iter.Next(ctx) {
+	_ = state.ForEachKey(ctx, e.rdb, e.prefix+":*", func(k string) error {
 		var sz int64
+		var err error
 		if e.real {
-			sz, err = e.rdb.Do(ctx, "MEMORY", "USAGE", iter.Val(), "SAMPLES", "0").Int64()
+			sz, err = e.rdb.MemoryUsage(ctx, k, 0).Result() // SAMPLES 0: every element
 		} else {
-			sz, err = e.rdb.MemoryUsage(ctx, iter.Val()).Result()
+			sz, err = e.rdb.MemoryUsage(ctx, k).Result()
 		}
 		if err == nil {
 			total += sz
 		}
-	}
+		return nil
+	})
 	out.KeyBytesPerUser = float64(total) / float64(n)
 	out.KeyBytesMethod = "miniredis MEMORY USAGE (Go size estimate) over the site's keys / users"
 	if e.real {

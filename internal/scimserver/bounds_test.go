@@ -57,10 +57,7 @@ func newBoundsFixture(t testing.TB, opt func(*Options)) *boundsFixture {
 		sopts.Prefix = fmt.Sprintf("wfbbounds-%d-%d", os.Getpid(), boundsSeq.Add(1))
 		t.Cleanup(func() {
 			ctx := context.Background()
-			iter := rdb.Scan(ctx, 0, sopts.Prefix+":*", 1000).Iterator()
-			for iter.Next(ctx) {
-				rdb.Del(ctx, iter.Val())
-			}
+			_ = state.ForEachKey(ctx, rdb, sopts.Prefix+":*", func(k string) error { return rdb.Del(ctx, k).Err() })
 			_ = rdb.Close()
 		})
 	} else {

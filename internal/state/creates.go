@@ -217,18 +217,55 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 	// Both run after the request may have ended (its context cancelled):
 	// leaving the reservation held would block the next attempt until it
 	// is stale.
+	// A failed release or abandon (the master died, a failover is under
+	// way) is retried in the background until Redis answers again: left
+	// held, the reservation would make every next attempt at this user
+	// wait until it is stale (pendingCreateTimeout, 90 s by default). Both
+	// scripts act only while the keys hold this token, so a late run
+	// changes nothing another attempt did since.
 	release := func() {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = s.createScripts.release.Run(c, s.rdb, rkeys, "|"+tok).Err()
+		s.untilStored(ctx, func(c context.Context) error { return s.createScripts.release.Run(c, s.rdb, rkeys, "|"+tok).Err() })
 	}
 	abandon := func() {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = s.createScripts.abandon.Run(c, s.rdb, rkeys, s.now().UnixMilli(), "|"+tok).Err()
+		at := s.now().UnixMilli()
+		s.untilStored(ctx, func(c context.Context) error { return s.createScripts.abandon.Run(c, s.rdb, rkeys, at, "|"+tok).Err() })
 	}
 	takeover, _ := res[1].(int64)
 	return &CreateReservation{Takeover: takeover >= 1, Unresolved: takeover == 2, release: release, abandon: abandon, keys: rkeys, token: "|" + tok}, nil
+}
+
+// Bounds of untilStored: the first try, then retries for as long as a
+// failover takes (seconds) with room to spare.
+const (
+	reservationFirstTry  = 2 * time.Second
+	reservationRetryFor  = 30 * time.Second
+	reservationRetryEach = 250 * time.Millisecond
+)
+
+// untilStored runs write once within reservationFirstTry and, if that
+// fails, again in the background every reservationRetryEach until it
+// succeeds or reservationRetryFor has passed. It runs after the request
+// may have ended, so it keeps ctx's values but not its cancellation.
+func (s *RedisStore) untilStored(ctx context.Context, write func(ctx context.Context) error) {
+	ctx = context.WithoutCancel(ctx)
+	c, cancel := context.WithTimeout(ctx, reservationFirstTry)
+	err := write(c)
+	cancel()
+	if err == nil {
+		return
+	}
+	go func() {
+		deadline := time.Now().Add(reservationRetryFor)
+		for time.Now().Before(deadline) {
+			time.Sleep(reservationRetryEach)
+			c, cancel := context.WithTimeout(ctx, reservationFirstTry)
+			err := write(c)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+	}()
 }
 
 type createScripts struct{ reserve, release, abandon *redis.Script }

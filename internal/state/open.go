@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,10 @@ const (
 	defaultMaxRetries   = 1
 	defaultDialRetries  = 1
 	clientName          = "webflow-scim-bridge"
+	// defaultClusterReload bounds how stale a cluster's slot map gets when
+	// no command fails (go-redis: 60 s). A connection error to a node
+	// reloads it at once (reloadOnNodeError); this is only the backstop.
+	defaultClusterReload = 10 * time.Second
 )
 
 // ErrInvalidURL is the error of a Redis URL that does not parse; its
@@ -44,6 +50,11 @@ func ValidateURL(rawURL string) error {
 //	rediss://...                                      single node over TLS
 //	redis+cluster://[user:pass@]h1:p1,h2:p2[?options] Redis Cluster (also rediss+cluster)
 //	redis://h1:p1,h2:p2                               several addresses also mean Cluster
+//	redis+sentinel://[user:pass@]s1:p1,s2:p2/master[?db=N&options] Sentinel (also rediss+sentinel)
+//
+// With Sentinel the addresses are the Sentinels', the path names the master
+// set, and the password authenticates to the master and replicas and to the
+// Sentinels (sentinel_auth=false sends it to the data nodes only).
 //
 // Query options are those of redis.ParseURL / redis.ParseClusterURL. Unless
 // the URL sets them, the read/write timeout is 1 s, the dial timeout 2 s and
@@ -77,8 +88,12 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 	if base, ok := strings.CutSuffix(scheme, "+cluster"); ok {
 		scheme, cluster = base, true
 	}
+	if base, ok := strings.CutSuffix(scheme, "+sentinel"); ok && (base == "redis" || base == "rediss") {
+		u.Scheme = base
+		return newSentinelClient(u)
+	}
 	if scheme != "redis" && scheme != "rediss" {
-		return nil, fmt.Errorf("%w: scheme %q, want redis, rediss, redis+cluster or rediss+cluster", ErrInvalidURL, u.Scheme)
+		return nil, fmt.Errorf("%w: scheme %q, want redis, rediss, redis+cluster, rediss+cluster, redis+sentinel or rediss+sentinel", ErrInvalidURL, u.Scheme)
 	}
 	addrs := strings.Split(u.Host, ",")
 	if len(addrs) > 1 {
@@ -112,7 +127,137 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("%w (cluster): %w", ErrInvalidURL, redact(err, &cu))
 	}
 	applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
-	return redis.NewClusterClient(opt), nil
+	if opt.ClusterStateReloadInterval == 0 {
+		opt.ClusterStateReloadInterval = defaultClusterReload
+	}
+	return newClusterClient(opt), nil
+}
+
+// newClusterClient is redis.NewClusterClient that also reloads the slot map
+// as soon as a node fails to answer (see reloadOnNodeError).
+func newClusterClient(opt *redis.ClusterOptions) *redis.ClusterClient {
+	cc := redis.NewClusterClient(opt)
+	cc.OnNewNode(func(node *redis.Client) { node.AddHook(reloadOnNodeError{cc: cc}) })
+	return cc
+}
+
+// reloadOnNodeError is a hook on every node of a ClusterClient. go-redis
+// reloads the slot map on MOVED, ASK and READONLY, and otherwise only every
+// ClusterStateReloadInterval: a master that died (connection refused, EOF,
+// timeout) or a cluster that is re-electing (CLUSTERDOWN) kept its slots
+// pointed at the dead node until the timer, 60 s by default. This asks for
+// a reload on each such error; go-redis coalesces the requests (one load at
+// a time, then 200 ms of cooldown), so the new master is found within a
+// fraction of a second of its promotion while the errors go on.
+type reloadOnNodeError struct{ cc *redis.ClusterClient }
+
+func (h reloadOnNodeError) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil && ctx.Err() == nil {
+			h.cc.ReloadState(ctx)
+		}
+		return conn, err
+	}
+}
+
+func (h reloadOnNodeError) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.observe(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNodeError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.observe(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNodeError) observe(ctx context.Context, err error) {
+	if err != nil && topologyError(err) && !errors.Is(ctx.Err(), context.Canceled) {
+		h.cc.ReloadState(ctx)
+	}
+}
+
+// topologyError reports whether err says the node is gone or no longer
+// serves its slots, rather than something about the command itself.
+func topologyError(err error) bool {
+	if errors.Is(err, redis.Nil) || errors.Is(err, redis.TxFailedErr) {
+		return false
+	}
+	if redis.IsClusterDownError(err) || redis.IsLoadingError(err) || redis.IsReadOnlyError(err) ||
+		redis.IsMasterDownError(err) || redis.IsTryAgainError(err) {
+		return true
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return false // an answer from a live node: a script's error, WRONGTYPE, ...
+	}
+	return true // EOF, connection refused or reset, timeout, closed pool
+}
+
+// newSentinelClient builds a go-redis failover client from
+// redis+sentinel://[user:pass@]s1:p1,s2:p2/master[?db=N&options] (the
+// scheme already cut to redis or rediss).
+func newSentinelClient(u *url.URL) (redis.UniversalClient, error) {
+	master := strings.Trim(u.Path, "/")
+	if master == "" || strings.Contains(master, "/") {
+		return nil, fmt.Errorf("%w (sentinel): the path must name the master set, as in redis+sentinel://host1:26379,host2:26379/mymaster", ErrInvalidURL)
+	}
+	var sentinels []string
+	for _, a := range strings.Split(u.Host, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		h, p, err := net.SplitHostPort(a)
+		if err != nil || h == "" || p == "" {
+			return nil, fmt.Errorf("%w (sentinel): Sentinel address %q is not host:port", ErrInvalidURL, a)
+		}
+		sentinels = append(sentinels, a)
+	}
+	if len(sentinels) == 0 {
+		return nil, fmt.Errorf("%w (sentinel): no Sentinel address", ErrInvalidURL)
+	}
+	q := u.Query()
+	sentinelAuth := true
+	if v := q.Get("sentinel_auth"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w (sentinel): sentinel_auth=%q is not a boolean", ErrInvalidURL, v)
+		}
+		sentinelAuth = b
+		q.Del("sentinel_auth")
+	}
+	// go-redis's own form: the first Sentinel as host, the others as addr=,
+	// the master set as master_name=; the credentials are set below.
+	fu := url.URL{Scheme: u.Scheme, Host: sentinels[0]}
+	for _, a := range sentinels[1:] {
+		q.Add("addr", a)
+	}
+	q.Set("master_name", master)
+	fu.RawQuery = q.Encode()
+	opt, err := redis.ParseFailoverURL(fu.String())
+	if err != nil {
+		return nil, fmt.Errorf("%w (sentinel): %w", ErrInvalidURL, redact(err, u))
+	}
+	if opt.DB < 0 {
+		return nil, fmt.Errorf("%w (sentinel): db must be 0 or more", ErrInvalidURL)
+	}
+	opt.SentinelUsername, opt.SentinelPassword = "", ""
+	if u.User != nil {
+		opt.Username = u.User.Username()
+		opt.Password, _ = u.User.Password()
+		if sentinelAuth {
+			opt.SentinelUsername, opt.SentinelPassword = opt.Username, opt.Password
+		}
+	}
+	applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
+	return redis.NewFailoverClient(opt), nil
 }
 
 // applyClientDefaults sets the same bounds on a single-node and a cluster

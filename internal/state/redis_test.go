@@ -251,10 +251,18 @@ func TestConformanceRedis(t *testing.T) {
 		t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
 		return NewRedisStore(rdb, Options{Prefix: prefix})
 	})
-	// Paranoia: nothing of this run may be left behind.
-	keys, err := rdb.Keys(t.Context(), run+"*").Result()
-	if err == nil && len(keys) > 0 {
-		t.Errorf("left %d keys behind, e.g. %q", len(keys), keys[0])
+	// Paranoia: nothing of this run may be left behind (on any master).
+	keysOn := func(ctx context.Context, c redis.Cmdable) error {
+		keys, err := c.Keys(ctx, run+"*").Result()
+		if err == nil && len(keys) > 0 {
+			t.Errorf("left %d keys behind, e.g. %q", len(keys), keys[0])
+		}
+		return err
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		_ = cc.ForEachMaster(t.Context(), func(ctx context.Context, c *redis.Client) error { return keysOn(ctx, c) })
+	} else {
+		_ = keysOn(t.Context(), rdb)
 	}
 }
 

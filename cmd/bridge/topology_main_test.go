@@ -1,0 +1,13 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/webflowscim/bridge/internal/redistest"
+)
+
+// With REDIS_TOPOLOGY=cluster or sentinel the end-to-end suite (newBridgeTB
+// honours REDIS_URL) runs on a real Redis Cluster or Sentinel setup started
+// for this test binary (internal/redistest).
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/webflowscim/bridge/internal/authguard"
 	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/statuspage"
 )
 
 // opsEndpoints serves /readyz and /metrics. Their details (site ids, each
@@ -27,6 +28,7 @@ type opsEndpoints struct {
 	metrics http.Handler
 	tokens  mapping.TokenSet // adminTokens; empty: no admin token is accepted
 	guard   *authguard.Guard
+	page    http.Handler // the status page, /admin/ (statuspage)
 }
 
 // adminAuth checks an admin bearer token under the failure budget.
@@ -78,7 +80,7 @@ func (o *opsEndpoints) serveMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminHandler serves the admin listener: /healthz, and /readyz and
-// /metrics in full, without a token.
+// /metrics in full, without a token; the status page, with its login.
 func (o *opsEndpoints) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		get := r.Method == http.MethodGet || r.Method == http.MethodHead
@@ -89,8 +91,11 @@ func (o *opsEndpoints) adminHandler() http.Handler {
 			o.health.serveReady(w, r, true)
 		case r.URL.Path == "/metrics" && r.Method == http.MethodGet:
 			o.metrics.ServeHTTP(w, r)
+		case o.page != nil && statuspage.Owns(r.URL.Path):
+			// The status page logs in with an admin token here too.
+			o.page.ServeHTTP(w, r)
 		default:
-			writeAdminError(w, http.StatusNotFound, "the admin listener serves /healthz, /readyz and /metrics only")
+			writeAdminError(w, http.StatusNotFound, "the admin listener serves /healthz, /readyz, /metrics and the status page (/admin/) only")
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/webflowscim/bridge/internal/auditring"
 	"github.com/webflowscim/bridge/internal/authguard"
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/mapping"
@@ -19,6 +20,7 @@ import (
 	"github.com/webflowscim/bridge/internal/redact"
 	"github.com/webflowscim/bridge/internal/scimserver"
 	"github.com/webflowscim/bridge/internal/state"
+	"github.com/webflowscim/bridge/internal/statuspage"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/workspacegroups"
 	"github.com/webflowscim/bridge/internal/workspaceroles"
@@ -38,6 +40,7 @@ type app struct {
 	store          state.Backend
 	rdb            redis.UniversalClient
 	wsRoles        *workspacegroups.Worker // nil unless workspace.groups is set
+	audit          *auditring.Ring         // the last audit events, for the status page
 	closers        []func()
 }
 
@@ -127,7 +130,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		// increase() sees the first 429 and the alert's metric is present.
 		a.metrics.upstream429.WithLabelValues(label)
 	}
-	audit := scimserver.AuditLogger(log)
+	// Every audit line is also kept, the last 50, for the status page.
+	a.audit = auditring.New(50)
+	audit := recordingAuditor(scimserver.AuditLogger(log), a.audit)
 	siteClients := map[string]*webflowdata.Client{}
 	var sites []scimserver.SiteConfig
 	for _, s := range cfg.Sites {
@@ -239,7 +244,17 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	}
 	a.log, a.siteIDs = log, siteIDs
 	a.reconcileEvery, a.reconcileApply = time.Duration(cfg.Reconcile.Interval), cfg.Reconcile.Apply
-	ops := &opsEndpoints{health: a.health, metrics: promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}), tokens: adminTokens, guard: guard}
+	src := &statusSource{health: a.health, queues: rs, scim: srv, limiter: limiter, labels: tokenLabels, use: a.metrics.budgetUse, audit: a.audit, sites: siteIDs}
+	if a.wsRoles != nil {
+		src.roles = rs
+	}
+	page, err := statuspage.New(statuspage.Options{Source: src, Tokens: adminTokens, Guard: guard, Key: statusPageKey(cfg),
+		RedactEmails: cfg.Log.RedactEmails, Logger: log.With("surface", "status-page")})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	ops := &opsEndpoints{health: a.health, metrics: promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}), tokens: adminTokens, guard: guard, page: page}
 	a.adminHandler = ops.adminHandler()
 	// Not http.ServeMux: it cleans paths with a redirect, and IdPs drop
 	// the body of a POST or PATCH they are redirected with.
@@ -253,6 +268,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 			ops.serveMetrics(w, r)
 		case r.URL.Path == "/identity" && r.Method == http.MethodGet:
 			identity(w, r)
+		case statuspage.Owns(r.URL.Path):
+			page.ServeHTTP(w, r)
 		case wsGroups != nil && wsGroups.Owns(r.URL.Path):
 			wsGroups.ServeHTTP(w, r)
 		case workspace != nil && (r.URL.Path == workspacePrefix || strings.HasPrefix(r.URL.Path, workspacePrefix+"/")):

@@ -16,6 +16,10 @@ func withActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }
 
+// Actor is who caused the changes made under ctx, as the audit line
+// names it.
+func Actor(ctx context.Context) string { return actorFrom(ctx) }
+
 func actorFrom(ctx context.Context) string {
 	if a, ok := ctx.Value(actorKey{}).(string); ok {
 		return a

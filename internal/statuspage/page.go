@@ -295,7 +295,7 @@ func (p *Page) status(r *http.Request) (Status, error) {
 }
 
 func (p *Page) renderLogin(w http.ResponseWriter, code int, msg string) {
-	p.render(w, code, "login", loginView{Error: msg})
+	p.render(w, code, "login", loginView{Error: msg, Minutes: int(p.opts.SessionTTL.Minutes())})
 }
 
 func (p *Page) render(w http.ResponseWriter, code int, name string, data any) {

@@ -16,7 +16,10 @@ type pageView struct {
 	Redacted bool
 }
 
-type loginView struct{ Error string }
+type loginView struct {
+	Error   string
+	Minutes int // the session's length
+}
 
 func parseTemplates() (*template.Template, error) {
 	funcs := template.FuncMap{
@@ -45,9 +48,9 @@ body{font:15px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;paddin
 h1{font-size:20px;margin:0 0 4px}h2{font-size:17px;margin:18px 0 6px}h3{font-size:15px;margin:12px 0 4px}
 .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:10px 12px;margin:10px 0}
 .ok{color:#137333;font-weight:600}.bad{color:#b3261e;font-weight:600}.muted{color:#5f6673;font-size:13px}
-table{border-collapse:collapse;width:100%;font-size:14px}td,th{text-align:left;padding:4px 6px;border-top:1px solid #eceff3;vertical-align:top;word-break:break-word}
-th{font-weight:600;color:#3b4252}dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}dt{color:#5f6673}dd{margin:0}
-.scroll{overflow-x:auto}form{display:inline}input,button{font:inherit;padding:6px 10px}input[type=password]{width:100%;max-width:420px;box-sizing:border-box}
+table{border-collapse:collapse;width:100%;font-size:14px}td,th{text-align:left;padding:4px 6px;border-top:1px solid #eceff3;vertical-align:top}
+td{overflow-wrap:anywhere}th{font-weight:600;color:#3b4252;white-space:nowrap}dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}dt{color:#5f6673}dd{margin:0}
+.scroll{overflow-x:auto}.scroll table{min-width:560px}form{display:inline}input,button{font:inherit;padding:6px 10px}input[type=password]{width:100%;max-width:420px;box-sizing:border-box}
 header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:baseline;gap:8px}
 </style>`
 
@@ -60,7 +63,7 @@ const templates = `
 <p><input type="password" id="token" name="token" autocomplete="current-password" required autofocus></p>
 {{with .Error}}<p class="bad" id="login-error">{{.}}</p>{{end}}
 <p><button type="submit" id="login">Log in</button></p>
-<p class="muted">The session lasts 15 minutes in an HttpOnly cookie; the token itself is not stored.</p>
+<p class="muted">The session lasts {{.Minutes}} minutes in an HttpOnly cookie; the token itself is not stored.</p>
 </form></div></body></html>{{end}}
 
 {{define "state"}}<span class="{{if ok .}}ok{{else}}bad{{end}}">{{.}}</span>{{end}}

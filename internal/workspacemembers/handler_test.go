@@ -28,6 +28,8 @@ type fixture struct {
 	h   *Handler
 	sim *webflowsim.Simulator
 	ts  *httptest.Server
+	rs  *state.RedisStore
+	now *time.Time // the handler's clock
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -52,15 +54,16 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now()
 	h, err := NewHandler(Options{Store: rs, Client: client, WorkspaceID: webflowsim.DemoWorkspaceID, Mapping: m, Tokens: toks,
 		Guard: authguard.New(authguard.Options{Burst: 1 << 20}), PublicURL: "https://bridge.test/workspace/scim/v2", Prefix: "/workspace/scim/v2",
-		LockWait: 200 * time.Millisecond})
+		LockWait: 200 * time.Millisecond, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &fixture{h: h, sim: sim, ts: ts}
+	return &fixture{h: h, sim: sim, ts: ts, rs: rs, now: &now}
 }
 
 func (f *fixture) do(t *testing.T, method, path, ctype, body string) (int, map[string]any) {
@@ -193,5 +196,88 @@ func TestUnauthenticatedIs401(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 401 || res.Header.Get("WWW-Authenticate") == "" {
 		t.Errorf("%d %v", res.StatusCode, res.Header)
+	}
+}
+
+func userBody(email string) string {
+	return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + email + `","emails":[{"primary":true,"value":"` + email + `"}],"active":true}`
+}
+
+// A GET of a pending user serves the record while its last look at
+// Webflow is fresh, and lists the email once it is older than
+// AcceptanceCheckAge: an accepted invite is then recorded as the member
+// and the user queued for the worker's per-site access.
+func TestGetNoticesAcceptanceWhenTheLookIsOld(t *testing.T) {
+	f := newFixture(t)
+	status, body := f.do(t, "POST", "/Users", "application/scim+json", userBody("gina@example.com"))
+	if status != 201 {
+		t.Fatalf("POST: %d %v", status, body)
+	}
+	id := body["id"].(string)
+	if _, err := f.sim.AcceptInvite("gina@example.com", "Gina", "G"); err != nil {
+		t.Fatal(err)
+	}
+	statusOf := func(b map[string]any) string {
+		ext, _ := b[mapping.ExtensionSchemaURN].(map[string]any)
+		s, _ := ext["status"].(string)
+		return s
+	}
+	before := len(f.sim.Requests())
+	if _, b := f.do(t, "GET", "/Users/"+id, "", ""); statusOf(b) != "invited" || len(f.sim.Requests()) != before {
+		t.Fatalf("a fresh GET: status %q, %d Webflow calls", statusOf(b), len(f.sim.Requests())-before)
+	}
+	*f.now = f.now.Add(31 * time.Second)
+	_, b := f.do(t, "GET", "/Users/"+id, "", "")
+	mem, _ := f.sim.MemberByEmail("gina@example.com")
+	if statusOf(b) != "active" || b[mapping.ExtensionSchemaURN].(map[string]any)["webflowUserId"] != mem.ID || len(f.sim.Requests())-before != 1 {
+		t.Fatalf("an old GET: %v, %d Webflow calls", b, len(f.sim.Requests())-before)
+	}
+	qs, err := f.rs.WorkspaceQueueStats(context.Background())
+	if err != nil || qs.Pending != 1 {
+		t.Errorf("queued after acceptance: %+v %v", qs, err)
+	}
+	// A member is never looked up again by a GET.
+	*f.now = f.now.Add(time.Hour)
+	before = len(f.sim.Requests())
+	if f.do(t, "GET", "/Users/"+id, "", ""); len(f.sim.Requests()) != before {
+		t.Error("a GET of a member called Webflow")
+	}
+}
+
+// Listing pages through the records in creation order, from Redis only.
+func TestListPages(t *testing.T) {
+	f := newFixture(t)
+	for _, e := range []string{"p1@example.com", "p2@example.com", "p3@example.com"} {
+		*f.now = f.now.Add(time.Second)
+		if status, b := f.do(t, "POST", "/Users", "application/scim+json", userBody(e)); status != 201 {
+			t.Fatalf("POST %s: %d %v", e, status, b)
+		}
+	}
+	before := len(f.sim.Requests())
+	for _, tc := range []struct {
+		query      string
+		total, per int
+		first      string
+	}{
+		{"", 3, 3, "p1@example.com"},
+		{"?startIndex=2&count=1", 3, 1, "p2@example.com"},
+		{"?count=0", 3, 0, ""},
+		{"?startIndex=9", 3, 0, ""},
+		{"?filter=" + "userName%20sw%20%22p%22&startIndex=3", 3, 1, "p3@example.com"},
+		{"?filter=" + "userName%20eq%20%22P2@EXAMPLE.COM%22", 1, 1, "p2@example.com"},
+		{"?filter=" + "emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22p2@example.com%22", 0, 0, ""},
+	} {
+		status, b := f.do(t, "GET", "/Users"+tc.query, "", "")
+		res, _ := b["Resources"].([]any)
+		first := ""
+		if len(res) > 0 {
+			first, _ = res[0].(map[string]any)["userName"].(string)
+		}
+		if status != 200 || b["totalResults"] != float64(tc.total) || len(res) != tc.per || b["itemsPerPage"] != float64(tc.per) || first != tc.first {
+			t.Errorf("GET /Users%s: %d total %v per %v first %q; want %d, %d, %q", tc.query, status, b["totalResults"], b["itemsPerPage"], first, tc.total, tc.per, tc.first)
+		}
+	}
+	if n := len(f.sim.Requests()) - before; n != 0 {
+		t.Errorf("listing made %d Webflow calls", n)
 	}
 }

@@ -96,6 +96,17 @@ func checkRoles(t *testing.T, h *bridgeHarness, m *workspaceroles.Mapping, view 
 	}
 }
 
+// newWorkspacePair is two bridge replicas on one simulator sharing one
+// store (sharedRedis: the Redis at REDIS_URL under a key prefix of their
+// own, else a miniredis). The workspace suites send the IdP's requests to
+// both and drain on either, as a load balancer and two workers would.
+func newWorkspacePair(t *testing.T, opts ...harnessOpt) (*bridgeHarness, *bridgeHarness) {
+	t.Helper()
+	ss := newSharedSim(t)
+	opts = append([]harnessOpt{sharedRedis(t)}, opts...)
+	return newReplica(t, ss, opts...), newReplica(t, ss, opts...)
+}
+
 func testMapping(t *testing.T, h *bridgeHarness) *workspaceroles.Mapping {
 	cfg := &config.Config{}
 	withWorkspaceGroups(cfg)
@@ -110,7 +121,7 @@ func testMapping(t *testing.T, h *bridgeHarness) *workspaceroles.Mapping {
 // (members[value eq] path), rename, DELETE; after each drain Webflow's
 // roles are Mapping.Effective of the IdP's view.
 func TestWorkspaceGroupsOktaPush(t *testing.T) {
-	h := newBridge(t, withWorkspaceGroups)
+	h, h2 := newWorkspacePair(t, withWorkspaceGroups)
 	m := testMapping(t, h)
 	ann := wsUser(t, h, "ann@example.com", true)
 	bob := wsUser(t, h, "bob@example.com", true)
@@ -120,7 +131,7 @@ func TestWorkspaceGroupsOktaPush(t *testing.T) {
 	if eng.Status != 201 {
 		t.Fatalf("POST Engineering: %d %s", eng.Status, eng.Raw)
 	}
-	mkt := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Marketing","members":[{"value":%q},{"value":%q}]}`, bob, cat))
+	mkt := h2.wsDo("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Marketing","members":[{"value":%q},{"value":%q}]}`, bob, cat))
 	if mkt.Status != 201 {
 		t.Fatalf("POST Marketing: %d %s", mkt.Status, mkt.Raw)
 	}
@@ -129,10 +140,10 @@ func TestWorkspaceGroupsOktaPush(t *testing.T) {
 	checkRoles(t, h, m, map[string][]string{"ann@example.com": {"Engineering"}, "bob@example.com": {"Engineering", "Marketing"}, "cat@example.com": {"Marketing"}})
 
 	// Okta removes with a filter path and adds with a value.
-	if r := h.wsDo("PATCH", "/Groups/"+engID, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"%s\"]"},{"op":"add","path":"members","value":[{"value":%q}]}]}`, bob, cat)); r.Status != 204 {
+	if r := h2.wsDo("PATCH", "/Groups/"+engID, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"%s\"]"},{"op":"add","path":"members","value":[{"value":%q}]}]}`, bob, cat)); r.Status != 204 {
 		t.Fatalf("PATCH: %d %s", r.Status, r.Raw)
 	}
-	drainCounted(t, h)
+	drainCounted(t, h2)
 	checkRoles(t, h, m, map[string][]string{"ann@example.com": {"Engineering"}, "bob@example.com": {"Marketing"}, "cat@example.com": {"Engineering", "Marketing"}})
 
 	// A rename to another configured group moves its members' roles.
@@ -142,13 +153,13 @@ func TestWorkspaceGroupsOktaPush(t *testing.T) {
 	drainCounted(t, h)
 	checkRoles(t, h, m, map[string][]string{"ann@example.com": {"Engineering"}, "bob@example.com": {"Reviewers"}, "cat@example.com": {"Engineering", "Reviewers"}})
 
-	if r := h.wsDo("GET", "/Groups?filter="+urlq(`displayName eq "reviewers"`), ""); r.Status != 200 || fmt.Sprint(r.Body["totalResults"]) != "1" {
+	if r := h2.wsDo("GET", "/Groups?filter="+urlq(`displayName eq "reviewers"`), ""); r.Status != 200 || fmt.Sprint(r.Body["totalResults"]) != "1" {
 		t.Fatalf("filter: %d %s", r.Status, r.Raw)
 	}
-	if r := h.wsDo("DELETE", "/Groups/"+engID, ""); r.Status != 204 {
+	if r := h2.wsDo("DELETE", "/Groups/"+engID, ""); r.Status != 204 {
 		t.Fatalf("DELETE: %d %s", r.Status, r.Raw)
 	}
-	drainCounted(t, h)
+	drainCounted(t, h2)
 	checkRoles(t, h, m, map[string][]string{"ann@example.com": nil, "bob@example.com": {"Reviewers"}, "cat@example.com": {"Reviewers"}})
 	if r := h.wsDo("GET", "/Groups/"+engID, ""); r.Status != 404 {
 		t.Fatalf("GET deleted: %d %s", r.Status, r.Raw)
@@ -158,7 +169,7 @@ func TestWorkspaceGroupsOktaPush(t *testing.T) {
 // A member Webflow's native SCIM locks keeps its role; the lock is
 // recorded with the desired role, and applied once lifted.
 func TestWorkspaceGroupsSCIMLock(t *testing.T) {
-	h := newBridge(t, withWorkspaceGroups)
+	h, h2 := newWorkspacePair(t, withWorkspaceGroups)
 	m := testMapping(t, h)
 	dan := wsUser(t, h, "dan@example.com", false)
 	if r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, dan)); r.Status != 201 {
@@ -174,15 +185,18 @@ func TestWorkspaceGroupsSCIMLock(t *testing.T) {
 	if mem, _ := h.sim.MemberByEmail("dan@example.com"); mem.Roles.Site == "marketer" {
 		t.Fatal("a locked member's role was written")
 	}
-	// Operators see the lock in /metrics and the details of /readyz.
-	if code, _, raw := h.opsGet(h.ts.URL+"/metrics", "Bearer "+testAdminToken); !strings.Contains(raw, "\nbridge_workspace_role_locks 1\n") {
-		t.Errorf("/metrics lacks the lock count: %d", code)
-	}
-	if code, body, raw := h.opsGet(h.ts.URL+"/readyz", "Bearer "+testAdminToken); fmt.Sprint(walk(body, "workspaceRoles.roleLocks")) != "1" {
-		t.Errorf("/readyz details lack the lock count: %d %.300s", code, raw)
+	// Operators see the lock in /metrics and the details of /readyz, on
+	// every replica.
+	for _, rep := range []*bridgeHarness{h, h2} {
+		if code, _, raw := rep.opsGet(rep.ts.URL+"/metrics", "Bearer "+testAdminToken); !strings.Contains(raw, "\nbridge_workspace_role_locks 1\n") {
+			t.Errorf("/metrics lacks the lock count: %d", code)
+		}
+		if code, body, raw := rep.opsGet(rep.ts.URL+"/readyz", "Bearer "+testAdminToken); fmt.Sprint(walk(body, "workspaceRoles.roleLocks")) != "1" {
+			t.Errorf("/readyz details lack the lock count: %d %.300s", code, raw)
+		}
 	}
 	// The queue view names the lock and the role kept for it.
-	req, _ := http.NewRequest("GET", h.ts.URL+"/workspace/admin/memberships", nil)
+	req, _ := http.NewRequest("GET", h2.ts.URL+"/workspace/admin/memberships", nil)
 	req.Header.Set("Authorization", "Bearer "+testWorkspaceToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -200,10 +214,10 @@ func TestWorkspaceGroupsSCIMLock(t *testing.T) {
 	if err := h.sim.SetSCIMLock("dan@example.com", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.app.wsRoles.RequeueLocked(context.Background()); err != nil {
+	if err := h2.app.wsRoles.RequeueLocked(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	wsDrain(t, h)
+	wsDrain(t, h2)
 	checkRoles(t, h, m, map[string][]string{"dan@example.com": {"Marketing"}})
 	if n, _ := h.app.store.(interface {
 		RoleLockCount(context.Context) (int, error)
@@ -312,7 +326,7 @@ func drainCounted(t *testing.T, h *bridgeHarness) {
 // members with values (no aadOptscim062020 flag) and with a filter path;
 // Entra's membership check filter. Every drain costs at most LowerBound.
 func TestWorkspaceGroupsEntraSync(t *testing.T) {
-	h := newBridge(t, withWorkspaceGroups)
+	h, h2 := newWorkspacePair(t, withWorkspaceGroups)
 	m := testMapping(t, h)
 	ids := map[string]string{}
 	for _, e := range []string{"eve@example.com", "fay@example.com", "gil@example.com"} {
@@ -327,9 +341,16 @@ func TestWorkspaceGroupsEntraSync(t *testing.T) {
 		return str(r.Body, "id")
 	}
 	eng, rev := mk("Engineering"), mk("Reviewers")
+	// PATCHes alternate between the replicas.
+	patches := 0
 	patch := func(gid, ops string) {
 		t.Helper()
-		if r := h.wsDo("PATCH", "/Groups/"+gid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`+ops+`]}`); r.Status != 204 {
+		patches++
+		rep := h
+		if patches%2 == 0 {
+			rep = h2
+		}
+		if r := rep.wsDo("PATCH", "/Groups/"+gid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`+ops+`]}`); r.Status != 204 {
 			t.Fatalf("PATCH %s: %d %s", ops, r.Status, r.Raw)
 		}
 	}
@@ -346,9 +367,9 @@ func TestWorkspaceGroupsEntraSync(t *testing.T) {
 	patch(eng, fmt.Sprintf(`{"op":"Remove","path":"members","value":[{"value":%q}]}`, fay))
 	patch(rev, fmt.Sprintf(`{"op":"Remove","path":"members[value eq \"%s\"]"}`, gil))
 	patch(rev, fmt.Sprintf(`{"op":"Add","path":"members","value":[{"value":%q}]}`, eve))
-	drainCounted(t, h)
+	drainCounted(t, h2)
 	checkRoles(t, h, m, map[string][]string{"eve@example.com": {"Engineering", "Reviewers"}, "fay@example.com": {"Reviewers"}, "gil@example.com": nil})
-	r = h.wsDo("GET", "/Groups?excludedAttributes=members&filter="+urlq(fmt.Sprintf(`id eq "%s" and members[value eq "%s"]`, eng, fay)), "")
+	r = h2.wsDo("GET", "/Groups?excludedAttributes=members&filter="+urlq(fmt.Sprintf(`id eq "%s" and members[value eq "%s"]`, eng, fay)), "")
 	if r.Status != 200 || fmt.Sprint(r.Body["totalResults"]) != "0" {
 		t.Fatalf("membership check after the remove: %d %s", r.Status, r.Raw)
 	}
@@ -369,9 +390,8 @@ func TestWorkspaceGroupsEntraSync(t *testing.T) {
 // pushes for the same users: every update lands (the final roles are
 // Mapping.Effective of the final memberships).
 func TestWorkspaceGroupsReplicas(t *testing.T) {
-	ss := newSharedSim(t)
-	opts := []harnessOpt{withWorkspaceGroups, sharedRedis(t)}
-	reps := []*bridgeHarness{newReplica(t, ss, opts...), newReplica(t, ss, opts...)}
+	h1, h2 := newWorkspacePair(t, withWorkspaceGroups)
+	reps := []*bridgeHarness{h1, h2}
 	h := reps[0]
 	m := testMapping(t, h)
 	const users = 8

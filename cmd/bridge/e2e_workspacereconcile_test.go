@@ -57,7 +57,7 @@ func driftOf(rep *workspacegroups.DriftReport, email string) *workspacegroups.Me
 // member; --apply restores the IdP's view with exactly LowerBound writes
 // and the stated reads; a second run finds and writes nothing.
 func TestWorkspaceReconcileDashboardDrift(t *testing.T) {
-	h := newBridge(t, withWorkspaceGroups)
+	h, h2 := newWorkspacePair(t, withWorkspaceGroups)
 	m := testMapping(t, h)
 	ann := wsUser(t, h, "ann@example.com", true)
 	bob := wsUser(t, h, "bob@example.com", true)
@@ -120,7 +120,8 @@ func TestWorkspaceReconcileDashboardDrift(t *testing.T) {
 		}
 	}
 
-	rep, reads, writes := wsReconcile(t, h, true)
+	// The other replica applies: the state is shared.
+	rep, reads, writes := wsReconcile(t, h2, true)
 	lb := lowerBoundOf(before, h.sim.Workspace())
 	t.Logf("reconcile --apply: %d writes (lower bound %d, counted independently %d), %d reads (bound %d)", writes, rep.LowerBound, lb, reads, rep.ReadBound)
 	if writes != rep.LowerBound || writes != lb {
@@ -159,7 +160,7 @@ func TestWorkspaceReconcileDashboardDrift(t *testing.T) {
 // the kept role and records the refusal again; once the lock is lifted
 // the next reconcile writes the kept role and clears the lock.
 func TestWorkspaceReconcileLockLifted(t *testing.T) {
-	h := newBridge(t, withWorkspaceGroups)
+	h, h2 := newWorkspacePair(t, withWorkspaceGroups)
 	m := testMapping(t, h)
 	dan := wsUser(t, h, "dan@example.com", false)
 	if r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, dan)); r.Status != 201 {
@@ -189,7 +190,7 @@ func TestWorkspaceReconcileLockLifted(t *testing.T) {
 	if err := h.sim.SetSCIMLock("dan@example.com", false); err != nil {
 		t.Fatal(err)
 	}
-	rep, _, writes = wsReconcile(t, h, true)
+	rep, _, writes = wsReconcile(t, h2, true)
 	if d := driftOf(rep, "dan@example.com"); d == nil || d.Outcome != "written" || writes != rep.LowerBound || locks() != 0 {
 		t.Fatalf("apply once unlocked: %+v, %d writes (lower bound %d), %d locks", d, writes, rep.LowerBound, locks())
 	}
@@ -199,20 +200,21 @@ func TestWorkspaceReconcileLockLifted(t *testing.T) {
 	}
 }
 
-// Two replicas never reconcile the workspace at once.
+// Two replicas never reconcile the workspace at once: while one holds the
+// lease, the other's run is ErrReconcileRunning.
 func TestWorkspaceReconcileLease(t *testing.T) {
-	h := newBridge(t, withWorkspaceGroups)
+	h, h2 := newWorkspacePair(t, withWorkspaceGroups)
 	unlock, ok, err := h.app.store.(interface {
 		LockWorkspaceUser(context.Context, string, time.Duration) (func(), bool, error)
 	}).LockWorkspaceUser(context.Background(), "\x00reconcile", time.Minute)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if _, err := h.app.wsRoles.Reconcile(context.Background(), true); err != workspacegroups.ErrReconcileRunning {
+	if _, err := h2.app.wsRoles.Reconcile(context.Background(), true); err != workspacegroups.ErrReconcileRunning {
 		t.Errorf("with the lease held elsewhere: %v", err)
 	}
 	unlock()
-	if _, err := h.app.wsRoles.Reconcile(context.Background(), false); err != nil {
+	if _, err := h2.app.wsRoles.Reconcile(context.Background(), false); err != nil {
 		t.Errorf("with the lease free: %v", err)
 	}
 }

@@ -94,7 +94,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		admin := newHTTPServer(cfg.Admin.Listen, a.adminHandler)
 		go func() {
 			adminErr <- serveOn(ctx, admin, adminLn, log, shutdown, func(addr string) {
-				log.Info("admin listener: /healthz, /readyz and /metrics without a token", "addr", addr)
+				log.Info("admin listener: /healthz, /readyz and /metrics without a token; the status page /admin/ with an admin token", "addr", addr)
 				fmt.Fprintf(stdout, "admin listening on %s\n", addr)
 			})
 			cancel()

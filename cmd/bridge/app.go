@@ -124,6 +124,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	if cfg.Workspace.Enabled() && !members {
 		tokenLabels[webflowdata.Token(cfg.Workspace.WebflowSCIMToken).Fingerprint()] = "workspace"
 	}
+	if cfg.Workspace.Enabled() && cfg.Workspace.RolesUsed() && tokenLabels[webflowdata.Token(cfg.Workspace.MembersToken).Fingerprint()] == "" {
+		tokenLabels[webflowdata.Token(cfg.Workspace.MembersToken).Fingerprint()] = "workspace-members"
+	}
 	paced := meteredLimiter{next: limiter, m: a.metrics, labels: tokenLabels}
 	for _, label := range tokenLabels {
 		// Every token's 429 series exists from the start, at 0, so that

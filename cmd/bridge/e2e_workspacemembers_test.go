@@ -431,6 +431,11 @@ func TestWorkspaceMembersLinksExisting(t *testing.T) {
 		}
 		ids[email] = str(r.Body, "id")
 	}
+	// The calls are paced on the workspace token's budget, labelled by
+	// what it serves.
+	if _, _, raw := h.opsGet(h.ts.URL+"/metrics", "Bearer "+testAdminToken); !strings.Contains(raw, `bridge_rate_budget_used{token="workspace-members"} 6`) {
+		t.Errorf("/metrics lacks the 6 calls on the workspace-members budget:\n%s", grepLines(raw, "bridge_rate_budget_used"))
+	}
 	wsDrain(t, h)
 	if mem, _ := h.sim.MemberByEmail(member); mem.Roles.Workspace != "member" || mem.Roles.Site != "designer" {
 		t.Errorf("the linked member was rewritten: %+v", mem.Roles)
@@ -528,4 +533,14 @@ func TestWorkspaceMembersEntraGroupSync(t *testing.T) {
 	if r := h.wsDo("GET", "/Groups?filter="+urlq(`id eq "`+gid["Reviewers"]+`" and members[value eq "`+ids[emails[3]]+`"]`)+"&excludedAttributes=members", ""); fmt.Sprint(r.Body["totalResults"]) != "1" {
 		t.Errorf("membership check: %s", r.Raw)
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

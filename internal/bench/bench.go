@@ -607,7 +607,10 @@ func (e *benchEnv) preloadRange(ctx context.Context, from, to int, withSim bool)
 					wu, err = e.sim.AddUser(webflowsim.DemoSiteID, webflowsim.SeedUser{ID: wu.ID, Email: email, Name: given + " " + family})
 				}
 				if err == nil {
-					u := mapping.User{UserName: email, Active: true, Name: mapping.Name{GivenName: given, FamilyName: family},
+					// As Okta sends a user: userName, externalId, name,
+					// displayName, one work email, active.
+					u := mapping.User{UserName: email, ExternalID: fmt.Sprintf("00u%017d", i), DisplayName: given + " " + family,
+						Active: true, Name: mapping.Name{GivenName: given, FamilyName: family},
 						Emails: []mapping.Email{{Value: email, Type: "work", Primary: true}}}
 					rec := &state.UserRecord{ID: wu.ID, SiteID: webflowsim.DemoSiteID, Active: true}
 					scimserver.FillRecord(rec, u, email, &wu, now)

@@ -76,6 +76,8 @@ var _ redis.Hook = (*rtCounter)(nil)
 //	POST: reserve+uniqueness check, 2 limiter admissions (invite, name),
 //	  store+release;
 //	group member add: the group and the access-group cache, the change;
+//	GET group with members: the group and the access-group cache, the
+//	  member set, the members' names (HMGET), whatever the group's size;
 //	PATCH active false/true: the view, lock + desired groups, 2
 //	  admissions (the GET of what Webflow holds, the PATCH; false here
 //	  needs no PATCH: the user holds no linked group in Webflow yet),
@@ -92,6 +94,7 @@ func TestRedisRoundTripsPerOperation(t *testing.T) {
 	h.must(200, h.do("GET", "/Users?filter="+urlq(`userName eq "rt.warm@example.com"`), nil))
 	h.must(200, h.do("GET", "/Users/"+warm, nil))
 	h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": warm}}))))
+	h.must(200, h.do("GET", "/Groups/"+gid, nil))
 	h.must(200, h.do("PATCH", "/Users/"+warm, patch(op("replace", "", map[string]any{"active": false}))))
 	h.must(200, h.do("PATCH", "/Users/"+warm, patch(op("replace", "", map[string]any{"active": true}))))
 	cnt.take()
@@ -108,6 +111,7 @@ func TestRedisRoundTripsPerOperation(t *testing.T) {
 		{"GET by id", "GET", "/Users/" + id, nil, 200, 1},
 		{"POST /Users", "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "rt.two@example.com", "active": true, "name": map[string]any{"givenName": "RT", "familyName": "Two"}}, 201, 4},
 		{"group add", "PATCH", "/Groups/" + gid, patch(op("add", "members", []map[string]any{{"value": id}})), 204, 2},
+		{"GET group", "GET", "/Groups/" + gid, nil, 200, 3},
 		{"PATCH active false", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": false})), 200, 5},
 		{"PATCH active true", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": true})), 200, 6},
 		{"PATCH no change", "PATCH", "/Users/" + id, patch(op("replace", "", map[string]any{"active": true})), 200, 1},

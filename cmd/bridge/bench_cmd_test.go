@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -78,12 +79,22 @@ func TestBenchCmdShort(t *testing.T) {
 	}
 
 	// The other sections measured something, without errors.
-	if len(rep.Throughput) != 4 {
-		t.Errorf("throughput rows: %d, want 4 (mixed and filter at concurrency 1 and 16)", len(rep.Throughput))
+	if len(rep.Throughput) != 7 {
+		t.Errorf("throughput rows: %d, want 7 (mixed in IdP form, mixed in the previous form and filter at concurrency 1 and 16; the large group at 1)", len(rep.Throughput))
 	}
+	rows := map[string]bool{}
 	for _, l := range rep.Throughput {
+		rows[fmt.Sprintf("%s c=%d", l.Workload, l.Concurrency)] = true
 		if l.Requests == 0 || l.Errors > 0 {
 			t.Errorf("%s %s c=%d: %d requests, %d errors (%s)", l.Target, l.Workload, l.Concurrency, l.Requests, l.Errors, l.FirstError)
+		}
+		if l.CPUPerRequestUs <= 0 || l.CPUMethod == "" {
+			t.Errorf("%s c=%d: no CPU per request (%v, %q)", l.Workload, l.Concurrency, l.CPUPerRequestUs, l.CPUMethod)
+		}
+	}
+	for _, want := range []string{"mixed (IdP form) c=1", "mixed (IdP form) c=16", "large group: PATCH add 1 + GET c=1"} {
+		if !rows[want] {
+			t.Errorf("no %s row: %v", want, rows)
 		}
 	}
 	if rep.Peer.Ran || rep.Peer.Skipped == "" {
@@ -95,7 +106,7 @@ func TestBenchCmdShort(t *testing.T) {
 	if len(rep.Memory) == 0 || rep.Memory[0].KeyBytesPerUser <= 0 || rep.Memory[0].RSSMiB <= 0 {
 		t.Errorf("memory: %+v", rep.Memory)
 	}
-	if len(rep.Goals) < 8 {
-		t.Errorf("goals: %d, want 8", len(rep.Goals))
+	if len(rep.Goals) < 14 {
+		t.Errorf("goals: %d, want 14 (issue 10's and issue 16's)", len(rep.Goals))
 	}
 }

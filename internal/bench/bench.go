@@ -813,9 +813,9 @@ func benchMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 
 type workloadTarget struct {
 	name   string
 	client *benchClient
-	users  int    // preloaded users named benchUserName(0..users-1)
-	group  string // a group id to add members to
-	tag    string // makes created userNames unique per run
+	users  int      // preloaded users named benchUserName(0..users-1)
+	group  string   // a group id to add members to
+	tag    string   // makes created userNames unique per run
 	pool   []string // users that largeGroup adds (not members yet)
 }
 

@@ -312,3 +312,51 @@ func TestWorkspaceQueueViewRedactsEmails(t *testing.T) {
 		}
 	}
 }
+
+// reconcile.interval runs the workspace reconcile with the sites': a role
+// changed in the dashboard is restored without anyone asking.
+func TestWorkspaceReconcilePeriodic(t *testing.T) {
+	h := newBridge(t, withWorkspaceGroups)
+	m := testMapping(t, h)
+	ann := wsUser(t, h, "ann@example.com", true)
+	if r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, ann)); r.Status != 201 {
+		t.Fatalf("POST: %d %s", r.Status, r.Raw)
+	}
+	wsDrain(t, h)
+	mem, _ := h.sim.MemberByEmail("ann@example.com")
+	if err := h.sim.SetMemberRole(mem.ID, "reviewer", "reviewer", ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		reconcileLoop(ctx, h.app.scim, nil, h.app.wsRoles, 20*time.Millisecond, true, h.app.log)
+		close(done)
+	}()
+	waitFor(t, "the periodic reconcile to restore ann's role", func() bool {
+		mem, _ := h.sim.MemberByEmail("ann@example.com")
+		return mem.Roles.Workspace == "member"
+	})
+	cancel()
+	<-done
+	checkRoles(t, h, m, map[string][]string{"ann@example.com": {"Marketing"}})
+}
+
+// bridge reconcile takes --site or --workspace, not both, and --rebuild
+// only with --site.
+func TestReconcileCommandFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "--site or --workspace is required"},
+		{[]string{"--site", testSite, "--workspace"}, "--site and --workspace reconcile different things"},
+		{[]string{"--workspace", "--rebuild"}, "--rebuild is for a site's records"},
+	} {
+		var out, errb bytes.Buffer
+		err := runReconcile(context.Background(), tc.args, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

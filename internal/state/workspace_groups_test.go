@@ -87,6 +87,10 @@ func runWorkspaceGroupConformance(t *testing.T, s *RedisStore) {
 	if len(groups["u2"]) != 0 || len(groups["u1"]) != 1 || groups["u1"][0] != "g2" {
 		t.Fatalf("user groups after delete: %v", groups)
 	}
+	// Every user in a group, for a reconcile: u2 left its last group.
+	if all, err := s.WorkspaceGroupUsers(ctx); err != nil || len(all) != 1 || len(all["u1"]) != 1 || all["u1"][0] != "g2" {
+		t.Fatalf("users in groups: %v %v", all, err)
+	}
 	// Locks.
 	if err := s.SetRoleLock(ctx, "u1", &RoleLock{Email: "a@example.com", Desired: "admin/site_manager", Scope: "role"}); err != nil {
 		t.Fatal(err)

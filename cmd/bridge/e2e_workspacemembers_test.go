@@ -544,3 +544,29 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// An address whose only invite was declined (or expired) is invited
+// again under both readings of what Webflow does then: a 409 until the
+// closed invite is cancelled (the default), or a new invite.
+func TestWorkspaceMembersDeclinedInvite(t *testing.T) {
+	for name, rd := range map[string]webflowsim.Readings{"conflict": {}, "new": {ClosedInvite: webflowsim.ClosedInviteNew}} {
+		t.Run(name, func(t *testing.T) {
+			h := newBridge(t, withWorkspaceMembers)
+			if err := h.sim.SetReadings(rd); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.sim.SetInviteStatus(webflowsim.DemoInviteID, "declined"); err != nil {
+				t.Fatal(err)
+			}
+			const email = "sam.okafor@example.com"
+			r := h.wsDo("POST", "/Users", oktaUserBody(email, "Sam", true))
+			status, inviteID := wsStatus(r)
+			if r.Status != 201 || status != "invited" || inviteID == webflowsim.DemoInviteID || h.sim.WorkspaceInvitesTo(email) != 1 {
+				t.Fatalf("POST: %d %s, %d invitation emails", r.Status, r.Raw, h.sim.WorkspaceInvitesTo(email))
+			}
+			if iv, ok := h.sim.Invite(inviteID); !ok || iv.Status != "pending" {
+				t.Errorf("the new invite: %+v %v", iv, ok)
+			}
+		})
+	}
+}

@@ -47,7 +47,11 @@
 //     (Webflow refuses both); deprovisioning leaves them and logs it.
 //   - A 409 or a lost answer on the invite is resolved by one list by
 //     email: a member is linked, a pending invite is taken as this
-//     user's; only declined or expired invites mean inviting again.
+//     user's. Whether Webflow invites an address whose only invites are
+//     declined or expired is not documented (simulator reading
+//     closedInvite): on a 409 the bridge cancels them (bulk remove) and
+//     invites once more, which works under both readings. A 409 nothing
+//     explains is answered 409 with Webflow's message.
 //   - A removal answered 404 (member) or workspace_invite_not_found
 //     (invite) means already gone; for an invite, the email is then
 //     listed once, since the invite may have been accepted meanwhile.

@@ -215,6 +215,10 @@ func (h *Handler) answer(ctx context.Context, method string, err error) *httpErr
 		return &httpError{status: http.StatusServiceUnavailable, detail: fmt.Sprintf("Webflow refused the bridge's workspace token (%d %s); fix workspace.membersToken (workspace_members:read/write, site_access:read/write)", ae.Status, ae.Code), retryAfter: time.Minute}
 	case webflowdata.IsManagedBySCIM(err):
 		return errf(http.StatusConflict, "", "Webflow refuses: this member is managed by Webflow's native SCIM (workspace_member_managed_by_scim); change it there")
+	case isConflict(err):
+		ae, _ := webflowdata.AsAPIError(err)
+		log.WarnContext(ctx, "workspace members: Webflow answered 409 and lists nothing that explains it", "method", method, "code", ae.Code)
+		return errf(http.StatusConflict, "", "Webflow refused with 409 %s: %s", ae.Code, ae.Message)
 	case webflowdata.IsValidation(err):
 		ae, _ := webflowdata.AsAPIError(err)
 		return errf(http.StatusBadRequest, mapping.ScimTypeInvalidValue, "Webflow rejected the request: %s", ae.Message)

@@ -150,6 +150,7 @@ func TestAnswerNeverFiveHundred(t *testing.T) {
 		{"not enterprise", &webflowdata.APIError{Status: 403, Code: webflowdata.CodeNotEnterpriseWorkspace}, 503, true},
 		{"webflow 400", &webflowdata.APIError{Status: 400, Message: "bad"}, 400, false},
 		{"scim lock", &webflowdata.APIError{Status: 409, Code: webflowdata.CodeMemberManagedBySCIM}, 409, false},
+		{"webflow 409 unexplained", &webflowdata.APIError{Status: 409, Code: "conflict"}, 409, false},
 		{"transport", &webflowdata.TransportError{Err: errors.New("reset")}, 503, true},
 		{"deadline", context.DeadlineExceeded, 503, true},
 		{"redis down", errors.New("dial tcp: refused"), 503, true},

@@ -228,19 +228,28 @@ func (h *Handler) effective(ctx context.Context, userID string) (workspaceroles.
 
 // find lists the email: the member, else a pending invite, as a ref.
 func (h *Handler) find(ctx context.Context, email string) (ref, upstream, error) {
+	r, up, _, err := h.lookup(ctx, email)
+	return r, up, err
+}
+
+// lookup is find, with the ids of the address's declined and expired
+// invites when it has neither a member nor a pending invite.
+func (h *Handler) lookup(ctx context.Context, email string) (ref, upstream, []string, error) {
 	m, invites, err := h.opts.Client.FindWorkspaceMember(ctx, h.opts.WorkspaceID, email)
 	if err != nil {
-		return ref{}, upstream{}, err
+		return ref{}, upstream{}, nil, err
 	}
 	if m != nil {
-		return ref{member: m.ID}, upstream{Role: m.Roles.Workspace}, nil
+		return ref{member: m.ID}, upstream{Role: m.Roles.Workspace}, nil, nil
 	}
+	var closed []string
 	for _, iv := range invites {
 		if iv.Status == webflowdata.InviteStatusPending {
-			return ref{invite: iv.ID}, upstream{Role: iv.Role}, nil
+			return ref{invite: iv.ID}, upstream{Role: iv.Role}, nil, nil
 		}
+		closed = append(closed, iv.ID)
 	}
-	return ref{}, upstream{}, nil
+	return ref{}, upstream{}, closed, nil
 }
 
 // provision makes Webflow hold the user: one invite with the role the
@@ -255,6 +264,12 @@ func (h *Handler) provision(ctx context.Context, userID, email string, resolving
 			return r, up, up.Linked, err
 		}
 	}
+	return h.invite(ctx, userID, email, false)
+}
+
+// invite sends the invite; retried is true for the one attempt made after
+// cancelling the address's closed invites.
+func (h *Handler) invite(ctx context.Context, userID, email string, retried bool) (r ref, up upstream, linked bool, err error) {
 	eff, err := h.effective(ctx, userID)
 	if err != nil {
 		return ref{}, upstream{}, false, err
@@ -275,13 +290,22 @@ func (h *Handler) provision(ctx context.Context, userID, email string, resolving
 		return ref{}, upstream{}, false, fmt.Errorf("webflow answered the invite with status %q and neither an invite nor a member", out.Status)
 	case webflowdata.IsAmbiguous(err), isConflict(err):
 		// A lost answer may hide an invite that went out; a 409 is an
-		// invite or a membership with other roles. Either way the list
-		// by email says which.
-		r, up, ferr := h.find(ctx, email)
-		if ferr == nil && r != (ref{}) {
+		// invite or a membership with other roles, or (a reading of
+		// what the reference leaves open) a declined or expired invite
+		// in the way. The list by email says which.
+		r, up, closed, ferr := h.lookup(ctx, email)
+		switch {
+		case ferr == nil && r != (ref{}):
 			up.Linked = true
 			h.opts.Logger.WarnContext(ctx, "workspace members: linked what Webflow holds for the address instead of inviting", "id", userID, "ref", r.String(), "cause", err.Error())
 			return r, up, true, nil
+		case ferr == nil && len(closed) > 0 && isConflict(err) && !retried:
+			// Cancel the closed invites (bulk remove), then invite once more.
+			if _, rerr := h.opts.Client.BulkRemoveWorkspaceMembers(ctx, h.opts.WorkspaceID, webflowdata.BulkRemoveMembersRequest{InviteIDs: closed}); rerr != nil {
+				return ref{}, upstream{}, false, rerr
+			}
+			h.opts.Logger.InfoContext(ctx, "workspace members: cancelled the address's declined or expired invites to invite it again", "id", userID, "invites", closed)
+			return h.invite(ctx, userID, email, true)
 		}
 		return ref{}, upstream{}, false, err
 	}

@@ -145,6 +145,10 @@ package webflowsim
 //   - bulkSuccessError (the example's error object on successful items):
 //     present, with a message ("example", default: a client must read
 //     outcome, not error) | absent ("schema").
+//   - closedInvite (an invite of an address whose only invites are declined
+//     or expired): 409 conflict until the closed invite is cancelled with
+//     bulk remove ("conflict", default: a client that cancels and invites
+//     again works under both) | a new pending invite ("new").
 //
 // Workspace plan, seat model (roles.site is absent on legacy seats) and
 // seat limits are workspace settings (SeedWorkspace, PUT /_sim/workspace).

@@ -161,6 +161,16 @@ func (e *entState) pendingInvite(email string) *wsInvite {
 	return nil
 }
 
+// closedInvite is a declined or expired invite of the address, if any.
+func (e *entState) closedInvite(email string) *wsInvite {
+	for _, iv := range e.orderedInvites() {
+		if iv.status != webflowdata.InviteStatusPending && strings.EqualFold(iv.email, email) {
+			return iv
+		}
+	}
+	return nil
+}
+
 func (e *entState) addMember(m *wsMember) {
 	m.seq = e.next()
 	e.members[m.id] = m

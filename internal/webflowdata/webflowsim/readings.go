@@ -83,6 +83,13 @@ type Readings struct {
 	// an error object with a message, as Webflow's literal example does
 	// (the schema says it is absent). "schema": no error on successes.
 	BulkSuccessError string `json:"bulkSuccessError,omitempty"`
+	// ClosedInvite: an invite of an address whose only invites are
+	// declined or expired (whether Webflow makes a new one is not
+	// documented). "" or "conflict": 409 conflict until the closed invite
+	// is cancelled with bulk remove (a client that cancels and invites
+	// again works under both readings). "new": a new pending invite; the
+	// closed one stays listed.
+	ClosedInvite string `json:"closedInvite,omitempty"`
 }
 
 // Reading values other than the defaults.
@@ -101,6 +108,7 @@ const (
 	RolesQueryRepeated      = "repeated"
 	BulkPairErrorsRequest   = "request"
 	BulkSuccessErrorSchema  = "schema"
+	ClosedInviteNew         = "new"
 	readingDefault          = ""
 	readingDefaultSpelledAs = "default"
 )
@@ -121,6 +129,7 @@ var readingChoices = map[string][]string{
 	"rolesQuery":        {"comma", RolesQueryRepeated},
 	"bulkPairErrors":    {"per_item", BulkPairErrorsRequest},
 	"bulkSuccessError":  {"example", BulkSuccessErrorSchema},
+	"closedInvite":      {"conflict", ClosedInviteNew},
 }
 
 func (r *Readings) fields() map[string]*string {
@@ -129,7 +138,7 @@ func (r *Readings) fields() map[string]*string {
 		"siteListImplicit": &r.SiteListImplicit, "openSiteGrant": &r.OpenSiteGrant, "openSiteRevoke": &r.OpenSiteRevoke,
 		"nonMember": &r.NonMember, "noAccessPatch": &r.NoAccessPatch, "siteTokens": &r.SiteTokens,
 		"emailMatch": &r.EmailMatch, "rolesQuery": &r.RolesQuery, "bulkPairErrors": &r.BulkPairErrors,
-		"bulkSuccessError": &r.BulkSuccessError,
+		"bulkSuccessError": &r.BulkSuccessError, "closedInvite": &r.ClosedInvite,
 	}
 }
 

@@ -421,6 +421,11 @@ func (s *Simulator) inviteMember(w http.ResponseWriter, r *http.Request, rd Read
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
+	if rd.ClosedInvite != ClosedInviteNew && e.closedInvite(email) != nil {
+		s.mu.Unlock()
+		writeError(w, http.StatusConflict, webflowdata.CodeConflict, "This address has a declined or expired invite; cancel it with bulk remove to invite the address again")
+		return
+	}
 	iv.id = s.ids.objectID(now)
 	iv.created = now
 	iv.seq = e.next()

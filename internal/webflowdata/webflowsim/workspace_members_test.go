@@ -392,13 +392,25 @@ func TestInviteLifecycle(t *testing.T) {
 		t.Errorf("invite of an active member: %d %s", resp.StatusCode, b)
 	}
 
-	// A declined invite no longer matches: a new request makes a new invite.
+	// A declined invite no longer matches. Under the default reading a new
+	// request is 409 until the declined invite is cancelled; under "new"
+	// it makes a new invite.
 	if err := sim.SetInviteStatus(DemoInviteID, "declined"); err != nil {
 		t.Fatal(err)
 	}
-	resp, b = call(t, srv, "POST", wsPath, wsTok, map[string]any{"email": "sam.okafor@example.com", "workspaceRole": "member", "defaultSiteRole": "designer"})
+	samInvite := map[string]any{"email": "sam.okafor@example.com", "workspaceRole": "member", "defaultSiteRole": "designer"}
+	if resp, b = call(t, srv, "POST", wsPath, wsTok, samInvite); resp.StatusCode != 409 || !strings.Contains(string(b), "declined or expired") {
+		t.Errorf("invite after a decline, default reading: %d %s", resp.StatusCode, b)
+	}
+	if err := sim.SetReadings(Readings{ClosedInvite: ClosedInviteNew}); err != nil {
+		t.Fatal(err)
+	}
+	resp, b = call(t, srv, "POST", wsPath, wsTok, samInvite)
 	if resp.StatusCode != 201 || strings.Contains(string(b), DemoInviteID) {
-		t.Errorf("invite after a decline: %d %s", resp.StatusCode, b)
+		t.Errorf("invite after a decline, reading new: %d %s", resp.StatusCode, b)
+	}
+	if err := sim.SetReadings(Readings{}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := sim.AcceptInvite(DemoInviteID, "", ""); err == nil {
 		t.Error("a declined invite cannot be accepted")

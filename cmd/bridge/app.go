@@ -23,6 +23,7 @@ import (
 	"github.com/webflowscim/bridge/internal/statuspage"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/workspacegroups"
+	"github.com/webflowscim/bridge/internal/workspacemembers"
 	"github.com/webflowscim/bridge/internal/workspaceroles"
 )
 
@@ -180,16 +181,18 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	a.scim = srv
 
 	var workspace http.Handler
+	var wsMembers *workspacemembers.Handler // members mode only
 	var wsGroups *workspacegroups.Handler
 	if cfg.Workspace.Enabled() && members {
 		// workspace.mode: members: /Users from the Workspace Members API,
 		// /Groups from the bridge's state, no native SCIM.
 		wsObserver := a.metrics.webflowObserver("workspace", opts.Observer)
-		workspace, err = newWorkspaceMembers(cfg, rs, paced, wsObserver, audit, opts, guard, log)
+		wsMembers, err = newWorkspaceMembers(cfg, rs, paced, wsObserver, audit, opts, guard, log)
 		if err != nil {
 			a.Close()
 			return nil, err
 		}
+		workspace = wsMembers
 		wsGroups, a.wsRoles, err = newWorkspaceRoles(cfg, rs, nil, paced, wsObserver, audit, opts.HTTPClient, guard, log)
 		if err != nil {
 			a.Close()
@@ -226,6 +229,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	}
 	a.metrics.reg.MustRegister(sc)
 	var wsProbe func(context.Context) error
+	if wsMembers != nil {
+		wsProbe = wsMembers.Probe
+	}
 	if cfg.Workspace.Enabled() && !members {
 		wsProbe = workspaceProbe(cfg.Webflow.SCIMBaseURL, webflowdata.Token(cfg.Workspace.WebflowSCIMToken), opts.HTTPClient)
 	}

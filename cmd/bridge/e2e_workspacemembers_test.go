@@ -570,3 +570,21 @@ func TestWorkspaceMembersDeclinedInvite(t *testing.T) {
 		})
 	}
 }
+
+// /readyz probes the workspace token on the Workspace Members API in
+// members mode (there is no native SCIM to probe), and names a refused
+// token without showing it.
+func TestWorkspaceMembersReadyz(t *testing.T) {
+	ctx := context.Background()
+	h := newBridge(t, withWorkspaceMembers)
+	h.app.health.probeRedis(ctx)
+	h.app.health.probeWebflow(ctx)
+	if code, m := h.readyz(); code != 200 || str(m, "workspace.status") != "ok" {
+		t.Errorf("healthy: %d %v", code, m)
+	}
+	bad := newBridge(t, withWorkspaceMembers, func(c *config.Config) { c.Workspace.MembersToken = "not-a-webflow-token-0123456789abcdef" })
+	bad.app.health.probeWebflow(ctx)
+	if _, m := bad.readyz(); str(m, "workspace.status") != "down" || !strings.Contains(str(m, "workspace.detail"), "refused workspace.membersToken") {
+		t.Errorf("refused token: %v", m)
+	}
+}

@@ -353,3 +353,26 @@ func (h *Handler) serveDiscovery(w http.ResponseWriter, which string) {
 		writeJSON(w, http.StatusOK, map[string]any{"schemas": []string{listResponseSchema}, "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []any{}})
 	}
 }
+
+// Probe checks, for /readyz, that workspace.membersToken reaches the
+// Workspace Members API: one List Workspace Members call of one entry.
+// Its error names what is wrong, never the token.
+func (h *Handler) Probe(ctx context.Context) error {
+	_, err := h.opts.Client.ListWorkspaceMembers(ctx, h.opts.WorkspaceID, webflowdata.MemberListOptions{Limit: 1})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, webflowdata.ErrNotEnterpriseWorkspace):
+		return errors.New("Webflow answers that the workspace is not on an Enterprise plan (not_enterprise_plan_workspace)")
+	case webflowdata.IsUnauthorized(err):
+		ae, _ := webflowdata.AsAPIError(err)
+		return fmt.Errorf("Webflow refused workspace.membersToken (%d %s)", ae.Status, ae.Code)
+	case webflowdata.IsNotFound(err):
+		return fmt.Errorf("Webflow has no workspace %s (workspace.id)", h.opts.WorkspaceID)
+	}
+	var ae *webflowdata.APIError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("the Workspace Members API answered %d %s", ae.Status, ae.Code)
+	}
+	return errors.New("the Workspace Members API could not be reached")
+}

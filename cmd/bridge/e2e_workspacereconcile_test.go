@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
 
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
@@ -358,5 +362,53 @@ func TestReconcileCommandFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// bridge reconcile --workspace prints the drift (as JSON with --json) and
+// with --apply restores it, from a config file as an operator runs it.
+func TestReconcileCommandWorkspace(t *testing.T) {
+	mr := miniredis.RunT(t)
+	h := newBridge(t, withWorkspaceGroups, func(c *config.Config) { c.Redis.URL = "redis://" + mr.Addr(); c.Redis.KeyPrefix = "" })
+	ann := wsUser(t, h, "ann@example.com", true)
+	if r := h.wsDo("POST", "/Groups", fmt.Sprintf(`{"displayName":"Marketing","members":[{"value":%q}]}`, ann)); r.Status != 201 {
+		t.Fatalf("POST: %d %s", r.Status, r.Raw)
+	}
+	wsDrain(t, h)
+	mem, _ := h.sim.MemberByEmail("ann@example.com")
+	if err := h.sim.SetMemberRole(mem.ID, "reviewer", "reviewer", ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`redis: {url: "redis://%s"}
+webflow: {apiBaseURL: "%s/v2", scimBaseURL: "%s/scim/v2", rateLimitPerMinute: 100000}
+workspace:
+  webflowSCIMToken: %s
+  scimTokens: [%s]
+  id: %s
+  membersToken: %s
+  groups:
+    "Marketing": {workspace: member, site: marketer}
+`, mr.Addr(), h.simTS.URL, h.simTS.URL, webflowsim.DemoSCIMToken, testWorkspaceToken, webflowsim.DemoWorkspaceID, webflowsim.DemoWorkspaceToken)
+	path := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := runReconcile(t.Context(), []string{"--config", path, "--workspace", "--json"}, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	var rep workspacegroups.DriftReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Apply {
+		t.Fatalf("%v %s", err, out.String())
+	}
+	if d := driftOf(&rep, "ann@example.com"); d == nil || d.Role == nil || d.Role.Current != "reviewer/reviewer" || d.Role.Desired != "member/marketer" {
+		t.Errorf("the dashboard change: %+v", d)
+	}
+	out.Reset()
+	if err := runReconcile(t.Context(), []string{"--config", path, "--workspace", "--apply"}, &out, &errb); err != nil || !strings.Contains(out.String(), "applied: 1 writes (lower bound 1), 1 members fixed") {
+		t.Errorf("--apply: %v\n%s", err, out.String())
+	}
+	if mem, _ := h.sim.MemberByEmail("ann@example.com"); mem.Roles.Workspace != "member" || mem.Roles.Site != "marketer" {
+		t.Errorf("after --apply Webflow holds %s/%s", mem.Roles.Workspace, mem.Roles.Site)
 	}
 }

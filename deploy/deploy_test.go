@@ -219,8 +219,8 @@ func checkBridgeConfig(t *testing.T, name string, raw []byte, secretsByRef bool)
 	}
 	if c.Redis.URL == "" {
 		t.Errorf("%s: redis.url is missing (empty means the embedded store: nothing shared, nothing survives a restart)", name)
-	} else if !placeholder.MatchString(c.Redis.URL) && !regexp.MustCompile(`^rediss?(\+cluster)?://`).MatchString(c.Redis.URL) {
-		t.Errorf("%s: redis.url %q: the bridge accepts redis://, rediss://, redis+cluster://", name, c.Redis.URL)
+	} else if !placeholder.MatchString(c.Redis.URL) && !regexp.MustCompile(`^rediss?(\+cluster|\+sentinel)?://`).MatchString(c.Redis.URL) {
+		t.Errorf("%s: redis.url %q: the bridge accepts redis://, rediss://, redis+cluster://, redis+sentinel://", name, c.Redis.URL)
 	}
 	if len(c.Sites) == 0 {
 		t.Errorf("%s: no sites", name)
@@ -590,7 +590,7 @@ func renders(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("HELM_RENDER_DIR")
 	if dir == "" {
-		t.Skip("HELM_RENDER_DIR is not set: .ci/run renders the chart with helm (default.yaml, all.yaml, cluster.yaml) and sets it; run that block to check the manifests")
+		t.Skip("HELM_RENDER_DIR is not set: .ci/run renders the chart with helm (default.yaml, all.yaml, cluster.yaml, sentinel.yaml) and sets it; run that block to check the manifests")
 	}
 	return dir
 }
@@ -886,6 +886,20 @@ func TestHelmCluster(t *testing.T) {
 	_, cfg := checkRender(t, "cluster.yaml", readManifests(t, path))
 	if cfg.Redis.URL != "redis+cluster://redis-0:6379,redis-1:6379,redis-2:6379" {
 		t.Errorf("cluster redis.url %q", cfg.Redis.URL)
+	}
+}
+
+// Sentinel mode: the URL names the Sentinels and the master set, for the
+// bridge's own failover client; no Service pointed at the master.
+func TestHelmSentinel(t *testing.T) {
+	dir := renders(t)
+	path := filepath.Join(dir, "sentinel.yaml")
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("no sentinel.yaml render")
+	}
+	_, cfg := checkRender(t, "sentinel.yaml", readManifests(t, path))
+	if want := "redis+sentinel://redis-node-0.redis-headless:26379,redis-node-1.redis-headless:26379,redis-node-2.redis-headless:26379/mymaster?db=2"; cfg.Redis.URL != want {
+		t.Errorf("sentinel redis.url %q, want %q", cfg.Redis.URL, want)
 	}
 }
 

@@ -84,7 +84,14 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		}
 		a.closers = append(a.closers, func() { _ = a.rdb.Close() })
 	}
-	sopts := state.Options{Prefix: cfg.Redis.KeyPrefix, Now: opts.Now}
+	probe, err := state.NewTopologyProbe(cfg.Redis.URL, a.rdb)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("redis.url: %w", err)
+	}
+	// On Cluster and Sentinel the writes a failover must not lose wait
+	// for a replica (state.Durability).
+	sopts := state.Options{Prefix: cfg.Redis.KeyPrefix, Now: opts.Now, Durability: probe.Durability()}
 	if err := sopts.Validate(); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("redis.keyPrefix: %w", err)
@@ -236,6 +243,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 		wsProbe = workspaceProbe(cfg.Webflow.SCIMBaseURL, webflowdata.Token(cfg.Workspace.WebflowSCIMToken), opts.HTTPClient)
 	}
 	a.health = newHealth(rs, siteClients, wsProbe, log)
+	a.health.topology = probe.Probe
 	a.health.rebuilding = srv.Rebuilding
 	a.metrics.reg.MustRegister(newHealthCollector(a.health))
 	if a.wsRoles != nil {

@@ -28,7 +28,10 @@ type health struct {
 	// wsRoles reads the workspace roles queue and lock count for the
 	// details of /readyz; nil unless workspace.groups is set.
 	wsRoles func(ctx context.Context) (any, error)
-	log     *slog.Logger
+	// topology reads the Redis deployment (state.TopologyProbe.Probe);
+	// nil: a plain ping of the store.
+	topology func(ctx context.Context) (state.TopologyStatus, error)
+	log      *slog.Logger
 
 	mu      sync.RWMutex
 	redis   component
@@ -38,9 +41,15 @@ type health struct {
 }
 
 type component struct {
-	Status    string    `json:"status"` // ok, down, unknown
+	Status    string    `json:"status"` // ok, degraded (Redis only), down, unknown
 	Detail    string    `json:"detail,omitempty"`
 	CheckedAt time.Time `json:"checkedAt,omitzero"`
+	// Redis only: the topology (standalone, cluster, sentinel, embedded),
+	// the current master(s) and what is degraded (a master down, a
+	// failover in progress, a master without a replica).
+	Topology string   `json:"topology,omitempty"`
+	Masters  []string `json:"masters,omitempty"`
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 type siteHealth struct {
@@ -89,12 +98,26 @@ func (h *health) probeRedis(ctx context.Context) {
 	c, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	comp := component{Status: "ok", CheckedAt: time.Now().UTC()}
-	if err := h.store.Ping(c); err != nil {
+	if h.topology != nil {
+		// A cluster with one master down still serves the other masters'
+		// sites, and a failover is seconds: degraded, not out of rotation.
+		st, err := h.topology(c)
+		comp.Topology, comp.Masters, comp.Degraded = st.Topology, st.Masters, st.Degraded
+		switch {
+		case err != nil || st.Down:
+			comp.Status, comp.Detail = "down", "Redis is unreachable"
+		case len(st.Degraded) > 0:
+			comp.Status = "degraded"
+		}
+	} else if err := h.store.Ping(c); err != nil {
 		comp = component{Status: "down", Detail: "Redis is unreachable", CheckedAt: comp.CheckedAt}
 	}
 	h.mu.Lock()
 	if h.redis.Status != comp.Status && comp.Status == "down" {
 		h.log.Error("readiness: Redis is unreachable; the bridge is out of rotation")
+	}
+	if comp.Status == "degraded" && !slices.Equal(h.redis.Degraded, comp.Degraded) {
+		h.log.Warn("readiness: Redis degraded", "topology", comp.Topology, "degraded", strings.Join(comp.Degraded, "; "))
 	}
 	h.redis = comp
 	h.mu.Unlock()
@@ -272,6 +295,9 @@ func (h *health) report(ctx context.Context, roles bool) readiness {
 		if s.Status == "rebuilding" {
 			rep.Status = "rebuilding"
 		}
+	}
+	if h.redis.Status == "degraded" && rep.Status == "ready" {
+		rep.Status = "degraded"
 	}
 	if h.redis.Status == "down" {
 		rep.Status, rep.Code = "not ready", http.StatusServiceUnavailable

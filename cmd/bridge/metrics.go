@@ -354,23 +354,25 @@ func budgetFigures(ctx context.Context, limiter *state.Limiter, labels map[strin
 // healthCollector turns the cached readiness (what /readyz answers) into
 // gauges, so that alerts can say how long it has failed.
 type healthCollector struct {
-	h                                                  *health
-	ready, redisUp, siteReady, siteToken, siteAccounts *prometheus.Desc
+	h                                                                 *health
+	ready, redisUp, redisDegraded, siteReady, siteToken, siteAccounts *prometheus.Desc
 }
 
 func newHealthCollector(h *health) *healthCollector {
 	return &healthCollector{h: h,
-		ready:        prometheus.NewDesc("bridge_ready", "1 when /readyz answers 200 (Redis reachable), 0 when it answers 503.", nil, nil),
-		redisUp:      prometheus.NewDesc("bridge_redis_up", "1 when the last Redis probe (every 5 s) was answered.", nil, nil),
-		siteReady:    prometheus.NewDesc("bridge_site_ready", "1 when /readyz reports the site ok (token and User Accounts), by site.", []string{"site"}, nil),
-		siteToken:    prometheus.NewDesc("bridge_site_token_ok", "1 when the site's Webflow token was accepted with the scopes the bridge needs, by site.", []string{"site"}, nil),
-		siteAccounts: prometheus.NewDesc("bridge_site_user_accounts_unavailable", "1 when Webflow answered that User Accounts are gone for the site (the sunset), by site.", []string{"site"}, nil),
+		ready:         prometheus.NewDesc("bridge_ready", "1 when /readyz answers 200 (Redis reachable), 0 when it answers 503.", nil, nil),
+		redisUp:       prometheus.NewDesc("bridge_redis_up", "1 when the last Redis probe (every 5 s) was answered.", nil, nil),
+		redisDegraded: prometheus.NewDesc("bridge_redis_degraded", "1 when the last Redis probe found the deployment degraded (a master down, a failover in progress, a master without a replica; /readyz names it).", nil, nil),
+		siteReady:     prometheus.NewDesc("bridge_site_ready", "1 when /readyz reports the site ok (token and User Accounts), by site.", []string{"site"}, nil),
+		siteToken:     prometheus.NewDesc("bridge_site_token_ok", "1 when the site's Webflow token was accepted with the scopes the bridge needs, by site.", []string{"site"}, nil),
+		siteAccounts:  prometheus.NewDesc("bridge_site_user_accounts_unavailable", "1 when Webflow answered that User Accounts are gone for the site (the sunset), by site.", []string{"site"}, nil),
 	}
 }
 
 func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.ready
 	ch <- c.redisUp
+	ch <- c.redisDegraded
 	ch <- c.siteReady
 	ch <- c.siteToken
 	ch <- c.siteAccounts
@@ -379,7 +381,8 @@ func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	rep := c.h.report(context.Background(), false)
 	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, boolGauge(rep.Code == 200))
-	ch <- prometheus.MustNewConstMetric(c.redisUp, prometheus.GaugeValue, boolGauge(rep.Redis.Status == "ok"))
+	ch <- prometheus.MustNewConstMetric(c.redisUp, prometheus.GaugeValue, boolGauge(rep.Redis.Status == "ok" || rep.Redis.Status == "degraded"))
+	ch <- prometheus.MustNewConstMetric(c.redisDegraded, prometheus.GaugeValue, boolGauge(rep.Redis.Status == "degraded"))
 	for id, s := range rep.Sites {
 		ch <- prometheus.MustNewConstMetric(c.siteReady, prometheus.GaugeValue, boolGauge(s.Status == "ok"), id)
 		ch <- prometheus.MustNewConstMetric(c.siteToken, prometheus.GaugeValue, boolGauge(s.Token == "ok"), id)

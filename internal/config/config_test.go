@@ -260,17 +260,41 @@ func TestAdminListen(t *testing.T) {
 	}
 }
 
+// redis.url is checked by the one Validate: a Sentinel URL without a
+// master set or with a bad Sentinel address stops start-up, and the
+// message never holds the password.
+func TestRedisURLValidated(t *testing.T) {
+	for url, ok := range map[string]bool{
+		"redis+sentinel://:hunter2@s1:26379,s2:26379/mymaster?db=2": true,
+		"redis+cluster://h1:6379,h2:6379":                           true,
+		"redis+sentinel://:hunter2@s1:26379,s2:26379":               false,
+		"redis+sentinel://:hunter2@s1,s2:26379/mymaster":            false,
+		"redis+sentinel://:hunter2@s1:26379/mymaster?db=x":          false,
+	} {
+		c := Config{Redis: RedisConfig{URL: url}}
+		err := c.Validate()
+		bad := err != nil && strings.Contains(err.Error(), "redis.url")
+		if bad == ok {
+			t.Errorf("%q: Validate() = %v, want redis.url accepted=%v", url, err, ok)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: the error prints the password: %v", url, err)
+		}
+	}
+}
+
 // config check masks the Redis password, and when the URL does not parse
 // it keeps only the scheme: the password could be anywhere in it.
 func TestMaskedRedisURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                                    "",
-		"redis://127.0.0.1:6379/0":            "redis://127.0.0.1:6379/0",
-		"redis://:hunter2@127.0.0.1:6379/0":   "redis://:xxxxx@127.0.0.1:6379/0",
-		"rediss://app:hunter2@redis:6380/1":   "rediss://app:xxxxx@redis:6380/1",
-		"redis://:hunter2%zz@127.0.0.1:6379":  "redis://********",
-		"redis://app:hun ter2@[::1:6379/0":    "redis://********",
-		"rediss+cluster://:p%@h1:1,h2:2":      "rediss+cluster://********",
+		"":                                   "",
+		"redis://127.0.0.1:6379/0":           "redis://127.0.0.1:6379/0",
+		"redis://:hunter2@127.0.0.1:6379/0":  "redis://:xxxxx@127.0.0.1:6379/0",
+		"rediss://app:hunter2@redis:6380/1":  "rediss://app:xxxxx@redis:6380/1",
+		"redis://:hunter2%zz@127.0.0.1:6379": "redis://********",
+		"redis://app:hun ter2@[::1:6379/0":   "redis://********",
+		"rediss+cluster://:p%@h1:1,h2:2":     "rediss+cluster://********",
+		"redis+sentinel://:hunter2@s1:26379,s2:26379/mymaster?db=2": "redis+sentinel://:xxxxx@s1:26379,s2:26379/mymaster?db=2",
 		"hunter2%zz://redis":                  "********",
 		":hunter2@127.0.0.1:6379":             "********",
 		"redis://app:hunter2@host:port:bad/0": "redis://********",

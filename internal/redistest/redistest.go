@@ -646,3 +646,67 @@ func Main(m interface{ Run() int }) int {
 	}
 	return m.Run()
 }
+
+// NodeID is the cluster node id of the node at addr.
+func (c *RedisCluster) NodeID(ctx context.Context, addr string) (string, error) {
+	nodes, err := c.Topology(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range nodes {
+		if n.Addr == addr {
+			return n.ID, nil
+		}
+	}
+	return "", fmt.Errorf("redistest: no node %s", addr)
+}
+
+// MoveSlot reshards one slot from its master to the master at to, the way
+// redis-cli --cluster reshard moves each slot: IMPORTING on the target,
+// MIGRATING on the source, MIGRATE of the keys in batches of batch (with
+// pause between batches, so that traffic meets ASK redirects and
+// TRYAGAIN while the slot is split), then SETSLOT NODE on every master.
+func (c *RedisCluster) MoveSlot(ctx context.Context, slot int, from, to string, batch int, pause time.Duration) (moved int, err error) {
+	fromID, err := c.NodeID(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	toID, err := c.NodeID(ctx, to)
+	if err != nil {
+		return 0, err
+	}
+	src, dst := c.Node(from).Client(), c.Node(to).Client()
+	defer src.Close()
+	defer dst.Close()
+	if err := dst.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID).Err(); err != nil {
+		return 0, fmt.Errorf("redistest: IMPORTING: %w", err)
+	}
+	if err := src.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", toID).Err(); err != nil {
+		return 0, fmt.Errorf("redistest: MIGRATING: %w", err)
+	}
+	host, port, _ := net.SplitHostPort(to)
+	for {
+		keys, err := src.ClusterGetKeysInSlot(ctx, slot, batch).Result()
+		if err != nil {
+			return moved, fmt.Errorf("redistest: GETKEYSINSLOT: %w", err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		if err := src.Do(ctx, args...).Err(); err != nil && !errors.Is(err, redis.Nil) && !strings.Contains(err.Error(), "NOKEY") {
+			return moved, fmt.Errorf("redistest: MIGRATE: %w", err)
+		}
+		moved += len(keys)
+		time.Sleep(pause)
+	}
+	for _, n := range c.Nodes {
+		cl := n.Client()
+		_ = cl.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", toID).Err() // dead or replica nodes learn it by gossip
+		cl.Close()
+	}
+	return moved, nil
+}

@@ -184,7 +184,12 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 	_, _ = rand.Read(b[:])
 	tok := hex.EncodeToString(b[:])
 	args[3] = tok
-	res, err := s.createScripts.reserve.Run(ctx, s.rdb, keys, args...).Slice()
+	var res []any
+	err := s.durable(ctx, keys[0], func(c redis.Cmdable) error {
+		var err error
+		res, err = s.createScripts.reserve.Run(ctx, c, keys, args...).Slice()
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reserving a create: %w", err)
 	}
@@ -223,12 +228,18 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 	// wait until it is stale (pendingCreateTimeout, 90 s by default). Both
 	// scripts act only while the keys hold this token, so a late run
 	// changes nothing another attempt did since.
+	// Durable too: a release or abandon that only the old master of a
+	// failover saw would leave the reservation held on the new one.
 	release := func() {
-		s.untilStored(ctx, func(c context.Context) error { return s.createScripts.release.Run(c, s.rdb, rkeys, "|"+tok).Err() })
+		s.untilStored(ctx, func(c context.Context) error {
+			return s.durable(c, rkeys[0], func(rc redis.Cmdable) error { return s.createScripts.release.Run(c, rc, rkeys, "|"+tok).Err() })
+		})
 	}
 	abandon := func() {
 		at := s.now().UnixMilli()
-		s.untilStored(ctx, func(c context.Context) error { return s.createScripts.abandon.Run(c, s.rdb, rkeys, at, "|"+tok).Err() })
+		s.untilStored(ctx, func(c context.Context) error {
+			return s.durable(c, rkeys[0], func(rc redis.Cmdable) error { return s.createScripts.abandon.Run(c, rc, rkeys, at, "|"+tok).Err() })
+		})
 	}
 	takeover, _ := res[1].(int64)
 	return &CreateReservation{Takeover: takeover >= 1, Unresolved: takeover == 2, release: release, abandon: abandon, keys: rkeys, token: "|" + tok}, nil

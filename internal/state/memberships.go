@@ -440,9 +440,14 @@ func (s *RedisStore) groupLockKey(siteID, slug string) string {
 // changeMembersOnce runs changeMembersScript once (see its reply codes).
 func (s *RedisStore) changeMembersOnce(ctx context.Context, k memScope, slug string, ops []MemberOp, enqueue bool, users, token string, most int) (int, error) {
 	raw, _ := json.Marshal(ops)
-	res, err := s.memScripts.change.Run(ctx, s.rdb,
-		[]string{k.memSet(slug), k.umem, k.pending, k.pseq, k.users, k.groupLock(slug)},
-		slug, s.now().UnixMilli(), string(raw), boolArg(enqueue), users, token, most, groupLockTTL.Milliseconds()).Slice()
+	keys := []string{k.memSet(slug), k.umem, k.pending, k.pseq, k.users, k.groupLock(slug)}
+	var res []any
+	err := s.durable(ctx, keys[0], func(c redis.Cmdable) error {
+		var err error
+		res, err = s.memScripts.change.Run(ctx, c, keys,
+			slug, s.now().UnixMilli(), string(raw), boolArg(enqueue), users, token, most, groupLockTTL.Milliseconds()).Slice()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("changing members of %s: %w", slug, err)
 	}
@@ -831,14 +836,16 @@ func (s *RedisStore) enqueue(ctx context.Context, k memScope, userIDs ...string)
 	if len(userIDs) == 0 {
 		return nil
 	}
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, userID := range userIDs {
-			p.ZAddNX(ctx, k.pending, redis.Z{Score: float64(s.now().UnixMilli()), Member: userID})
-			p.HIncrBy(ctx, k.pseq, userID, 1)
-		}
-		return nil
+	return s.durable(ctx, k.pending, func(c redis.Cmdable) error {
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, userID := range userIDs {
+				p.ZAddNX(ctx, k.pending, redis.Z{Score: float64(s.now().UnixMilli()), Member: userID})
+				p.HIncrBy(ctx, k.pseq, userID, 1)
+			}
+			return nil
+		})
+		return err
 	})
-	return err
 }
 
 // DuePending returns up to limit users whose writes are due.
@@ -988,10 +995,13 @@ func lockToken() string {
 
 // unlocker releases a lock if it still holds tok (never someone else's).
 func (s *RedisStore) unlocker(key, tok string) func() {
+	// Retried through a failover like a reservation's release: an unlock
+	// that only the old master saw would hold the user's writes for the
+	// lock's TTL on the new one.
 	return func() {
-		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = s.memScripts.unlock.Run(c, s.rdb, []string{key}, tok).Err()
+		s.untilStored(context.Background(), func(c context.Context) error {
+			return s.durable(c, key, func(rc redis.Cmdable) error { return s.memScripts.unlock.Run(c, rc, []string{key}, tok).Err() })
+		})
 	}
 }
 

@@ -28,6 +28,12 @@ const (
 	// no command fails (go-redis: 60 s). A connection error to a node
 	// reloads it at once (reloadOnNodeError); this is only the backstop.
 	defaultClusterReload = 10 * time.Second
+	// defaultMaxRedirects is how often a cluster command is re-sent after
+	// MOVED, ASK, TRYAGAIN or a node error (go-redis: 3). With the
+	// backoff (10 ms doubling) 6 tries span about 0.6 s: a slot split
+	// between two nodes while it is resharded (TRYAGAIN for a script
+	// whose keys are on both) is waited out instead of reaching the IdP.
+	defaultMaxRedirects = 6
 )
 
 // ErrInvalidURL is the error of a Redis URL that does not parse; its
@@ -130,6 +136,9 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 	if opt.ClusterStateReloadInterval == 0 {
 		opt.ClusterStateReloadInterval = defaultClusterReload
 	}
+	if opt.MaxRedirects == 0 {
+		opt.MaxRedirects = defaultMaxRedirects
+	}
 	return newClusterClient(opt), nil
 }
 
@@ -138,7 +147,74 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 func newClusterClient(opt *redis.ClusterOptions) *redis.ClusterClient {
 	cc := redis.NewClusterClient(opt)
 	cc.OnNewNode(func(node *redis.Client) { node.AddHook(reloadOnNodeError{cc: cc}) })
+	cc.AddHook(waitOutReshard{})
 	return cc
+}
+
+// waitOutReshard re-sends a command (or pipeline) whose final answer,
+// after go-redis's own redirects, is still TRYAGAIN, ASK or MOVED: a slot
+// being resharded, whose keys are for a moment split between two nodes
+// (a script needs all of them on one). go-redis follows ASK and MOVED at
+// once and so spends its tries within milliseconds; this waits 20 ms,
+// doubling, for up to reshardPatience, so that a reshard (redis-cli moves
+// a slot's keys in batches) is invisible to the IdP.
+type waitOutReshard struct{}
+
+const reshardPatience = time.Second
+
+func reshardError(err error) bool {
+	if err == nil {
+		return false
+	}
+	_, moved := redis.IsMovedError(err)
+	_, ask := redis.IsAskError(err)
+	return moved || ask || redis.IsTryAgainError(err)
+}
+
+func (waitOutReshard) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (waitOutReshard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		for pause, waited := 20*time.Millisecond, time.Duration(0); reshardError(err) && waited < reshardPatience; pause *= 2 {
+			if sleep(ctx, pause) != nil {
+				return err
+			}
+			waited += pause
+			cmd.SetErr(nil)
+			err = next(ctx, cmd)
+		}
+		return err
+	}
+}
+
+func (waitOutReshard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for pause, waited := 20*time.Millisecond, time.Duration(0); reshardError(err) && waited < reshardPatience; pause *= 2 {
+			if sleep(ctx, pause) != nil {
+				return err
+			}
+			waited += pause
+			for _, c := range cmds {
+				c.SetErr(nil)
+			}
+			err = next(ctx, cmds)
+		}
+		return err
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // reloadOnNodeError is a hook on every node of a ClusterClient. go-redis

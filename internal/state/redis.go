@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,6 +22,9 @@ type Options struct {
 	// Now is the clock for Created/Modified (default time.Now); tests
 	// inject a fixed clock.
 	Now func() time.Time
+	// Durability: WAIT for replicas after the writes a failover must not
+	// lose (durable.go). Off by default.
+	Durability Durability
 }
 
 // Validate reports whether the options can be used, so that a prefix coming
@@ -45,6 +49,10 @@ type RedisStore struct {
 	// memberChunk is the most users one membership script flips
 	// (defaultMemberChunk; benchmarks compare others).
 	memberChunk int
+	durability  Durability
+	// unreplicated counts durable writes no replica confirmed in time.
+	unreplicated atomic.Int64
+	replicas     replicaState
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -57,7 +65,7 @@ func NewRedisStore(rdb redis.UniversalClient, opts Options) *RedisStore {
 		panic(err)
 	}
 	s := &RedisStore{rdb: rdb, prefix: opts.Prefix, now: opts.Now, scripts: newScripts(), memScripts: newMemScripts(), createScripts: newCreateScripts(),
-		memberChunk: defaultMemberChunk}
+		memberChunk: defaultMemberChunk, durability: opts.Durability}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
@@ -254,7 +262,12 @@ func (s *RedisStore) createUser(ctx context.Context, rec *UserRecord, res *Creat
 		keys = append(keys, res.keys...)
 		args = append(args, res.token)
 	}
-	reply, err := s.scripts.create.Run(ctx, s.rdb, keys, args...).Result()
+	var reply any
+	err = s.durable(ctx, keys[0], func(c redis.Cmdable) error {
+		var err error
+		reply, err = s.scripts.create.Run(ctx, c, keys, args...).Result()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("state: create user %q in site %q: %w", next.ID, next.SiteID, err)
 	}

@@ -296,3 +296,52 @@ func ForEachKey(ctx context.Context, rdb redis.UniversalClient, pattern string, 
 	}
 	return nil
 }
+
+// Topology is the probe's topology (TopologyStandalone, ...).
+func (p *TopologyProbe) Topology() string { return p.topology }
+
+// Durability is the Durability a store on this topology should use: WAIT
+// for one replica on Cluster and Sentinel (their point is to survive a
+// master's loss), nothing on a single Redis or the embedded store. On
+// Sentinel a write no replica confirmed fails while the Sentinels report
+// the master down or being failed over (see FailoverInProgress).
+func (p *TopologyProbe) Durability() Durability {
+	switch p.topology {
+	case TopologyCluster:
+		return Durability{Replicas: 1}
+	case TopologySentinel:
+		return Durability{Replicas: 1, Unreplicated: p.FailoverInProgress}
+	}
+	return Durability{}
+}
+
+// FailoverInProgress returns ErrNotReplicated when a Sentinel reports the
+// master set down or being failed over, or when no Sentinel answers: a
+// write no replica confirmed may then have gone to the old master (Sentinel
+// promotes the replica before it turns the old master into a replica, and
+// the old master's writes of that window are dropped when it resyncs).
+func (p *TopologyProbe) FailoverInProgress(ctx context.Context) error {
+	if p.topology != TopologySentinel {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	// Every Sentinel: only the leader of a failover flags it.
+	answered := 0
+	for _, a := range p.sentinels {
+		sc := p.sentinelFn(a)
+		m, err := sc.Master(ctx, p.masterName).Result()
+		_ = sc.Close()
+		if err != nil {
+			continue
+		}
+		answered++
+		if f := m["flags"]; strings.Contains(f, "failover_in_progress") || strings.Contains(f, "o_down") || strings.Contains(f, "s_down") {
+			return fmt.Errorf("%w (Sentinel: master %s)", ErrNotReplicated, f)
+		}
+	}
+	if answered == 0 {
+		return fmt.Errorf("%w (no Sentinel answered)", ErrNotReplicated)
+	}
+	return nil
+}

@@ -241,3 +241,33 @@ func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
+
+// Durable writes WAIT for a replica: on REDIS_URL's Redis, which has
+// replicas under REDIS_TOPOLOGY and none otherwise (CI's 6379), a create
+// and a membership change are confirmed by a replica, or counted as
+// unconfirmed and decided by Unreplicated.
+func TestDurableWrites(t *testing.T) {
+	rdb := realRedis(t)
+	topo, _ := redistest.FromEnv()
+	hasReplica := topo != ""
+	for _, refuse := range []bool{false, true} {
+		prefix := "wfbtest-durable-" + randomHex(t, 4)
+		t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+		d := Durability{Replicas: 1, Timeout: 50 * time.Millisecond}
+		if refuse {
+			d.Unreplicated = func(context.Context) error { return ErrNotReplicated }
+		}
+		s := NewRedisStore(rdb, Options{Prefix: prefix, Durability: d})
+		ctx := t.Context()
+		err := s.CreateUser(ctx, user(siteA, "u1", "alice", "a@x"))
+		_, merr := s.ChangeMembers(ctx, siteA, "members", []MemberOp{{Op: "add", IDs: []string{"u1"}}}, ChangeOptions{Enqueue: true})
+		switch {
+		case hasReplica && (err != nil || merr != nil || s.Unreplicated() != 0):
+			t.Errorf("refuse=%v with a replica: create %v, change %v, unconfirmed %d; want both confirmed", refuse, err, merr, s.Unreplicated())
+		case !hasReplica && !refuse && (err != nil || merr != nil || s.Unreplicated() != 2):
+			t.Errorf("without a replica: create %v, change %v, unconfirmed %d; want both accepted unconfirmed", err, merr, s.Unreplicated())
+		case !hasReplica && refuse && !errors.Is(err, ErrNotReplicated):
+			t.Errorf("without a replica, refusing: create = %v, want ErrNotReplicated", err)
+		}
+	}
+}

@@ -54,7 +54,8 @@ app.kubernetes.io/component: scim-bridge
 {{/*
 The redis.url written into the config. A URL from a Secret becomes the
 ${REDIS_URL} placeholder, expanded by the bridge from the environment.
-The bridge accepts redis://, rediss:// and redis+cluster:// (rediss+cluster://).
+The bridge accepts redis://, rediss://, redis+cluster:// (rediss+cluster://)
+and redis+sentinel:// (rediss+sentinel://).
 */}}
 {{- define "wfb.redisURL" -}}
 {{- $r := .Values.redis }}
@@ -66,7 +67,9 @@ The bridge accepts redis://, rediss:// and redis+cluster:// (rediss+cluster://).
 {{- if not $r.cluster.nodes }}{{ fail "redis.cluster.nodes needs at least one host:port when redis.mode is cluster" }}{{ end }}
 {{- printf "%s://%s" (ternary "rediss+cluster" "redis+cluster" (default false $r.cluster.tls)) (join "," $r.cluster.nodes) }}
 {{- else if eq $r.mode "sentinel" }}
-{{- required "redis.sentinel.masterURL (a redis:// URL of a Service that follows the Sentinel master) is required when redis.mode is sentinel" $r.sentinel.masterURL }}
+{{- if not $r.sentinel.nodes }}{{ fail "redis.sentinel.nodes needs at least one Sentinel host:port when redis.mode is sentinel" }}{{ end }}
+{{- $name := required "redis.sentinel.masterName (the master set the Sentinels monitor) is required when redis.mode is sentinel" $r.sentinel.masterName }}
+{{- printf "%s://%s/%s?db=%d" (ternary "rediss+sentinel" "redis+sentinel" (default false $r.sentinel.tls)) (join "," $r.sentinel.nodes) $name (int (default 0 $r.sentinel.db)) }}
 {{- else }}
 {{- fail (printf "redis.mode %q must be standalone, cluster or sentinel" $r.mode) }}
 {{- end }}

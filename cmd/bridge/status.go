@@ -38,7 +38,7 @@ type statusSource struct {
 
 func (s *statusSource) Status(ctx context.Context) (statuspage.Status, error) {
 	rep := s.health.report(ctx, false)
-	st := statuspage.Status{Readiness: rep.Status, Redis: statuspage.Component(rep.Redis), Audit: s.audit.Last()}
+	st := statuspage.Status{Readiness: rep.Status, Redis: statusComponent(rep.Redis), Audit: s.audit.Last()}
 	budgets := map[string]*statuspage.Budget{}
 	for _, b := range budgetFigures(ctx, s.limiter, s.labels, s.use) {
 		budgets[b.Label] = &statuspage.Budget{Label: b.Label, Used: b.Used, Limit: b.Limit, Available: b.Available}
@@ -57,7 +57,7 @@ func (s *statusSource) Status(ctx context.Context) (statuspage.Status, error) {
 	if rep.Workspace != nil || s.roles != nil {
 		ws := &statuspage.Workspace{Passthrough: statuspage.Component{Status: "off", Detail: "no passthrough: workspace.mode is members"}, Budget: budgets["workspace"]}
 		if rep.Workspace != nil {
-			ws.Passthrough = statuspage.Component(*rep.Workspace)
+			ws.Passthrough = statusComponent(*rep.Workspace)
 		}
 		if s.roles != nil {
 			roles := &statuspage.WorkspaceRoles{Queue: queueFigure(s.roles.WorkspaceQueueStats(ctx)), RoleLocks: []state.RoleLock{}}
@@ -119,4 +119,10 @@ func recordingAuditor(next webflowdata.Auditor, ring *auditring.Ring) webflowdat
 		ring.Add(auditring.Event{At: time.Now().UTC(), Actor: scimserver.Actor(ctx), Action: e.Action, Site: e.SiteID,
 			WebflowUserID: e.UserID, Email: e.Email, RequestID: webflowdata.RequestIDFrom(ctx)})
 	}
+}
+
+// statusComponent is a /readyz component on the status page (its status,
+// detail and time; Redis's topology is on /readyz).
+func statusComponent(c component) statuspage.Component {
+	return statuspage.Component{Status: c.Status, Detail: c.Detail, CheckedAt: c.CheckedAt}
 }

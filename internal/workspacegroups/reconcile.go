@@ -133,7 +133,7 @@ func (w *Worker) Reconcile(ctx context.Context, apply bool) (*DriftReport, error
 	st := w.opts.Store
 	unlock, got, err := st.LockWorkspaceUser(ctx, reconcileLeaseID, reconcileLease)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("taking the workspace reconcile lease: %w", err)
 	}
 	if !got {
 		return nil, ErrReconcileRunning
@@ -145,11 +145,11 @@ func (w *Worker) Reconcile(ctx context.Context, apply bool) (*DriftReport, error
 	// The users in scope, with the roles their groups give.
 	inGroups, err := st.WorkspaceGroupUsers(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the workspace groups' users: %w", err)
 	}
 	locks, err := st.RoleLocks(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the role locks: %w", err)
 	}
 	locked := map[string]bool{}
 	for _, l := range locks {
@@ -157,7 +157,7 @@ func (w *Worker) Reconcile(ctx context.Context, apply bool) (*DriftReport, error
 	}
 	qs, err := st.WorkspaceQueueStats(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the workspace roles queue: %w", err)
 	}
 	failed := map[string]string{}
 	for _, f := range qs.Failures {
@@ -175,7 +175,7 @@ func (w *Worker) Reconcile(ctx context.Context, apply bool) (*DriftReport, error
 	sort.Slice(jobs, func(i, k int) bool { return jobs[i].p.UserID < jobs[k].p.UserID })
 	want, byEmail, err := w.desired(ctx, jobs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the users' groups and emails: %w", err)
 	}
 	rep.Users = len(jobs)
 	for _, j := range jobs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -280,5 +281,29 @@ func TestListPages(t *testing.T) {
 	}
 	if n := len(f.sim.Requests()) - before; n != 0 {
 		t.Errorf("listing made %d Webflow calls", n)
+	}
+}
+
+// A user created inactive costs no Webflow call and gets no invitation
+// until it is activated; deactivating it again removes the invite.
+func TestCreatedInactiveIsInvitedOnActivation(t *testing.T) {
+	f := newFixture(t)
+	const email = "ida@example.com"
+	before := len(f.sim.Requests())
+	status, b := f.do(t, "POST", "/Users", "application/scim+json", `{"userName":"`+email+`","active":false}`)
+	if status != 201 || b["active"] != false || len(f.sim.Requests()) != before || f.sim.WorkspaceInvitesTo(email) != 0 {
+		t.Fatalf("POST inactive: %d %v, %d Webflow calls", status, b, len(f.sim.Requests())-before)
+	}
+	id := b["id"].(string)
+	for _, tc := range []struct {
+		active  string
+		invites int
+		calls   int
+	}{{"true", 1, 1}, {"true", 1, 1}, {"false", 1, 1}, {"false", 1, 0}, {"true", 2, 1}} {
+		before := len(f.sim.Requests())
+		status, b := f.do(t, "PATCH", "/Users/"+id, "application/scim+json", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":`+tc.active+`}]}`)
+		if status != 200 || fmt.Sprint(b["active"]) != tc.active || f.sim.WorkspaceInvitesTo(email) != tc.invites || len(f.sim.Requests())-before != tc.calls {
+			t.Errorf("active %s: %d %v, %d invitations (want %d), %d Webflow calls (want %d)", tc.active, status, b["active"], f.sim.WorkspaceInvitesTo(email), tc.invites, len(f.sim.Requests())-before, tc.calls)
+		}
 	}
 }

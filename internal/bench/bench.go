@@ -230,6 +230,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, newReplic
 	if len(args) == 1 && args[0] == loadChildArg {
 		return runLoadChild(ctx, os.Stdin, stdout)
 	}
+	if len(args) == 1 && args[0] == simChildArg {
+		return runSimChild(ctx, os.Stdin, stdout)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f benchFlags
@@ -308,6 +311,8 @@ type benchRun struct {
 	redisURL   string
 	newReplica NewReplica
 	rep        Report
+	// simInChild: the throughput runs' simulator is a child process.
+	simInChild bool
 }
 
 func (b *benchRun) progress(format string, args ...any) {
@@ -419,14 +424,16 @@ func (b *benchRun) run(ctx context.Context, stdout io.Writer) error {
 // ---- environment ----------------------------------------------------------
 
 type benchEnv struct {
-	sim     *webflowsim.Simulator
-	simURL  string
-	apps    []*Replica
-	bases   []string // SCIM base URL of each replica
-	rdb     redis.UniversalClient
-	prefix  string
-	real    bool // a real Redis (REDIS_URL)
-	closers []func()
+	sim    *webflowsim.Simulator // nil when the simulator runs in a child process
+	simURL string
+	// simUsers are the preloaded users of a simulator child, by index.
+	simUsers []webflowdata.User
+	apps     []*Replica
+	bases    []string // SCIM base URL of each replica
+	rdb      redis.UniversalClient
+	prefix   string
+	real     bool // a real Redis (REDIS_URL)
+	closers  []func()
 }
 
 type benchEnvOpts struct {
@@ -436,6 +443,10 @@ type benchEnvOpts struct {
 	workers    bool          // membership worker and health probes, as serve runs them
 	workspace  bool          // the workspace surface with workspace.groups on the demo workspace
 	maxWait    time.Duration
+	// simChild runs the simulator in a child process (bridge bench
+	// --sim-child) preloaded with this many users, so that the bench
+	// process's CPU time is the bridge's; 0: in this process.
+	simChild int
 }
 
 var benchSeq atomic.Int64
@@ -453,20 +464,31 @@ func (b *benchRun) newEnv(ctx context.Context, o benchEnvOpts) (env *benchEnv, e
 			e.Close()
 		}
 	}()
-	e.sim = webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy, RateLimitPerMinute: o.simRate, RateWindow: o.rateWindow, MaxUsersPerSite: 100_000_000})
-	e.closers = append(e.closers, e.sim.Close)
-	if err := e.sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
-		return nil, err
+	if o.simChild > 0 {
+		url, users, stop, err := startSimChild(ctx, o.simChild)
+		if err == nil {
+			e.simURL, e.simUsers = url, users
+			e.closers = append(e.closers, stop)
+		} else {
+			b.progress("  the simulator child could not run (%v); running the simulator in this process", err)
+		}
 	}
-	e.sim.SetRateLimit(o.simRate)
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+	if e.simURL == "" {
+		e.sim = newBenchSim(o.simRate, o.rateWindow)
+		e.closers = append(e.closers, e.sim.Close)
+		if err := e.sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
+			return nil, err
+		}
+		e.sim.SetRateLimit(o.simRate)
+		simLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		simSrv := &http.Server{Handler: e.sim, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = simSrv.Serve(simLn) }()
+		e.closers = append(e.closers, func() { _ = simSrv.Close() })
+		e.simURL = "http://" + simLn.Addr().String()
 	}
-	simSrv := &http.Server{Handler: e.sim, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = simSrv.Serve(simLn) }()
-	e.closers = append(e.closers, func() { _ = simSrv.Close() })
-	e.simURL = "http://" + simLn.Addr().String()
 
 	redisURL := b.redisURL
 	e.real = redisURL != ""
@@ -591,7 +613,8 @@ func (e *benchEnv) preloadRange(ctx context.Context, from, to int, withSim bool)
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				email := benchUserName(i)
+				seed := benchSeedUser(i)
+				email := seed.Email
 				given, family := "User", fmt.Sprintf("N%06d", i)
 				wu := webflowdata.User{
 					ID: benchPreloadID(i), IsEmailVerified: true, Status: webflowdata.StatusVerified,
@@ -603,8 +626,13 @@ func (e *benchEnv) preloadRange(ctx context.Context, from, to int, withSim bool)
 					},
 				}
 				var err error
-				if withSim {
-					wu, err = e.sim.AddUser(webflowsim.DemoSiteID, webflowsim.SeedUser{ID: wu.ID, Email: email, Name: given + " " + family})
+				switch {
+				case withSim && e.sim == nil && i < len(e.simUsers):
+					wu = e.simUsers[i]
+				case withSim && e.sim == nil:
+					err = fmt.Errorf("the simulator child preloaded %d users, not %d", len(e.simUsers), n)
+				case withSim:
+					wu, err = e.sim.AddUser(webflowsim.DemoSiteID, seed)
 				}
 				if err == nil {
 					// As Okta sends a user: userName, externalId, name,
@@ -1003,6 +1031,11 @@ func (b *benchRun) runLoad(ctx context.Context, t workloadTarget, wl string, c i
 			if l.Requests > 0 {
 				l.CPUPerRequestUs = float64((benchCPU() - before).Microseconds()) / float64(l.Requests)
 				l.CPUMethod = "bench process (bridge, simulator, store client); load client in a child process"
+				if b.simInChild && b.redisURL != "" {
+					l.CPUMethod = "bench process = the bridge alone (bridge and its Redis client; load client and Webflow simulator in child processes)"
+				} else if b.simInChild {
+					l.CPUMethod = "bench process: the bridge and the embedded miniredis (load client and Webflow simulator in child processes)"
+				}
 			}
 			return l
 		}
@@ -1073,14 +1106,128 @@ func runLoadChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error 
 	return json.NewEncoder(stdout).Encode(load(ctx, spec.Conc, spec.Duration, t.workload(spec.Workload)))
 }
 
+// simChildArg runs bench as the Webflow simulator of startSimChild: the
+// number of users to preload on stdin, one JSON line on stdout (its URL and
+// the preloaded users), then it serves until stdin closes.
+const simChildArg = "--sim-child"
+
+// simChildSpec is what a simulator child preloads.
+type simChildSpec struct{ Users int }
+
+// simChildReady is the simulator child's first line on stdout.
+type simChildReady struct {
+	URL   string
+	Users []webflowdata.User
+}
+
+// newBenchSim is the bench's simulator: legacy Users API, room for any
+// preload, the given rate limit (0: off).
+func newBenchSim(rate int, window time.Duration) *webflowsim.Simulator {
+	return webflowsim.New(webflowsim.Options{UsersMode: webflowsim.ModeLegacy, RateLimitPerMinute: rate, RateWindow: window, MaxUsersPerSite: 100_000_000})
+}
+
+// benchSeedUser is preloaded user i as the simulator holds it.
+func benchSeedUser(i int) webflowsim.SeedUser {
+	return webflowsim.SeedUser{ID: benchPreloadID(i), Email: benchUserName(i), Name: fmt.Sprintf("User N%06d", i)}
+}
+
+// startSimChild starts bridge bench --sim-child (the same binary) with
+// users preloaded and rate limits off; stop ends it.
+func startSimChild(ctx context.Context, users int) (url string, preloaded []webflowdata.User, stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "bench", simChildArg)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		return "", nil, nil, err
+	}
+	stop = func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	in, _ := json.Marshal(simChildSpec{Users: users})
+	if _, err := stdin.Write(append(in, '\n')); err != nil {
+		stop()
+		return "", nil, nil, fmt.Errorf("the simulator child's spec: %w", err)
+	}
+	var ready simChildReady
+	if err := json.NewDecoder(stdout).Decode(&ready); err != nil {
+		stop()
+		return "", nil, nil, fmt.Errorf("the simulator child's answer: %w: %s", err, benchTrimBody(errb.Bytes()))
+	}
+	return ready.URL, ready.Users, stop, nil
+}
+
+// runSimChild is the child side of startSimChild.
+func runSimChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	rd := bufio.NewReader(stdin)
+	line, err := rd.ReadBytes('\n')
+	if err != nil {
+		return fmt.Errorf("simulator child: reading the spec: %w", err)
+	}
+	var spec simChildSpec
+	if err := json.Unmarshal(line, &spec); err != nil || spec.Users < 0 || spec.Users > 1_000_000 {
+		return fmt.Errorf("simulator child: bad spec %q: %v", line, err)
+	}
+	sim := newBenchSim(0, 0)
+	defer sim.Close()
+	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
+		return fmt.Errorf("simulator child: %w", err)
+	}
+	sim.SetRateLimit(0)
+	ready := simChildReady{Users: make([]webflowdata.User, spec.Users)}
+	for i := range ready.Users {
+		if ready.Users[i], err = sim.AddUser(webflowsim.DemoSiteID, benchSeedUser(i)); err != nil {
+			return fmt.Errorf("simulator child: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("simulator child: %w", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	ready.URL = "http://" + ln.Addr().String()
+	if err := json.NewEncoder(stdout).Encode(ready); err != nil {
+		return fmt.Errorf("simulator child: %w", err)
+	}
+	// Serve until the parent closes stdin (or ends).
+	_, _ = io.Copy(io.Discard, rd)
+	return nil
+}
+
 // ---- 1. throughput ---------------------------------------------------------
 
 func (b *benchRun) throughput(ctx context.Context) ([]Load, error) {
-	e, err := b.newEnv(ctx, benchEnvOpts{replicas: 1, workers: true})
+	o := benchEnvOpts{replicas: 1, workers: true}
+	if !b.f.short {
+		o.simChild = b.f.users
+	}
+	e, err := b.newEnv(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer e.Close()
+	b.simInChild = e.sim == nil
 	t0 := time.Now()
 	if err := e.preload(ctx, b.f.users, true); err != nil {
 		return nil, err

@@ -355,12 +355,30 @@ func TestDockerfile(t *testing.T) {
 			froms = append(froms, l)
 		}
 	}
-	if len(froms) != 2 || !strings.Contains(froms[0], "golang:${GO_VERSION}-bookworm AS build") ||
-		froms[1] != "FROM gcr.io/distroless/static-debian12:nonroot" {
-		t.Errorf("want a golang bookworm builder and a distroless/static nonroot runtime, got %q", froms)
+	if len(froms) != 2 || !strings.HasPrefix(froms[0], "FROM golang:1.26-bookworm@sha256:") || !strings.HasSuffix(froms[0], " AS build") ||
+		!strings.HasPrefix(froms[1], "FROM gcr.io/distroless/static-debian12:nonroot@sha256:") {
+		t.Errorf("want a golang:1.26-bookworm builder and a distroless/static nonroot runtime, got %q", froms)
 	}
-	if l := has("ARG GO_VERSION="); l != "ARG GO_VERSION=1.26" {
-		t.Errorf("builder Go version: %q, want 1.26 (go.mod)", l)
+	// Every base image is pinned by digest, its tag in the comment above.
+	pinned := regexp.MustCompile(`^FROM (\S+:\S+)@sha256:[0-9a-f]{64}( AS \w+)?$`)
+	for _, f := range froms {
+		m := pinned.FindStringSubmatch(f)
+		if m == nil {
+			t.Errorf("%q is not pinned by digest (image:tag@sha256:<64 hex>)", f)
+			continue
+		}
+		if !strings.Contains(string(raw), "# "+m[1]+"\nFROM ") {
+			t.Errorf("%q: want the tag %q in a comment on the line above", f, m[1])
+		}
+	}
+	// The builder's Go is go.mod's minor version (GOTOOLCHAIN=local).
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(mod)
+	if goLine == nil || !strings.HasPrefix(froms[0], "FROM golang:"+string(goLine[1])+"-") {
+		t.Errorf("builder %q does not match go.mod's go %s", froms[0], goLine)
 	}
 	build := ""
 	for _, l := range lines {
@@ -481,8 +499,8 @@ func TestCompose(t *testing.T) {
 	}
 
 	redis := services["redis"]
-	if img := str(redis, "image"); !strings.HasPrefix(img, "redis:7") {
-		t.Errorf("redis image %q, want redis:7", img)
+	if img := str(redis, "image"); !regexp.MustCompile(`^redis:7[\w.-]*@sha256:[0-9a-f]{64}$`).MatchString(img) {
+		t.Errorf("redis image %q, want redis:7… pinned by digest", img)
 	}
 	cmd := strings.Join(strs(redis, "command"), " ")
 	for _, want := range []string{"--appendonly yes", "--appendfsync everysec", "--maxmemory-policy noeviction"} {

@@ -191,6 +191,13 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 		return err
 	})
 	if err != nil {
+		// The script may have run (the master died before its answer or
+		// WAIT's): release what it may have reserved, or every next
+		// attempt at this user would wait until it is stale.
+		rkeys := keys[1+len(checks):]
+		s.untilStored(ctx, func(c context.Context) error {
+			return s.durable(c, rkeys[0], func(rc redis.Cmdable) error { return s.createScripts.release.Run(c, rc, rkeys, "|"+tok).Err() })
+		})
 		return nil, fmt.Errorf("reserving a create: %w", err)
 	}
 	status := int64(-1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,11 +27,11 @@ type Durability struct {
 	// Timeout bounds the WAIT (default 200 ms).
 	Timeout time.Duration
 	// Unreplicated decides a write that fewer replicas acknowledged in
-	// time: nil accepts it (the master has no replica in sync: nothing
+	// time, given the run_id of the node written to: nil accepts it (the master has no replica in sync: nothing
 	// better can be had), an error fails it with that error (a Sentinel
 	// failover is in progress: the master written to may be the old one,
 	// whose writes the new master will never have).
-	Unreplicated func(ctx context.Context) error
+	Unreplicated func(ctx context.Context, runID string) error
 }
 
 // defaultWaitTimeout is how long a write waits for a replica's
@@ -96,7 +97,15 @@ func (s *RedisStore) durable(ctx context.Context, key string, write func(c redis
 	if int(n) < d.Replicas {
 		s.unreplicated.Add(1)
 		if d.Unreplicated != nil {
-			if err := d.Unreplicated(ctx); err != nil {
+			runID := ""
+			if info, err := conn.Info(ctx, "server").Result(); err == nil {
+				for _, l := range strings.Split(info, "\n") {
+					if v, ok := strings.CutPrefix(strings.TrimSpace(l), "run_id:"); ok {
+						runID = v
+					}
+				}
+			}
+			if err := d.Unreplicated(ctx, runID); err != nil {
 				return err
 			}
 		}

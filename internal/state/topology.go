@@ -320,7 +320,11 @@ func (p *TopologyProbe) Durability() Durability {
 // write no replica confirmed may then have gone to the old master (Sentinel
 // promotes the replica before it turns the old master into a replica, and
 // the old master's writes of that window are dropped when it resyncs).
-func (p *TopologyProbe) FailoverInProgress(ctx context.Context) error {
+//
+// It also fails when runID (the node the write went to) is not the master
+// the Sentinels name: the client may still write to the old master for a
+// moment after the switch.
+func (p *TopologyProbe) FailoverInProgress(ctx context.Context, runID string) error {
 	if p.topology != TopologySentinel {
 		return nil
 	}
@@ -338,6 +342,9 @@ func (p *TopologyProbe) FailoverInProgress(ctx context.Context) error {
 		answered++
 		if f := m["flags"]; strings.Contains(f, "failover_in_progress") || strings.Contains(f, "o_down") || strings.Contains(f, "s_down") {
 			return fmt.Errorf("%w (Sentinel: master %s)", ErrNotReplicated, f)
+		}
+		if runID == "" || m["runid"] != "" && m["runid"] != runID {
+			return fmt.Errorf("%w (the node written to is not the master the Sentinels name)", ErrNotReplicated)
 		}
 	}
 	if answered == 0 {

@@ -255,7 +255,7 @@ func TestDurableWrites(t *testing.T) {
 		t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
 		d := Durability{Replicas: 1, Timeout: 50 * time.Millisecond}
 		if refuse {
-			d.Unreplicated = func(context.Context) error { return ErrNotReplicated }
+			d.Unreplicated = func(context.Context, string) error { return ErrNotReplicated }
 		}
 		s := NewRedisStore(rdb, Options{Prefix: prefix, Durability: d})
 		ctx := t.Context()

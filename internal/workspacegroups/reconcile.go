@@ -28,6 +28,13 @@ import (
 // lease.
 var ErrReconcileRunning = errors.New("a workspace reconciliation is already running on another replica")
 
+// ReasonDeactivated is the Left reason of a user the IdP deactivated
+// (through SCIM) who is still in a workspace group: reconcile reports it
+// and writes nothing for the address, never inviting it again (only the
+// IdP's reactivation does) nor setting the roles of a member the
+// dashboard added back.
+const ReasonDeactivated = "deactivated"
+
 // reconcileLeaseID names the lease, on the workspace queue's user locks
 // (as the sites' reconcile leases on theirs): no SCIM id has a NUL.
 const reconcileLeaseID = "\x00reconcile"
@@ -179,8 +186,12 @@ func (w *Worker) Reconcile(ctx context.Context, apply bool) (*DriftReport, error
 	}
 	rep.Users = len(jobs)
 	for _, j := range jobs {
-		if j.failure != "" { // no email known
+		switch {
+		case j.failure != "": // no email known
 			rep.Drift = append(rep.Drift, MemberDrift{UserID: j.p.UserID, Groups: []string{}, Left: []Left{{Reason: "no_email", Detail: j.failure}}})
+		case j.inactive:
+			rep.Drift = append(rep.Drift, MemberDrift{UserID: j.p.UserID, Email: j.email, Groups: nonNil(j.groups),
+				Left: []Left{{Reason: ReasonDeactivated, Detail: "deactivated through SCIM; left as it is until the IdP reactivates the user"}}})
 		}
 	}
 	// A user whose write Webflow refused for good is reported, not

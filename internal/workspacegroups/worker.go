@@ -127,6 +127,10 @@ type job struct {
 	retry   string // transient, retried
 	locked  *state.RoleLock
 	roleErr bool // no site writes after a failed role write
+	// inactive: the IdP deactivated the user (its collaborator record is
+	// not active); it is left out of every plan, never invited or written.
+	inactive bool
+	groups   []string // an inactive user's mapped groups, for the report
 }
 
 // drainOnce runs one pass over up to batchSize due users; it returns how
@@ -222,7 +226,8 @@ func (w *Worker) apply(ctx context.Context, jobs []*job) error {
 
 // desired reads the jobs' groups and emails from the store and computes
 // the roles the groups give, by lower-cased email; a job whose user has
-// no known email is marked failed and left out.
+// no known email is marked failed and left out, and one the IdP
+// deactivated is marked inactive and left out (nothing to write).
 func (w *Worker) desired(ctx context.Context, jobs []*job) (map[string]workspaceroles.Effective, map[string]*job, error) {
 	st := w.opts.Store
 	ids := make([]string, len(jobs))
@@ -258,6 +263,14 @@ func (w *Worker) desired(ctx context.Context, jobs []*job) (map[string]workspace
 			if n, ok := names[gid]; ok {
 				gs = append(gs, n)
 			}
+		}
+		if !c.Active {
+			// Deactivated through SCIM (members mode: removed from
+			// Webflow) yet still in an IdP group: the IdP does not want
+			// this person in the workspace, so no role or site access is
+			// written for the address, even if the dashboard adds it back.
+			j.inactive, j.groups = true, gs
+			continue
 		}
 		want[j.email] = w.opts.Mapping.Effective(gs)
 		byEmail[j.email] = j

@@ -564,6 +564,23 @@ func (c Cond) Holds(ix Indexed, u User) (bool, error) {
 	return false, &Error{ScimType: ScimTypeInvalidFilter, Detail: "unsupported filter attribute " + c.Attr, Status: 400}
 }
 
+// IndexedOnly reports whether Holds reads only the Indexed values (every
+// condition is an eq on id, userName, externalId or displayName, and
+// nothing is left over), so a caller need not decode the user for it.
+func (q Query) IndexedOnly() bool {
+	if q.Residual != nil {
+		return false
+	}
+	for _, c := range q.Eq {
+		switch strings.ToLower(c.Attr) {
+		case "id", "username", "externalid", "displayname":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Holds reports whether a candidate an index lookup found matches the
 // whole query: every Eq condition, then the Residual.
 func (q Query) Holds(ix Indexed, u User) (bool, error) {

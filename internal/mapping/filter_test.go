@@ -189,3 +189,45 @@ func TestMatches(t *testing.T) {
 		t.Error("escaped quote not unescaped")
 	}
 }
+
+// IndexedOnly is true only where Holds reads nothing but the indexed
+// values: there, a zero User gives the same answer as the decoded one.
+func TestQueryIndexedOnly(t *testing.T) {
+	ix := Indexed{ID: "id1", UserName: "Ada@Example.com", ExternalID: "00u1", DisplayName: "Ada L", Email: "ada@example.com"}
+	u := User{UserName: "Ada@Example.com", ExternalID: "00u1", DisplayName: "Ada L", Active: true,
+		Name: Name{GivenName: "Ada", FamilyName: "L"}, Emails: []Email{{Value: "ada@example.com", Type: "work", Primary: true}, {Value: "other@example.com"}}}
+	for _, tc := range []struct {
+		filter  string
+		indexed bool
+	}{
+		{`userName eq "ada@example.com"`, true},
+		{`userName eq "bob@example.com"`, true},
+		{`USERNAME eq "ADA@EXAMPLE.COM"`, true},
+		{`externalId eq "00u1"`, true},
+		{`id eq "id1"`, true},
+		{`displayName eq "ada l"`, true},
+		{`userName eq "ada@example.com" and externalId eq "00u1"`, true},
+		{`emails.value eq "other@example.com"`, false},
+		{`emails[type eq "work" and value eq "ada@example.com"]`, false},
+		{`userName eq "ada@example.com" and active eq true`, false},
+		{`name.givenName eq "Ada"`, false},
+		{`userName sw "ada"`, false},
+	} {
+		q, err := TranslateUserFilter(parseF(t, tc.filter))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		if got := q.IndexedOnly(); got != tc.indexed {
+			t.Errorf("%s: IndexedOnly %v, want %v", tc.filter, got, tc.indexed)
+			continue
+		}
+		if !tc.indexed {
+			continue
+		}
+		full, err1 := q.Holds(ix, u)
+		zero, err2 := q.Holds(ix, User{})
+		if full != zero || (err1 == nil) != (err2 == nil) {
+			t.Errorf("%s: Holds with the user %v (%v), with a zero user %v (%v)", tc.filter, full, err1, zero, err2)
+		}
+	}
+}

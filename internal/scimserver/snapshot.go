@@ -95,13 +95,13 @@ func encodeSnapshot(wu *webflowdata.User, webflowUserID, email string) (json.Raw
 func decodeSnapshot(raw json.RawMessage, webflowUserID, email string) (*webflowdata.User, error) {
 	if !strings.HasPrefix(string(raw), snapshotFormat) {
 		var w webflowdata.User
-		if err := json.Unmarshal(raw, &w); err != nil {
+		if err := state.DecodeStored(raw, &w); err != nil {
 			return nil, err
 		}
 		return &w, nil
 	}
 	var d snapshotDoc
-	if err := json.Unmarshal(raw, &d); err != nil {
+	if err := state.DecodeStored(raw, &d); err != nil {
 		return nil, fmt.Errorf("decoding a Webflow snapshot: %w", err)
 	}
 	w := &webflowdata.User{

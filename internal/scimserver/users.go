@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,7 +73,7 @@ var objectIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
 func decodeUser(rec *state.UserRecord) mapping.User {
 	var u mapping.User
 	if len(rec.SCIM) > 0 {
-		_ = json.Unmarshal(rec.SCIM, &u)
+		_ = state.DecodeStored(rec.SCIM, &u)
 	}
 	if u.UserName == "" {
 		u.UserName = rec.UserName
@@ -625,6 +624,11 @@ func (h *usersHandler) query(ctx context.Context, q mapping.Query) ([]*state.Use
 }
 
 func (h *usersHandler) matches(q mapping.Query, rec *state.UserRecord) (bool, error) {
+	if q.IndexedOnly() {
+		// The usual IdP lookup (userName eq): the indexed values decide,
+		// and the SCIM document is decoded once, when it is rendered.
+		return q.Holds(indexed(rec), mapping.User{})
+	}
 	return q.Holds(indexed(rec), decodeUser(rec))
 }
 

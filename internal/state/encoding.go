@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The record encoding. A site's users hash holds one JSON document per SCIM
@@ -95,18 +98,31 @@ func encodeRecord(rec *UserRecord, ix storedIx) ([]byte, error) {
 	return b, nil
 }
 
+// DecodeStored decodes a JSON document the bridge itself stored (a user
+// record, its SCIM attributes, its Webflow snapshot) into v. It is the
+// hottest decode of every request, so it uses the encoding/json/v2 engine
+// (go-json-experiment/json), which reads a document in one pass where
+// encoding/json validates it first and then decodes it: about 2.5× faster
+// on a user record (BenchmarkDecodeStored). It accepts what encoding/json
+// accepted: invalid UTF-8, duplicate names (the last wins) and names in
+// another case. Input from outside (requests, Webflow's answers) keeps
+// encoding/json.
+func DecodeStored(doc []byte, v any) error {
+	return jsonv2.Unmarshal(doc, v, jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true), jsonv2.MatchCaseInsensitiveNames(true))
+}
+
 // decodeRecord decodes a stored document of either format. The SCIM id and
 // the site id come from where the document was found.
 func decodeRecord(siteID, id, doc string) (*UserRecord, error) {
 	if !strings.HasPrefix(doc, recordFormat) {
 		var rec UserRecord // the previous format: the UserRecord JSON plus _ix
-		if err := json.Unmarshal([]byte(doc), &rec); err != nil {
+		if err := DecodeStored([]byte(doc), &rec); err != nil {
 			return nil, fmt.Errorf("state: decode stored user %q: %w", id, err)
 		}
 		return &rec, nil
 	}
 	var d recordDoc
-	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+	if err := DecodeStored([]byte(doc), &d); err != nil {
 		return nil, fmt.Errorf("state: decode stored user %q: %w", id, err)
 	}
 	rec := &UserRecord{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -378,6 +379,73 @@ func TestImplicitWebflowID(t *testing.T) {
 						t.Errorf("%q has an index entry although its record holds it", x)
 					}
 				})
+			}
+		})
+	}
+}
+
+// DecodeStored gives what encoding/json gives on the documents the bridge
+// stores, including the odd ones encoding/json accepted.
+func TestDecodeStoredAsEncodingJSON(t *testing.T) {
+	type doc struct {
+		V    int64           `json:"v"`
+		U    string          `json:"u,omitempty"`
+		A    bool            `json:"a,omitempty"`
+		C    unixNano        `json:"c,omitzero"`
+		SC   json.RawMessage `json:"sc,omitempty"`
+		Data map[string]any  `json:"data,omitempty"`
+		List []string        `json:"list,omitempty"`
+	}
+	for _, tc := range []struct{ name, in string }{
+		{"compact record", `{"v":3,"u":"ada@example.com","a":true,"c":1764748800000000000,"sc":{"userName":"ada@example.com","emails":[{"value":"ada@example.com"}]}}`},
+		{"numbers and nulls in data", `{"v":1,"data":{"n":1.5,"i":7,"b":false,"s":"x","z":null,"o":{"k":[1,"2"]}},"list":null}`},
+		{"names in another case", `{"V":2,"U":"bob@example.com"}`},
+		{"duplicate names", `{"v":1,"u":"first","u":"last"}`},
+		{"invalid UTF-8", "{\"v\":1,\"u\":\"caf\xe9\"}"},
+		{"escapes", `{"v":1,"u":"\u00e9\n\"q\""}`},
+		{"RFC 3339 time", `{"v":1,"c":"1500-01-02T03:04:05.000000006Z"}`},
+	} {
+		var want, got doc
+		errW := json.Unmarshal([]byte(tc.in), &want)
+		errG := DecodeStored([]byte(tc.in), &got)
+		if (errW == nil) != (errG == nil) {
+			t.Errorf("%s: encoding/json error %v, DecodeStored error %v", tc.name, errW, errG)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %#v\nwant %#v", tc.name, got, want)
+		}
+	}
+	var d doc
+	if err := DecodeStored([]byte(`{"v":`), &d); err == nil {
+		t.Error("a truncated document decoded without an error")
+	}
+}
+
+// BenchmarkDecodeStored compares decoding a stored user record (as the
+// bench preloads it, as Okta sends a user) with encoding/json and with
+// DecodeStored.
+func BenchmarkDecodeStored(b *testing.B) {
+	now := time.Now()
+	rec := &UserRecord{ID: "0123456789abcdef01234567", SiteID: "s", WebflowUserID: "0123456789abcdef01234567", UserName: "user000001@example.com", Email: "user000001@example.com",
+		ExternalID: "00u00000000000000001", DisplayName: "User N000001", Active: true, Version: 3, Created: now, Modified: now, SyncedAt: now,
+		SCIM:    json.RawMessage(`{"userName":"user000001@example.com","externalId":"00u00000000000000001","displayName":"User N000001","active":true,"name":{"givenName":"User","familyName":"N000001"},"emails":[{"value":"user000001@example.com","type":"work","primary":true}]}`),
+		Webflow: json.RawMessage(`{"v":1,"st":"verified","vf":true,"c":"2026-12-03T08:00:00.000Z","u":"2026-12-03T08:00:00.000Z","d":{"email":"user000001@example.com","name":"User N000001","accept-privacy":false,"accept-communications":false},"g":[]}`)}
+	raw, err := encodeRecord(rec, storedIx{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte, any) error
+	}{{"encoding-json", json.Unmarshal}, {"DecodeStored", DecodeStored}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var d recordDoc
+				if err := bc.decode(raw, &d); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -51,6 +51,11 @@ func TestBenchCmdShort(t *testing.T) {
 		// workspaceroles.LowerBound: 1 bulk role update (20 ≤ 100 ids)
 		// + 1 demo-site grant per member.
 		"workspace group push, 20 members, drained": 21,
+		// workspace.mode members, every Webflow call at the simulator:
+		// lookup 0, POST 1 (invite), lookup 0, deactivate 1 (bulk remove
+		// of the pending invite), reactivate 1 (invite), PUT once accepted
+		// 1 (list by email), DELETE 1 (remove the member).
+		"workspace members mode: lookup, POST, deactivate, reactivate, PUT, DELETE": 5,
 	}
 	readBounds := map[string]int{"workspace group push, 20 members, drained": 2}
 	seen := map[string]bool{}

@@ -345,7 +345,12 @@ func (b *benchRun) run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("workspace group check: %w", err)
 	}
-	r.Upstream = append(up, wsRow)
+	b.progress("upstream calls of the members-mode user cycle")
+	membersRow, err := b.workspaceMembersCycle(ctx)
+	if err != nil {
+		return fmt.Errorf("workspace members check: %w", err)
+	}
+	r.Upstream = append(up, wsRow, membersRow)
 
 	// 1. Front-end throughput.
 	b.progress("throughput: preloading %d users", b.f.users)
@@ -442,6 +447,7 @@ type benchEnvOpts struct {
 	rateWindow time.Duration // the compressed minute, for the budget run
 	workers    bool          // membership worker and health probes, as serve runs them
 	workspace  bool          // the workspace surface with workspace.groups on the demo workspace
+	members    bool          // with workspace: workspace.mode members (no native SCIM)
 	maxWait    time.Duration
 	// simChild runs the simulator in a child process (bridge bench
 	// --sim-child) preloaded with this many users, so that the bench
@@ -522,6 +528,9 @@ func (b *benchRun) newEnv(ctx context.Context, o benchEnvOpts) (env *benchEnv, e
 		}
 		if o.workspace {
 			cfg.Workspace.WebflowSCIMToken = webflowsim.DemoSCIMToken
+			if o.members {
+				cfg.Workspace.Mode, cfg.Workspace.WebflowSCIMToken = "members", ""
+			}
 			cfg.Workspace.SCIMTokens = []string{benchSCIMToken}
 			cfg.Workspace.ID = webflowsim.DemoWorkspaceID
 			cfg.Workspace.MembersToken = webflowsim.DemoWorkspaceToken
@@ -1586,6 +1595,96 @@ func (b *benchRun) workspaceGroupChange(ctx context.Context) (Upstream, error) {
 		Operation: fmt.Sprintf("workspace group push, %d members, drained", benchWorkspaceMembers),
 		Calls:     writes, Bound: bound, Reads: reads, ReadBound: readBound, Within: writes <= bound && reads <= readBound,
 		Detail: fmt.Sprintf("role and Site Access writes: ⌈n/%d⌉ bulk role updates + 1 site grant per member (workspaceroles.LowerBound); reads %d, bound %d (workspaceroles.ReadBound: 1 page of List Workspace Members + 1 List Site Members)", workspaceroles.MaxBulkIDs, reads, readBound),
+	}, nil
+}
+
+// benchMembersCycleOperation names the members-mode row.
+const benchMembersCycleOperation = "workspace members mode: lookup, POST, deactivate, reactivate, PUT, DELETE"
+
+// benchMembersStep is one SCIM call of the members-mode row and the
+// Webflow calls it may cost (docs/workspace-roles.md, Members mode).
+type benchMembersStep struct {
+	name   string
+	bound  int
+	method string
+	path   string
+	body   any
+	status int
+	before func() error // at the simulator, not counted
+}
+
+// workspaceMembersCycle runs one user through /workspace/scim/v2/Users in
+// workspace.mode: members and counts every Webflow call at the simulator,
+// step by step, against its lower bound: Okta's lookup 0 (the Redis
+// indexes), POST 1 (the invite), the lookup again 0, deactivate of the
+// pending invite 1 (bulk remove), reactivate 1 (a new invite), a PUT once
+// the person has accepted 1 (the list by email that notices acceptance),
+// DELETE of the member 1 (Remove Workspace Member). The row is within
+// its bound only if every step is; the calls are all the simulator
+// served, reads included.
+func (b *benchRun) workspaceMembersCycle(ctx context.Context) (Upstream, error) {
+	e, err := b.newEnv(ctx, benchEnvOpts{replicas: 1, workspace: true, members: true})
+	if err != nil {
+		return Upstream{}, err
+	}
+	defer e.Close()
+	c := newBenchClient(strings.TrimSuffix(e.bases[0], "/sites/"+webflowsim.DemoSiteID+"/scim/v2")+"/workspace/scim/v2", benchSCIMToken)
+	defer c.close()
+	const email = "members.cycle@example.com"
+	body := benchCreateBody(email, "Mia", "Cycle")
+	body["emails"] = []map[string]any{{"primary": true, "value": email, "type": "work"}}
+	renamed := benchCreateBody(email, "Mia-Renamed", "Cycle")
+	renamed["emails"] = body["emails"]
+	var id string
+	steps := []benchMembersStep{
+		{name: "lookup", bound: 0, method: "GET", path: benchFilter(email), status: 200},
+		{name: "POST", bound: 1, method: "POST", path: "/Users", body: body, status: 201},
+		{name: "lookup", bound: 0, method: "GET", path: benchFilter(email), status: 200},
+		{name: "deactivate", bound: 1, method: "PATCH", path: "/Users/{id}", body: benchPatch(map[string]any{"op": "replace", "value": map[string]any{"active": false}}), status: 200},
+		{name: "reactivate", bound: 1, method: "PATCH", path: "/Users/{id}", body: benchPatch(map[string]any{"op": "replace", "value": map[string]any{"active": true}}), status: 200},
+		{name: "PUT after acceptance", bound: 1, method: "PUT", path: "/Users/{id}", body: renamed, status: 200, before: func() error {
+			_, err := e.sim.AcceptInvite(email, "Mia", "Cycle")
+			return err
+		}},
+		{name: "DELETE", bound: 1, method: "DELETE", path: "/Users/{id}", status: 204},
+	}
+	var calls, bound int
+	within := true
+	var detail []string
+	for _, s := range steps {
+		if s.before != nil {
+			if err := s.before(); err != nil {
+				return Upstream{}, fmt.Errorf("before %s: %w", s.name, err)
+			}
+		}
+		path := strings.ReplaceAll(s.path, "{id}", id)
+		e.sim.ResetRequests()
+		st, raw, _, err := c.do(ctx, s.method, path, s.body)
+		if err != nil || st != s.status {
+			return Upstream{}, fmt.Errorf("%s %s: %d, want %d: %s %v", s.method, benchTrimPath(path), st, s.status, benchTrimBody(raw), err)
+		}
+		n := e.sim.CountRequests("", "")
+		if s.method == "POST" {
+			var v struct{ ID string }
+			_ = json.Unmarshal(raw, &v)
+			id = v.ID
+		}
+		calls += n
+		bound += s.bound
+		within = within && n <= s.bound
+		detail = append(detail, fmt.Sprintf("%s %d/%d", s.name, n, s.bound))
+	}
+	// A row whose writes did not happen measured nothing.
+	if n := e.sim.WorkspaceInvitesTo(email); n != 2 {
+		return Upstream{}, fmt.Errorf("the cycle sent %d invitations, want 2 (POST and reactivate)", n)
+	}
+	if _, ok := e.sim.MemberByEmail(email); ok {
+		return Upstream{}, errors.New("the DELETEd member is still in the workspace")
+	}
+	return Upstream{
+		Operation: benchMembersCycleOperation, Calls: calls, Bound: bound, Within: within,
+		Detail: "Webflow calls per step, calls/bound (every step within its own): " + strings.Join(detail, ", ") +
+			"; lookups from the Redis indexes, 1 invite per POST and reactivate, 1 removal per deactivate (bulk remove of the pending invite) and DELETE (of the member), 1 list by email when a PUT notices an accepted invite",
 	}, nil
 }
 

@@ -1,8 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/webflowscim/bridge/internal/config"
 
 	"github.com/webflowscim/bridge/internal/webflowdata/webflowsim"
 	"github.com/webflowscim/bridge/internal/workspacegroups"
@@ -40,11 +48,13 @@ func siteAccessWrites(h *bridgeHarness) int {
 // workspaceroles.LowerBound writes, a second run reports and writes
 // nothing; a user deactivated through SCIM but still in an IdP group is
 // reported as left alone ("deactivated") and never invited or written,
-// even when the dashboard adds the address back; a pending invite is
-// given no Site Access, and once accepted reconcile grants it.
+// even when the dashboard adds the address back (nor by the worker when
+// the IdP changes the user's groups); a pending invite is given no Site
+// Access, and once accepted reconcile grants it. The command (bridge
+// reconcile --workspace --apply, from a members-mode config file) is a
+// third process on the same Redis.
 func TestWorkspaceMembersReconcile(t *testing.T) {
-	reps := twoReplicas(t, withWorkspaceMembers)
-	h, h2 := reps[0], reps[1]
+	h, h2, redisURL, prefix := membersPair(t)
 	m := testMapping(t, h)
 	const ann, bob, cat, dan = "ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com"
 	ids := map[string]string{}
@@ -156,6 +166,37 @@ func TestWorkspaceMembersReconcile(t *testing.T) {
 			t.Errorf("second run: clean %v, %d writes, lower bound %d: %+v", rep.Clean(), writes, rep.LowerBound, rep.Drift)
 		}
 	}
+	// And so does the command, "bridge reconcile --workspace --apply", a
+	// third process on the same Redis with a members-mode config file.
+	cfg := fmt.Sprintf(`redis: {url: %q, keyPrefix: %q}
+webflow: {apiBaseURL: "%s/v2", rateLimitPerMinute: 100000}
+workspace:
+  mode: members
+  scimTokens: [%s]
+  id: %s
+  membersToken: %s
+  groups:
+    "Engineering": {workspace: member, site: designer, sites: {%s: site_manager}}
+    "Marketing": {workspace: member, site: marketer}
+    "Reviewers": {sites: {%s: reviewer}}
+`, redisURL, prefix, h.simTS.URL, testWorkspaceToken, webflowsim.DemoWorkspaceID, webflowsim.DemoWorkspaceToken, webflowsim.DemoSiteID, webflowsim.DemoOtherSiteID)
+	path := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	w0, i0 := roleWrites(h), invitesSent(h)
+	if err := runReconcile(t.Context(), []string{"--config", path, "--workspace", "--apply"}, &out, &errb); err != nil {
+		t.Fatalf("bridge reconcile --workspace --apply: %v\n%s", err, errb.String())
+	}
+	for _, want := range []string{"applied: 0 writes (lower bound 0), 0 members fixed", "dan@example.com", "left as it is: deactivated"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the command's report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n, i := roleWrites(h)-w0, invitesSent(h)-i0; n != 0 || i != 0 {
+		t.Errorf("the command wrote %d times and invited %d times", n, i)
+	}
 
 	// The dashboard adds dan back: the IdP still says deactivated, so the
 	// bridge leaves that member as it is (reported, never written).
@@ -168,6 +209,22 @@ func TestWorkspaceMembersReconcile(t *testing.T) {
 	}
 	if mem, _ := h.sim.MemberByEmail(dan); mem.Roles.Workspace != "reviewer" {
 		t.Errorf("the deactivated dan's member was rewritten: %+v", mem.Roles)
+	}
+
+	// The worker skips dan as well: the IdP adds the deactivated dan to
+	// Marketing (a group change queues him), and the member the dashboard
+	// added keeps what it has.
+	if err := h.sim.SetMemberRole(memberID(dan), "reviewer", "reviewer", ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := h2.wsDo("PATCH", "/Groups/"+groupID(t, h, "Marketing"), fmt.Sprintf(`{"schemas":[%q],"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, patchOp, ids[dan])); r.Status != 204 && r.Status != 200 {
+		t.Fatalf("PATCH Marketing add dan: %d %s", r.Status, r.Raw)
+	}
+	w0 = roleWrites(h)
+	wsDrain(t, h2)
+	wsDrain(t, h)
+	if mem, _ := h.sim.MemberByEmail(dan); mem.Roles.Workspace != "reviewer" || roleWrites(h) != w0 {
+		t.Errorf("the worker wrote the deactivated dan: %+v, %d writes", mem.Roles, roleWrites(h)-w0)
 	}
 
 	// cat accepts behind the bridge's back: reconcile finds the member
@@ -184,4 +241,36 @@ func TestWorkspaceMembersReconcile(t *testing.T) {
 		t.Errorf("cat's grant: %d writes, lower bound %d", writes, rep.LowerBound)
 	}
 	checkRoles(t, h, m, map[string][]string{ann: {"Engineering"}, bob: {"Marketing"}, cat: {"Engineering"}})
+}
+
+// membersPair is twoReplicas in workspace.mode: members, also returning
+// the Redis URL and key prefix they share, for a third process (the
+// reconcile command): REDIS_URL's Redis under a prefix of its own when
+// set, else a miniredis.
+func membersPair(t *testing.T) (h, h2 *bridgeHarness, redisURL, prefix string) {
+	t.Helper()
+	ss := newSharedSim(t)
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		redisURL, prefix = u, fmt.Sprintf("wfbe2e-%d-%d", os.Getpid(), e2eSeq.Add(1))
+	} else {
+		redisURL, prefix = "redis://"+miniredis.RunT(t).Addr(), "wfb"
+	}
+	opt := func(c *config.Config) { c.Redis.URL, c.Redis.KeyPrefix = redisURL, prefix }
+	h, h2 = newReplica(t, ss, opt, withWorkspaceMembers), newReplica(t, ss, opt, withWorkspaceMembers)
+	if os.Getenv("REDIS_URL") != "" {
+		h.prefix = prefix
+		t.Cleanup(h.wipeStore)
+	}
+	return h, h2, redisURL, prefix
+}
+
+// groupID is the bridge's id of a workspace group, by its displayName.
+func groupID(t *testing.T, h *bridgeHarness, name string) string {
+	t.Helper()
+	r := h.wsDo("GET", "/Groups?filter="+urlq(`displayName eq "`+name+`"`), "")
+	id, _ := walk(r.Body, "Resources.0.id").(string)
+	if r.Status != 200 || id == "" {
+		t.Fatalf("group %s: %d %s", name, r.Status, r.Raw)
+	}
+	return id
 }

@@ -348,6 +348,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	}
 	defer leave()
 
+	var patchBody []byte // a PATCH's body after the normaliser
 	if r.Body != nil && r.Body != http.NoBody {
 		if !mapping.AcceptedMediaType(r.Header.Get("Content-Type")) {
 			writeError(w, http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
@@ -408,6 +409,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 				norm = nil
 			}
 			body = norm
+			patchBody = norm
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
@@ -467,6 +469,14 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && (r.URL.Path == "/v2/ResourceTypes" || r.URL.Path == "/v2/Schemas") {
 		st.discovery.serve(w, r)
 		return
+	}
+	if r.Method == http.MethodPatch && r.URL.RawQuery == "" {
+		if id, ok := strings.CutPrefix(r.URL.Path, "/v2/Users/"); ok && id != "" && !strings.Contains(id, "/") {
+			if ops, ok := activePatchOps(patchBody); ok {
+				st.serveActivePatch(w, r, ov, id, ops) // fastpatch.go
+				return
+			}
+		}
 	}
 	if _, _, ok := projectionOf(r); ok {
 		pw := &projectingWriter{ResponseWriter: w}

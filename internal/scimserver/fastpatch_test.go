@@ -1,0 +1,55 @@
+package scimserver
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/elimity-com/scim"
+	"github.com/scim2/filter-parser/v2"
+)
+
+// activePatchOps takes only bodies that set the active flag, and gives the
+// operations the library's validation gives (its path is what the filter
+// grammar parses "active" into).
+func TestActivePatchOps(t *testing.T) {
+	parsed, err := filter.ParsePath([]byte("active"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(ops string) []byte { return []byte(`{"schemas":["` + patchOpSchema + `"],"Operations":` + ops + `}`) }
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want []scim.PatchOperation // nil: left to the library
+	}{
+		{"Okta deactivate", body(`[{"op":"replace","value":{"active":false}}]`), []scim.PatchOperation{{Op: "replace", Value: map[string]any{"active": false}}}},
+		{"Entra reactivate", body(`[{"op":"Replace","path":"active","value":true}]`), []scim.PatchOperation{{Op: "replace", Path: &parsed, Value: true}}},
+		{"add, two ops", body(`[{"op":"add","value":{"active":true}},{"op":"replace","path":"active","value":false}]`),
+			[]scim.PatchOperation{{Op: "add", Value: map[string]any{"active": true}}, {Op: "replace", Path: &parsed, Value: false}}},
+		{"no schemas", []byte(`{"Operations":[{"op":"replace","value":{"active":false}}]}`), nil},
+		{"other schema", []byte(`{"schemas":["urn:x"],"Operations":[{"op":"replace","value":{"active":false}}]}`), nil},
+		{"no operations", body(`[]`), nil},
+		{"remove", body(`[{"op":"remove","path":"active"}]`), nil},
+		{"string value", body(`[{"op":"replace","path":"active","value":"false"}]`), nil},
+		{"null value", body(`[{"op":"replace","path":"active","value":null}]`), nil},
+		{"no value", body(`[{"op":"replace","path":"active"}]`), nil},
+		{"other attribute", body(`[{"op":"replace","value":{"active":false,"displayName":"x"}}]`), nil},
+		{"key in another case", body(`[{"op":"replace","value":{"Active":false}}]`), nil},
+		{"Op key in another case", body(`[{"Op":"replace","value":{"active":false}}]`), nil},
+		{"empty path", body(`[{"op":"replace","path":"","value":{"active":false}}]`), nil},
+		{"path in another case", body(`[{"op":"replace","path":"Active","value":false}]`), nil},
+		{"extra key", body(`[{"op":"replace","value":{"active":false},"x":1}]`), nil},
+		{"bad op", body(`[{"op":"move","value":{"active":false}}]`), nil},
+		{"not JSON", []byte(`{`), nil},
+		{"empty body", nil, nil},
+	} {
+		got, ok := activePatchOps(tc.body)
+		if ok != (tc.want != nil) {
+			t.Errorf("%s: taken %v, want %v", tc.name, ok, tc.want != nil)
+			continue
+		}
+		if ok && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got %#v\nwant %#v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -16,7 +16,9 @@ func TestActivePatchOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := func(ops string) []byte { return []byte(`{"schemas":["` + patchOpSchema + `"],"Operations":` + ops + `}`) }
+	body := func(ops string) []byte {
+		return []byte(`{"schemas":["` + patchOpSchema + `"],"Operations":` + ops + `}`)
+	}
 	for _, tc := range []struct {
 		name string
 		body []byte

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -59,5 +60,34 @@ func TestActivePatchAnswersAsTheLibrary(t *testing.T) {
 		if r.Status >= 500 {
 			t.Errorf("%s: %d %s", tc.name, r.Status, r.Raw)
 		}
+	}
+}
+
+// TestMemberAddPatchAnswersAsTheLibrary: the member adds served without the
+// library answer 204 and add the members; an unknown group gets the
+// library's error.
+func TestMemberAddPatchAnswersAsTheLibrary(t *testing.T) {
+	h := newBridge(t)
+	a, b := h.newUser("fast.a@example.com"), h.newUser("fast.b@example.com")
+	gid := str(h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "staff"})).Body, "id")
+	body := func(ops string) string { return `{"schemas":["` + patchSchema + `"],"Operations":` + ops + `}` }
+	r := h.do("PATCH", "/Groups/"+gid, body(`[{"op":"add","path":"members","value":[{"value":"`+a+`","display":"fast.a@example.com"}]},{"op":"Add","path":"members","value":[{"value":"`+b+`"}]}]`))
+	if r.Status != 204 || r.Raw != "" || r.Header.Get("Content-Type") != "application/scim+json" {
+		t.Fatalf("member add: %d %q %q", r.Status, r.Raw, r.Header.Get("Content-Type"))
+	}
+	g := h.must(200, h.do("GET", "/Groups/"+gid, nil))
+	if !strings.Contains(g.Raw, `"value":"`+a+`"`) || !strings.Contains(g.Raw, `"value":"`+b+`"`) {
+		t.Errorf("the members were not added: %s", g.Raw)
+	}
+	const missing = "0123456789abcdef0123abcd"
+	fast := h.do("PATCH", "/Groups/"+missing, body(`[{"op":"add","path":"members","value":[{"value":"`+a+`"}]}]`))
+	lib := h.do("PATCH", "/Groups/"+missing, body(`[{"op":"add","path":"members","value":[{"value":"`+a+`","type":"User"}]}]`))
+	if fast.Status != 404 || fast.Status != lib.Status || fast.Raw != lib.Raw || fast.Header.Get("Content-Type") != lib.Header.Get("Content-Type") {
+		t.Errorf("unknown group: fast path %d %s, library %d %s", fast.Status, fast.Raw, lib.Status, lib.Raw)
+	}
+	unknown := h.do("PATCH", "/Groups/"+gid, body(`[{"op":"add","path":"members","value":[{"value":"`+missing+`"}]}]`))
+	libUnknown := h.do("PATCH", "/Groups/"+gid, body(`[{"op":"add","path":"members","value":[{"value":"`+missing+`","type":"User"}]}]`))
+	if unknown.Status != libUnknown.Status || unknown.Raw != libUnknown.Raw {
+		t.Errorf("unknown member: fast path %d %s, library %d %s", unknown.Status, unknown.Raw, libUnknown.Status, libUnknown.Raw)
 	}
 }

@@ -22,6 +22,9 @@ import (
 // with no query string; the handler gets the operations the library would
 // have given it, and the answer (200 and the resource, or the error) is
 // written as the library writes it. Anything else goes to the library.
+// The same holds for Okta's and Entra's group PATCH adding members
+// ({"op":"add","path":"members","value":[{"value":id,"display":name}]}),
+// which the library validated member by member against the Group schema.
 
 // patchOpSchema is the schemas value a PATCH body must hold.
 const patchOpSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -77,6 +80,56 @@ func activePatchOps(body []byte) ([]scim.PatchOperation, bool) {
 	return ops, true
 }
 
+// memberAddOps returns the operations of a PATCH body that only adds
+// members ({"value": string} with an optional {"display": string}), as
+// the library's validation returns them, or false.
+func memberAddOps(body []byte) ([]scim.PatchOperation, bool) {
+	var req struct {
+		Schemas    []string
+		Operations []map[string]json.RawMessage
+	}
+	if json.Unmarshal(body, &req) != nil || len(req.Schemas) != 1 || req.Schemas[0] != patchOpSchema || len(req.Operations) == 0 {
+		return nil, false
+	}
+	ops := make([]scim.PatchOperation, 0, len(req.Operations))
+	for _, o := range req.Operations {
+		var op, path string
+		if len(o) != 3 || json.Unmarshal(o["op"], &op) != nil || strings.ToLower(op) != "add" ||
+			json.Unmarshal(o["path"], &path) != nil || path != "members" || o["value"] == nil {
+			return nil, false
+		}
+		var members []map[string]json.RawMessage
+		if json.Unmarshal(o["value"], &members) != nil || len(members) == 0 {
+			return nil, false
+		}
+		values := make([]any, 0, len(members))
+		for _, m := range members {
+			var value, display string
+			if m["value"] == nil || !isString(m["value"], &value) || len(m) > 2 {
+				return nil, false
+			}
+			member := map[string]any{"value": value}
+			if d, has := m["display"]; has {
+				if !isString(d, &display) {
+					return nil, false
+				}
+				member["display"] = display
+			} else if len(m) == 2 {
+				return nil, false // another key, or a key in another case
+			}
+			values = append(values, member)
+		}
+		p := filter.Path{AttributePath: filter.AttributePath{AttributeName: "members"}}
+		ops = append(ops, scim.PatchOperation{Op: "add", Path: &p, Value: values})
+	}
+	return ops, true
+}
+
+// isString decodes a JSON string (nothing else) into s.
+func isString(raw json.RawMessage, s *string) bool {
+	return len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, s) == nil
+}
+
 func btoi(b bool) int {
 	if b {
 		return 1
@@ -97,18 +150,23 @@ func isBool(raw json.RawMessage, b *bool) bool {
 	return true
 }
 
-// serveActivePatch serves PATCH /Users/{id} with ops as the library would
-// (resourcePatchHandler): the handler's error through CheckScimError, or
-// 200 and the resource with the library's id, externalId, schemas, meta.
-func (st *site) serveActivePatch(w http.ResponseWriter, r *http.Request, ov *override, id string, ops []scim.PatchOperation) {
+// serveFastPatch serves a PATCH of the resource id with ops as the library
+// would (resourcePatchHandler): the handler's error through
+// CheckScimError; 204 for a resource without attributes; or 200 and the
+// resource with the library's id, externalId, schemas and meta.
+func (st *site) serveFastPatch(w http.ResponseWriter, r *http.Request, ov *override, id string, ops []scim.PatchOperation, rt fastResourceType) {
 	ow := &overrideWriter{ResponseWriter: w, ov: ov}
 	ow.Header().Set("Content-Type", scimContentType)
-	res, err := st.users.Patch(r, id, ops)
+	res, err := rt.patch(r, id, ops)
 	if err != nil {
 		se := scimerrors.CheckScimError(err, http.MethodPatch)
 		raw, _ := json.Marshal(&se)
 		ow.WriteHeader(se.Status)
 		_, _ = ow.Write(raw)
+		return
+	}
+	if len(res.Attributes) == 0 {
+		ow.WriteHeader(http.StatusNoContent)
 		return
 	}
 	out := make(map[string]any, len(res.Attributes)+4)
@@ -119,8 +177,8 @@ func (st *site) serveActivePatch(w http.ResponseWriter, r *http.Request, ov *ove
 	if res.ExternalID.Present() {
 		out["externalId"] = res.ExternalID.Value()
 	}
-	out["schemas"] = userSchemas
-	m := libraryMeta{ResourceType: "User", Location: libraryLocation(st.base, "Users", id)}
+	out["schemas"] = rt.schemas
+	m := libraryMeta{ResourceType: rt.name, Location: libraryLocation(st.base, rt.endpoint, id)}
 	if res.Meta.Created != nil {
 		m.Created = res.Meta.Created.Format(time.RFC3339)
 	}
@@ -139,6 +197,35 @@ func (st *site) serveActivePatch(w http.ResponseWriter, r *http.Request, ov *ove
 	}
 	ow.WriteHeader(http.StatusOK)
 	_, _ = ow.Write(raw)
+}
+
+// fastResourceType is what serveFastPatch needs of a resource type: its
+// handler's Patch, and the library's name, endpoint and schemas for it.
+type fastResourceType struct {
+	patch          func(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error)
+	name, endpoint string
+	schemas        []string
+}
+
+// fastPatch serves r here when it is one of the PATCH shapes above, with
+// no query string, and reports whether it did.
+func (st *site) fastPatch(w http.ResponseWriter, r *http.Request, ov *override, body []byte) bool {
+	if r.Method != http.MethodPatch || r.URL.RawQuery != "" {
+		return false
+	}
+	if id, ok := strings.CutPrefix(r.URL.Path, "/v2/Users/"); ok && id != "" && !strings.Contains(id, "/") {
+		if ops, ok := activePatchOps(body); ok {
+			st.serveFastPatch(w, r, ov, id, ops, fastResourceType{patch: st.users.Patch, name: "User", endpoint: "Users", schemas: userSchemas})
+			return true
+		}
+	}
+	if id, ok := strings.CutPrefix(r.URL.Path, "/v2/Groups/"); ok && id != "" && !strings.Contains(id, "/") {
+		if ops, ok := memberAddOps(body); ok {
+			st.serveFastPatch(w, r, ov, id, ops, fastResourceType{patch: st.groups.Patch, name: "Group", endpoint: "Groups", schemas: groupSchemas})
+			return true
+		}
+	}
+	return false
 }
 
 // libraryMeta is the library's meta object, field for field.

@@ -55,3 +55,47 @@ func TestActivePatchOps(t *testing.T) {
 		}
 	}
 }
+
+// memberAddOps takes only member adds of value (and display) strings, and
+// gives the operations the library's validation gives.
+func TestMemberAddOps(t *testing.T) {
+	parsed, err := filter.ParsePath([]byte("members"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(ops string) []byte {
+		return []byte(`{"schemas":["` + patchOpSchema + `"],"Operations":` + ops + `}`)
+	}
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want []scim.PatchOperation // nil: left to the library
+	}{
+		{"Okta add", body(`[{"op":"add","path":"members","value":[{"value":"u1","display":"ann@example.com"}]}]`),
+			[]scim.PatchOperation{{Op: "add", Path: &parsed, Value: []any{map[string]any{"value": "u1", "display": "ann@example.com"}}}}},
+		{"Entra Add, no display, two members", body(`[{"op":"Add","path":"members","value":[{"value":"u1"},{"value":"u2"}]}]`),
+			[]scim.PatchOperation{{Op: "add", Path: &parsed, Value: []any{map[string]any{"value": "u1"}, map[string]any{"value": "u2"}}}}},
+		{"remove", body(`[{"op":"remove","path":"members[value eq \"u1\"]"}]`), nil},
+		{"replace", body(`[{"op":"replace","path":"members","value":[{"value":"u1"}]}]`), nil},
+		{"no schemas", []byte(`{"Operations":[{"op":"add","path":"members","value":[{"value":"u1"}]}]}`), nil},
+		{"empty list", body(`[{"op":"add","path":"members","value":[]}]`), nil},
+		{"one member, not a list", body(`[{"op":"add","path":"members","value":{"value":"u1"}}]`), nil},
+		{"number value", body(`[{"op":"add","path":"members","value":[{"value":1}]}]`), nil},
+		{"null display", body(`[{"op":"add","path":"members","value":[{"value":"u1","display":null}]}]`), nil},
+		{"type key", body(`[{"op":"add","path":"members","value":[{"value":"u1","type":"User"}]}]`), nil},
+		{"Value key", body(`[{"op":"add","path":"members","value":[{"Value":"u1"}]}]`), nil},
+		{"no value key", body(`[{"op":"add","path":"members","value":[{"display":"x"}]}]`), nil},
+		{"path in another case", body(`[{"op":"add","path":"Members","value":[{"value":"u1"}]}]`), nil},
+		{"path-less", body(`[{"op":"add","value":{"members":[{"value":"u1"}]}}]`), nil},
+		{"extra op key", body(`[{"op":"add","path":"members","value":[{"value":"u1"}],"x":1}]`), nil},
+	} {
+		got, ok := memberAddOps(tc.body)
+		if ok != (tc.want != nil) {
+			t.Errorf("%s: taken %v, want %v", tc.name, ok, tc.want != nil)
+			continue
+		}
+		if ok && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got %#v\nwant %#v", tc.name, got, tc.want)
+		}
+	}
+}

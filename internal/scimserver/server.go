@@ -470,13 +470,8 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		st.discovery.serve(w, r)
 		return
 	}
-	if r.Method == http.MethodPatch && r.URL.RawQuery == "" {
-		if id, ok := strings.CutPrefix(r.URL.Path, "/v2/Users/"); ok && id != "" && !strings.Contains(id, "/") {
-			if ops, ok := activePatchOps(patchBody); ok {
-				st.serveActivePatch(w, r, ov, id, ops) // fastpatch.go
-				return
-			}
-		}
+	if st.fastPatch(w, r, ov, patchBody) { // fastpatch.go
+		return
 	}
 	if _, _, ok := projectionOf(r); ok {
 		pw := &projectingWriter{ResponseWriter: w}

@@ -258,6 +258,10 @@ const (
 	reservationFirstTry  = 2 * time.Second
 	reservationRetryFor  = 30 * time.Second
 	reservationRetryEach = 250 * time.Millisecond
+	// reservationConfirmAfter is when a release or abandon that no replica
+	// confirmed runs again: after a Sentinel or Cluster failover has
+	// settled (promotion 0.2-3.7 s in docs/operations.md's measurements).
+	reservationConfirmAfter = 5 * time.Second
 )
 
 // untilStored runs write once within reservationFirstTry and, if that
@@ -266,10 +270,27 @@ const (
 // may have ended, so it keeps ctx's values but not its cancellation.
 func (s *RedisStore) untilStored(ctx context.Context, write func(ctx context.Context) error) {
 	ctx = context.WithoutCancel(ctx)
+	unconfirmed := s.unreplicated.Load()
 	c, cancel := context.WithTimeout(ctx, reservationFirstTry)
 	err := write(c)
 	cancel()
 	if err == nil {
+		if s.unreplicated.Load() != unconfirmed {
+			// No replica confirmed a write meanwhile (this one, or another
+			// at the same moment): a master that has just lost its replica
+			// to a failover still takes writes until it is demoted, and
+			// then drops them, so a release or abandon it took may be gone
+			// while the reservation it cleared lives on, replicated before
+			// the promotion, on the new master. Run it once more when the
+			// failover is over: both scripts act only on keys that still
+			// hold this token, so a second run changes nothing else.
+			go func() {
+				time.Sleep(reservationConfirmAfter)
+				c, cancel := context.WithTimeout(ctx, reservationFirstTry)
+				defer cancel()
+				_ = write(c)
+			}()
+		}
 		return
 	}
 	go func() {

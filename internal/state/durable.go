@@ -32,6 +32,9 @@ type Durability struct {
 	// failover is in progress: the master written to may be the old one,
 	// whose writes the new master will never have).
 	Unreplicated func(ctx context.Context, runID string) error
+	// Grace is how long a master must have gone without a replica in sync
+	// before its unconfirmed writes are accepted (default lackingGrace).
+	Grace time.Duration
 }
 
 // defaultWaitTimeout is how long a write waits for a replica's
@@ -96,6 +99,21 @@ func (s *RedisStore) durable(ctx context.Context, key string, write func(c redis
 	s.noteReplicas(addr, int(n) >= d.Replicas)
 	if int(n) < d.Replicas {
 		s.unreplicated.Add(1)
+		grace := d.Grace
+		if grace <= 0 {
+			grace = lackingGrace
+		}
+		if !s.shortFor(addr, grace) {
+			// The replica was there a moment ago. A master that loses it
+			// this suddenly may be the old one of a failover that has
+			// just promoted that replica: it takes writes until it is
+			// demoted, then drops them, and the Sentinels may still name
+			// it for a moment. Fail the write; retried, it lands on the
+			// master that keeps it. Only a master that has gone without a
+			// replica for lackingGrace (a kill -9 left the new master
+			// alone) has its unconfirmed writes accepted.
+			return fmt.Errorf("%w (no replica confirmed the write; its master lost its replica less than %s ago)", ErrNotReplicated, grace)
+		}
 		if d.Unreplicated != nil {
 			runID := ""
 			if info, err := conn.Info(ctx, "server").Result(); err == nil {
@@ -126,10 +144,24 @@ const (
 )
 
 // replicaState remembers, per master address, when a WAIT last came back
-// short.
+// short, and since when every WAIT has (the streak).
 type replicaState struct {
 	mu      sync.Mutex
 	lacking map[string]time.Time
+	streak  map[string]time.Time
+}
+
+// lackingGrace is how long a master must have gone without a replica in
+// sync before the bridge accepts its unconfirmed writes.
+const lackingGrace = 2 * time.Second
+
+// shortFor reports whether every WAIT on addr has come back short for at
+// least d.
+func (s *RedisStore) shortFor(addr string, d time.Duration) bool {
+	s.replicas.mu.Lock()
+	defer s.replicas.mu.Unlock()
+	at, ok := s.replicas.streak[addr]
+	return ok && time.Since(at) >= d
 }
 
 func (s *RedisStore) lacksReplica(addr string) bool {
@@ -144,7 +176,14 @@ func (s *RedisStore) noteReplicas(addr string, ok bool) {
 	defer s.replicas.mu.Unlock()
 	if ok {
 		delete(s.replicas.lacking, addr)
+		delete(s.replicas.streak, addr)
 		return
+	}
+	if _, on := s.replicas.streak[addr]; !on {
+		if s.replicas.streak == nil {
+			s.replicas.streak = map[string]time.Time{}
+		}
+		s.replicas.streak[addr] = time.Now()
 	}
 	if _, seen := s.replicas.lacking[addr]; !seen || time.Since(s.replicas.lacking[addr]) >= lackingFor {
 		if s.replicas.lacking == nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/webflowscim/bridge/internal/misscache"
 	"github.com/webflowscim/bridge/internal/passthrough"
 	"github.com/webflowscim/bridge/internal/redact"
+	"github.com/webflowscim/bridge/internal/scimhttp"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/workspaceroles"
 )
@@ -138,31 +139,9 @@ func errf(status int, scimType, format string, a ...any) *httpError {
 	return &httpError{status: status, scimType: scimType, detail: fmt.Sprintf(format, a...)}
 }
 
-func writeError(w http.ResponseWriter, status int, scimType, detail string) {
-	w.Header().Set("Content-Type", "application/scim+json")
-	w.WriteHeader(status)
-	_, _ = w.Write(mapping.SCIMErrorJSON(status, scimType, detail))
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/scim+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // ServeHTTP authenticates, then serves the Groups route.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tok, ok := mapping.Bearer(r.Header.Get("Authorization"))
-	auth := h.opts.Guard.Check(r, func() bool { return ok && h.opts.Tokens.Match(tok) })
-	if auth.Limited() {
-		secs := auth.RetryAfterSeconds()
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("too many failed authentications from this address; retry in %d s", secs))
-		return
-	}
-	if !auth.OK {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="workspace-scim"`)
-		writeError(w, http.StatusUnauthorized, "", "Authentication failed: missing or invalid bearer token for the workspace SCIM surface")
+	if !scimhttp.Authenticate(w, r, h.opts.Guard, h.opts.Tokens, "workspace-scim", "workspace SCIM surface") {
 		return
 	}
 	var err error
@@ -200,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 		he = errf(http.StatusServiceUnavailable, "", "the bridge could not complete the request now; retry")
 	}
-	writeError(w, he.status, he.scimType, he.detail)
+	scimhttp.WriteError(w, he.status, he.scimType, he.detail)
 }
 
 // serveQueue is the operators' view of the roles queue: what waits, what
@@ -421,7 +400,7 @@ func (h *Handler) create(ctx context.Context, w http.ResponseWriter, body []byte
 		return err
 	}
 	w.Header().Set("Location", h.location(rec.ID))
-	writeJSON(w, http.StatusCreated, doc)
+	scimhttp.WriteJSON(w, http.StatusCreated, doc)
 	return nil
 }
 
@@ -453,7 +432,7 @@ func (h *Handler) replace(ctx context.Context, w http.ResponseWriter, id string,
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, doc)
+	scimhttp.WriteJSON(w, http.StatusOK, doc)
 	return nil
 }
 
@@ -639,7 +618,7 @@ func (h *Handler) get(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, doc)
+	scimhttp.WriteJSON(w, http.StatusOK, doc)
 	return nil
 }
 
@@ -700,7 +679,7 @@ func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		}
 		page = append(page, doc)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	scimhttp.WriteJSON(w, http.StatusOK, map[string]any{
 		"schemas": []string{listResponseSchema}, "totalResults": len(hits),
 		"startIndex": start, "itemsPerPage": len(page), "Resources": page,
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/webflowscim/bridge/internal/authguard"
 	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/scimhttp"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/workspaceroles"
@@ -120,32 +121,10 @@ func errf(status int, scimType, format string, a ...any) *httpError {
 	return &httpError{status: status, scimType: scimType, detail: fmt.Sprintf(format, a...)}
 }
 
-func writeError(w http.ResponseWriter, status int, scimType, detail string) {
-	w.Header().Set("Content-Type", "application/scim+json")
-	w.WriteHeader(status)
-	_, _ = w.Write(mapping.SCIMErrorJSON(status, scimType, detail))
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/scim+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // ServeHTTP authenticates, then serves the route; every failure is a SCIM
 // error with a detail, never a 500.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tok, ok := mapping.Bearer(r.Header.Get("Authorization"))
-	auth := h.opts.Guard.Check(r, func() bool { return ok && h.opts.Tokens.Match(tok) })
-	if auth.Limited() {
-		secs := auth.RetryAfterSeconds()
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("too many failed authentications from this address; retry in %d s", secs))
-		return
-	}
-	if !auth.OK {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="workspace-scim"`)
-		writeError(w, http.StatusUnauthorized, "", "Authentication failed: missing or invalid bearer token for the workspace SCIM surface")
+	if !scimhttp.Authenticate(w, r, h.opts.Guard, h.opts.Tokens, "workspace-scim", "workspace SCIM surface") {
 		return
 	}
 	err := h.serve(w, r)
@@ -156,7 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if he.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((he.retryAfter+time.Second-1)/time.Second)))
 	}
-	writeError(w, he.status, he.scimType, he.detail)
+	scimhttp.WriteError(w, he.status, he.scimType, he.detail)
 }
 
 // errBusy: another writer held the user's lock until the wait ran out.
@@ -327,7 +306,7 @@ func readBody(r *http.Request) ([]byte, error) {
 func (h *Handler) serveDiscovery(w http.ResponseWriter, which string) {
 	switch which {
 	case "serviceproviderconfig":
-		writeJSON(w, http.StatusOK, map[string]any{
+		scimhttp.WriteJSON(w, http.StatusOK, map[string]any{
 			"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 			"documentationUri": "https://github.com/webflowscim/bridge#readme",
 			"patch":            map[string]any{"supported": true},
@@ -348,9 +327,9 @@ func (h *Handler) serveDiscovery(w http.ResponseWriter, which string) {
 			map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"}, "id": "Group", "name": "Group", "endpoint": "/Groups",
 				"description": "An IdP group that gives Workspace roles and site access (workspace.groups)", "schema": "urn:ietf:params:scim:schemas:core:2.0:Group"},
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"schemas": []string{listResponseSchema}, "totalResults": len(types), "startIndex": 1, "itemsPerPage": len(types), "Resources": types})
+		scimhttp.WriteJSON(w, http.StatusOK, map[string]any{"schemas": []string{listResponseSchema}, "totalResults": len(types), "startIndex": 1, "itemsPerPage": len(types), "Resources": types})
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"schemas": []string{listResponseSchema}, "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []any{}})
+		scimhttp.WriteJSON(w, http.StatusOK, map[string]any{"schemas": []string{listResponseSchema}, "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []any{}})
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/webflowscim/bridge/internal/mapping"
+	"github.com/webflowscim/bridge/internal/scimhttp"
 	"github.com/webflowscim/bridge/internal/state"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 	"github.com/webflowscim/bridge/internal/workspaceroles"
@@ -433,7 +434,7 @@ func (h *Handler) create(ctx context.Context, w http.ResponseWriter, r *http.Req
 	// bridge never demotes someone to workspace.defaultRole for a link.
 	h.opts.Logger.InfoContext(ctx, "workspace members: user provisioned", "id", rec.ID, "ref", rec.WebflowUserID, "linked", linked)
 	w.Header().Set("Location", h.location(rec.ID))
-	writeJSON(w, http.StatusCreated, h.render(rec, nil))
+	scimhttp.WriteJSON(w, http.StatusCreated, h.render(rec, nil))
 	return nil
 }
 
@@ -526,7 +527,7 @@ func (h *Handler) get(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if refOf(rec).invite != "" && h.opts.Now().Sub(rec.SyncedAt) >= h.opts.AcceptanceCheckAge {
 		rec = h.noticeAcceptance(ctx, rec)
 	}
-	writeJSON(w, http.StatusOK, h.render(rec, r))
+	scimhttp.WriteJSON(w, http.StatusOK, h.render(rec, r))
 	return nil
 }
 
@@ -610,7 +611,7 @@ func (h *Handler) replace(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.render(out, r))
+	scimhttp.WriteJSON(w, http.StatusOK, h.render(out, r))
 	return nil
 }
 
@@ -654,7 +655,7 @@ func (h *Handler) patch(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.render(out, r))
+	scimhttp.WriteJSON(w, http.StatusOK, h.render(out, r))
 	return nil
 }
 
@@ -806,7 +807,7 @@ func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	for _, rec := range recs {
 		page = append(page, h.render(rec, r))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	scimhttp.WriteJSON(w, http.StatusOK, map[string]any{
 		"schemas": []string{listResponseSchema}, "totalResults": total,
 		"startIndex": start, "itemsPerPage": len(page), "Resources": page,
 	})

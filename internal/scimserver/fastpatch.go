@@ -29,9 +29,10 @@ import (
 // patchOpSchema is the schemas value a PATCH body must hold.
 const patchOpSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
-// activePatchOps returns the operations of a PATCH body that only sets the
-// active flag, as the library's validation returns them, or false.
-func activePatchOps(body []byte) ([]scim.PatchOperation, bool) {
+// patchOperations returns the operations of a PatchOp body, each as its
+// raw members, or false when the body is not exactly one PatchOp schema
+// with at least one operation.
+func patchOperations(body []byte) ([]map[string]json.RawMessage, bool) {
 	var req struct {
 		Schemas    []string
 		Operations []map[string]json.RawMessage
@@ -39,8 +40,18 @@ func activePatchOps(body []byte) ([]scim.PatchOperation, bool) {
 	if json.Unmarshal(body, &req) != nil || len(req.Schemas) != 1 || req.Schemas[0] != patchOpSchema || len(req.Operations) == 0 {
 		return nil, false
 	}
-	ops := make([]scim.PatchOperation, 0, len(req.Operations))
-	for _, o := range req.Operations {
+	return req.Operations, true
+}
+
+// activePatchOps returns the operations of a PATCH body that only sets the
+// active flag, as the library's validation returns them, or false.
+func activePatchOps(body []byte) ([]scim.PatchOperation, bool) {
+	operations, ok := patchOperations(body)
+	if !ok {
+		return nil, false
+	}
+	ops := make([]scim.PatchOperation, 0, len(operations))
+	for _, o := range operations {
 		var op, path string
 		raw, hasValue := o["value"]
 		if !hasValue || json.Unmarshal(o["op"], &op) != nil {
@@ -84,15 +95,12 @@ func activePatchOps(body []byte) ([]scim.PatchOperation, bool) {
 // members ({"value": string} with an optional {"display": string}), as
 // the library's validation returns them, or false.
 func memberAddOps(body []byte) ([]scim.PatchOperation, bool) {
-	var req struct {
-		Schemas    []string
-		Operations []map[string]json.RawMessage
-	}
-	if json.Unmarshal(body, &req) != nil || len(req.Schemas) != 1 || req.Schemas[0] != patchOpSchema || len(req.Operations) == 0 {
+	operations, ok := patchOperations(body)
+	if !ok {
 		return nil, false
 	}
-	ops := make([]scim.PatchOperation, 0, len(req.Operations))
-	for _, o := range req.Operations {
+	ops := make([]scim.PatchOperation, 0, len(operations))
+	for _, o := range operations {
 		var op, path string
 		if len(o) != 3 || json.Unmarshal(o["op"], &op) != nil || strings.ToLower(op) != "add" ||
 			json.Unmarshal(o["path"], &path) != nil || path != "members" || o["value"] == nil {

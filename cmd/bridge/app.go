@@ -361,17 +361,16 @@ func redactEmails(_ []string, a slog.Attr) slog.Attr {
 	switch v.Kind() {
 	case slog.KindString:
 		if s := v.String(); strings.Contains(s, "@") {
-			a.Value = slog.StringValue(maskEmails(s))
+			a.Value = slog.StringValue(redact.Emails(s))
 		}
 	case slog.KindAny:
 		if s := fmt.Sprint(v.Any()); strings.Contains(s, "@") {
-			a.Value = slog.StringValue(maskEmails(s))
+			a.Value = slog.StringValue(redact.Emails(s))
 		}
 	}
 	return a
 }
 
-func maskEmails(s string) string { return redact.Emails(s) }
 
 // serveHTTP binds srv.Addr and serves srv on it (serveOn).
 func serveHTTP(ctx context.Context, srv *http.Server, log *slog.Logger, shutdown time.Duration, ready func(addr string)) error {

@@ -9,11 +9,10 @@ package statuspage
 
 import (
 	"context"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/webflowscim/bridge/internal/auditring"
+	"github.com/webflowscim/bridge/internal/redact"
 	"github.com/webflowscim/bridge/internal/state"
 )
 
@@ -94,25 +93,12 @@ type WorkspaceRoles struct {
 	RoleLocks []state.RoleLock `json:"roleLocks"`
 }
 
-var emailPattern = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+`)
-
-// MaskEmails masks the local part of every email in s ("***@example.com"),
-// as logging.redactEmails does in the logs: the domain stays.
-func MaskEmails(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	return emailPattern.ReplaceAllStringFunc(s, func(m string) string {
-		return "***" + m[strings.LastIndexByte(m, '@'):]
-	})
-}
-
 // redacted returns st with every email masked: the audit events, the
 // role-locked members and the failure reasons. It copies what it changes.
 func redacted(st Status) Status {
 	st.Audit = append([]auditring.Event(nil), st.Audit...)
 	for i := range st.Audit {
-		st.Audit[i].Email = MaskEmails(st.Audit[i].Email)
+		st.Audit[i].Email = redact.Emails(st.Audit[i].Email)
 	}
 	st.Sites = append([]Site(nil), st.Sites...)
 	for i := range st.Sites {
@@ -124,7 +110,7 @@ func redacted(st Status) Status {
 		roles.Queue = redactQueue(roles.Queue)
 		roles.RoleLocks = append([]state.RoleLock(nil), roles.RoleLocks...)
 		for i := range roles.RoleLocks {
-			roles.RoleLocks[i].Email = MaskEmails(roles.RoleLocks[i].Email)
+			roles.RoleLocks[i].Email = redact.Emails(roles.RoleLocks[i].Email)
 		}
 		ws.Roles = &roles
 		st.Workspace = &ws
@@ -135,8 +121,8 @@ func redacted(st Status) Status {
 func redactQueue(q Queue) Queue {
 	q.Failures = append([]state.MembershipFailure(nil), q.Failures...)
 	for i := range q.Failures {
-		q.Failures[i].Error = MaskEmails(q.Failures[i].Error)
-		q.Failures[i].UserID = MaskEmails(q.Failures[i].UserID)
+		q.Failures[i].Error = redact.Emails(q.Failures[i].Error)
+		q.Failures[i].UserID = redact.Emails(q.Failures[i].UserID)
 	}
 	return q
 }

@@ -371,7 +371,6 @@ func redactEmails(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-
 // serveHTTP binds srv.Addr and serves srv on it (serveOn).
 func serveHTTP(ctx context.Context, srv *http.Server, log *slog.Logger, shutdown time.Duration, ready func(addr string)) error {
 	ln, err := listen(srv.Addr)

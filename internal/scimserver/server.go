@@ -161,6 +161,9 @@ type site struct {
 	// discovery serves GET /ResourceTypes and GET /Schemas (discovery.go).
 	discovery *discoveryLists
 	gate      siteGate // requests in progress (middleware.go)
+	// slowPaths sends every POST /Users through the library (tests compare
+	// the fast path's answers with the library's).
+	slowPaths bool
 }
 
 // New validates opts and builds the server.
@@ -349,6 +352,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	defer leave()
 
 	var patchBody []byte // a PATCH's body after the normaliser
+	var postBody []byte  // a POST's body (fastpost.go)
 	if r.Body != nil && r.Body != http.NoBody {
 		if !mapping.AcceptedMediaType(r.Header.Get("Content-Type")) {
 			writeError(w, http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
@@ -411,6 +415,9 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 			body = norm
 			patchBody = norm
 		}
+		if r.Method == http.MethodPost {
+			postBody = body
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
@@ -471,6 +478,9 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.fastPatch(w, r, ov, patchBody) { // fastpatch.go
+		return
+	}
+	if !st.slowPaths && st.fastPost(w, r, ov, postBody) { // fastpost.go
 		return
 	}
 	if _, _, ok := projectionOf(r); ok {

@@ -337,11 +337,16 @@ func (h *usersHandler) load(ctx context.Context, id string) (*state.UserRecord, 
 // ---- Create ----
 
 func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	ctx := r.Context()
 	u, err := mapping.FromAttributes(attrs)
 	if err != nil {
-		return scim.Resource{}, h.fail(ctx, "create", err)
+		return scim.Resource{}, h.fail(r.Context(), "create", err)
 	}
+	return h.create(r.Context(), u)
+}
+
+// create provisions u: Create's work once the attributes are a User (the
+// POST fast path, fastpost.go, calls it with the User it decoded).
+func (h *usersHandler) create(ctx context.Context, u mapping.User) (scim.Resource, error) {
 	email, err := u.WebflowEmail()
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "create", err)

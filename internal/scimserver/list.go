@@ -38,7 +38,9 @@ type listResponse struct {
 // simpleEq matches the one-condition filters IdPs send on every lookup,
 // e.g. userName eq "a@b.c", without escapes: single spaces, no control
 // characters, so that everything it accepts the full parser accepts too
-// (FuzzParseUserFilter). Anything else goes to the full parser.
+// (FuzzParseUserFilter). Anything else goes to the full parser. It is the
+// specification of matchSimpleEq, which matches the same strings without
+// the regexp engine's allocations (TestMatchSimpleEq, FuzzMatchSimpleEq).
 var simpleEq = regexp.MustCompile(`^(userName|externalId|id|displayName|emails\.value) (?i:eq) "([^"\\\x00-\x1f\x7f]*)"$`)
 
 func parseUserFilter(raw string) (filter.Expression, error) {
@@ -50,15 +52,42 @@ func parseUserFilter(raw string) (filter.Expression, error) {
 
 // simpleUserFilter is parseUserFilter's fast path.
 func simpleUserFilter(raw string) (filter.Expression, bool) {
-	m := simpleEq.FindStringSubmatch(raw)
-	if m == nil {
+	attr, value, ok := matchSimpleEq(raw)
+	if !ok {
 		return nil, false
 	}
-	p := filter.AttributePath{AttributeName: m[1]}
-	if name, sub, ok := strings.Cut(m[1], "."); ok {
+	p := filter.AttributePath{AttributeName: attr}
+	if name, sub, ok := strings.Cut(attr, "."); ok {
 		p = filter.AttributePath{AttributeName: name, SubAttribute: &sub}
 	}
-	return &filter.AttributeExpression{AttributePath: p, Operator: filter.EQ, CompareValue: m[2]}, true
+	return &filter.AttributeExpression{AttributePath: p, Operator: filter.EQ, CompareValue: value}, true
+}
+
+// matchSimpleEq is simpleEq.FindStringSubmatch(raw) returning the two
+// groups: the attribute and the compared value.
+func matchSimpleEq(raw string) (attr, value string, ok bool) {
+	attr, rest, ok := strings.Cut(raw, " ")
+	if !ok {
+		return "", "", false
+	}
+	switch attr {
+	case "userName", "externalId", "id", "displayName", "emails.value":
+	default:
+		return "", "", false
+	}
+	// (?i:eq) "…": eq in any case, one space, a quoted value.
+	if len(rest) < len(`eq ""`) || !strings.EqualFold(rest[:2], "eq") || rest[2] != ' ' || rest[3] != '"' || rest[len(rest)-1] != '"' {
+		return "", "", false
+	}
+	value = rest[4 : len(rest)-1]
+	for i := 0; i < len(value); i++ {
+		// [^"\\\x00-\x1f\x7f]: every excluded rune is one byte, and a
+		// byte of invalid UTF-8 (U+FFFD to the regexp) is not excluded.
+		if c := value[i]; c == '"' || c == '\\' || c < 0x20 || c == 0x7f {
+			return "", "", false
+		}
+	}
+	return attr, value, true
 }
 
 func queryInt(q map[string][]string, key string, def int) (int, error) {
@@ -78,8 +107,8 @@ func queryInt(q map[string][]string, key string, def int) (int, error) {
 
 // serveList answers GET /Users.
 func (h *usersHandler) serveList(w http.ResponseWriter, r *http.Request, base string) {
-	ctx, ov := withOverride(r.Context())
-	q := r.URL.Query()
+	ctx, ov := overrideOf(r.Context())
+	q := queryOf(r)
 	start, err := queryInt(q, "startIndex", 1)
 	if err == nil {
 		var count int

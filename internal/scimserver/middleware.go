@@ -32,6 +32,9 @@ func normalisePath(p string) (string, bool) {
 	if p == "" {
 		return "/", true
 	}
+	if cleanPath(p) {
+		return p, true
+	}
 	parts := strings.Split(p, "/")
 	out := make([]string, 0, len(parts))
 	for _, seg := range parts {
@@ -54,6 +57,51 @@ func normalisePath(p string) (string, bool) {
 	}
 	return "/" + strings.Join(out, "/"), true
 }
+
+// cleanPath reports, without allocating, whether normalisePath returns p
+// itself: what every IdP sends (TestCleanPathAgreesWithNormalisePath).
+func cleanPath(p string) bool {
+	if p[0] != '/' {
+		return false
+	}
+	if len(p) == 1 {
+		return true
+	}
+	var prev2, prev1 string // the two segments before seg
+	canonical := false      // the segment after the first scim/v2 was checked
+	for rest, n := p[1:], 0; ; n++ {
+		seg, tail, more := strings.Cut(rest, "/")
+		switch seg {
+		case "", ".", "..":
+			return false
+		}
+		if !canonical && n >= 2 && prev2 == "scim" && strings.EqualFold(prev1, "v2") {
+			canonical = true
+			if prev1 != "v2" {
+				return false
+			}
+			for _, c := range collectionCase {
+				if strings.EqualFold(seg, c[0]) && seg != c[1] {
+					return false
+				}
+			}
+		}
+		if !more {
+			return true
+		}
+		prev2, prev1, rest = prev1, seg, tail
+	}
+}
+
+// collectionCase is collections as pairs, for lookups that must not
+// allocate a lower-cased copy.
+var collectionCase = func() [][2]string {
+	out := make([][2]string, 0, len(collections))
+	for k, v := range collections {
+		out = append(out, [2]string{k, v})
+	}
+	return out
+}()
 
 func pathNormaliser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -114,9 +162,29 @@ type RequestInfo struct {
 	UpstreamCalls int64
 }
 
+// pathParts splits p, trimmed of "/", at "/" as strings.Split does, into
+// dst without allocating: it returns the number of parts, of which the
+// first len(dst) are in dst.
+func pathParts(p string, dst []string) int {
+	p = strings.Trim(p, "/")
+	for n := 0; ; n++ {
+		seg, rest, more := strings.Cut(p, "/")
+		if n < len(dst) {
+			dst[n] = seg
+		}
+		if !more {
+			return n + 1
+		}
+		p = rest
+	}
+}
+
 // classify names the resource and operation of a normalised path.
 func classify(method, p string) (site, resource, op string) {
-	parts := strings.Split(strings.Trim(p, "/"), "/")
+	// classify reads no part beyond the sixth; below six, len(parts) is
+	// the exact count.
+	var buf [6]string
+	parts := buf[:min(pathParts(p, buf[:]), len(buf))]
 	if len(parts) >= 2 && parts[0] == "sites" {
 		site = parts[1]
 	}
@@ -168,7 +236,7 @@ func accessLog(log *slog.Logger, sites map[string]*site, observe func(RequestInf
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		ctx, calls := webflowdata.WithCallCount(webflowdata.WithRequestID(r.Context(), id))
+		ctx, calls := webflowdata.WithRequest(r.Context(), id)
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
@@ -187,9 +255,13 @@ func accessLog(log *slog.Logger, sites map[string]*site, observe func(RequestInf
 			if rec.status >= 500 {
 				lvl = slog.LevelError
 			}
-			log.Log(r.Context(), lvl, "scim request", "request_id", id, "site", site, "resource", resource, "operation", op,
-				"method", r.Method, "status", rec.status, "duration_ms", float64(info.Duration.Microseconds())/1000,
-				"upstream_calls", info.UpstreamCalls, "bytes", rec.bytes, "user_agent", r.UserAgent())
+			if log.Enabled(r.Context(), lvl) {
+				// LogAttrs: typed attributes, not a dozen values boxed per request.
+				log.LogAttrs(r.Context(), lvl, "scim request", slog.String("request_id", id), slog.String("site", site),
+					slog.String("resource", resource), slog.String("operation", op), slog.String("method", r.Method),
+					slog.Int("status", rec.status), slog.Float64("duration_ms", float64(info.Duration.Microseconds())/1000),
+					slog.Int64("upstream_calls", info.UpstreamCalls), slog.Int("bytes", rec.bytes), slog.String("user_agent", r.UserAgent()))
+			}
 			if observe != nil {
 				observe(info)
 			}
@@ -230,15 +302,19 @@ type siteGate struct{ slots chan struct{} }
 func newSiteGate(n int) siteGate { return siteGate{slots: make(chan struct{}, n)} }
 
 // enter takes a slot without waiting: a client over the limit is told to
-// come back (a queue would hold its connection and body for nothing).
-func (g siteGate) enter() (leave func(), ok bool) {
+// come back (a queue would hold its connection and body for nothing). A
+// slot taken is given back with leave.
+func (g siteGate) enter() bool {
 	select {
 	case g.slots <- struct{}{}:
-		return func() { <-g.slots }, true
+		return true
 	default:
-		return nil, false
+		return false
 	}
 }
+
+// leave frees a slot enter took.
+func (g siteGate) leave() { <-g.slots }
 
 // siteBusyRetryAfter is the Retry-After of a 429 for a site over its
 // limit: slots free as fast as requests finish, in milliseconds.
@@ -246,14 +322,14 @@ const siteBusyRetryAfter = "1"
 
 // admitSite answers 429 with Retry-After, as a SCIM Error (this runs
 // before the library, which would turn a 429 into a 500), when st already
-// has its limit of requests in progress; otherwise it returns the func
-// that frees the slot. Only authenticated requests reach it, so a stranger
+// has its limit of requests in progress; otherwise it reports true, and
+// the caller frees the slot with st.gate.leave. Only authenticated requests reach it, so a stranger
 // cannot use up a site's slots.
-func admitSite(w http.ResponseWriter, st *site) (leave func(), ok bool) {
-	leave, ok = st.gate.enter()
-	if !ok {
+func admitSite(w http.ResponseWriter, st *site) (ok bool) {
+	if !st.gate.enter() {
 		w.Header().Set("Retry-After", siteBusyRetryAfter)
 		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("site %s already has %d requests in progress on this bridge, its limit (limits.maxConcurrentRequestsPerSite); retry after the time in Retry-After", st.cfg.ID, cap(st.gate.slots)))
+		return false
 	}
-	return leave, ok
+	return true
 }

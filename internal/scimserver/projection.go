@@ -14,7 +14,7 @@ import (
 // projectionOf is the request's attributes / excludedAttributes lists
 // (RFC 7644 §3.9), nil when it has neither.
 func projectionOf(r *http.Request) (inc, exc []string, ok bool) {
-	q := r.URL.Query()
+	q := queryOf(r)
 	inc, exc = mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
 	return inc, exc, len(inc) > 0 || len(exc) > 0
 }

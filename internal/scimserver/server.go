@@ -164,6 +164,9 @@ type site struct {
 	// slowPaths sends every POST /Users through the library (tests compare
 	// the fast path's answers with the library's).
 	slowPaths bool
+	// actors names each of the site's tokens, for the audit log, as
+	// "site <id> scimTokens[<i>]" (built once; boxed for siteContext).
+	actors []any
 }
 
 // New validates opts and builds the server.
@@ -236,6 +239,9 @@ func New(opts Options) (*Server, error) {
 			sc.OnGroupDelete = GroupDeleteUnlink
 		}
 		st := &site{cfg: sc, tokens: toks, base: pub + "/sites/" + sc.ID + "/scim/v2", gate: newSiteGate(opts.MaxConcurrentRequestsPerSite)}
+		for i := range toks {
+			st.actors = append(st.actors, fmt.Sprintf("site %s scimTokens[%d]", sc.ID, i))
+		}
 		st.users = &usersHandler{site: sc, store: opts.Store, wf: sc.Webflow, log: opts.Logger.With("site", sc.ID), now: opts.Now, base: st.base, wake: wake,
 			createStaleAfter: opts.CreateStaleAfter, failpoint: opts.Failpoint, parseSlots: slots, lockWait: opts.LockWait,
 			misses: misscache.New(missTTL, missMax, opts.Now)}
@@ -344,12 +350,10 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		writeAuthFailure(w, auth, "scim", bearerFailure(r.Header.Get("Authorization"), has))
 		return
 	}
-	r = r.WithContext(withActor(r.Context(), fmt.Sprintf("site %s scimTokens[%d]", id, idx)))
-	leave, admitted := admitSite(w, st)
-	if !admitted {
+	if !admitSite(w, st) {
 		return
 	}
-	defer leave()
+	defer st.gate.leave()
 
 	var patchBody []byte // a PATCH's body after the normaliser
 	var postBody []byte  // a POST's body (fastpost.go)
@@ -421,13 +425,14 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
-	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
 		// r.URL.Query() would drop the bad pair: a broken filter= would
 		// list everything instead of failing.
 		writeError(w, http.StatusBadRequest, "invalidSyntax", "the query string is malformed (bad percent-encoding or a ';' separator)")
 		return
 	}
-	if f := r.URL.Query().Get("filter"); f != "" {
+	if f := query.Get("filter"); f != "" {
 		// Bounded before anything parses it: the parser's memory grows
 		// with nesting times length.
 		if err := mapping.CheckFilterBounds(f); err != nil {
@@ -435,16 +440,19 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if nf := mapping.RewriteFilter(f); nf != f {
-			q := r.URL.Query()
-			q.Set("filter", nf)
-			r.URL.RawQuery = q.Encode()
+			query.Set("filter", nf)
+			r.URL.RawQuery = query.Encode()
 		}
 	}
 
-	ctx, ov := withOverride(context.WithValue(r.Context(), siteKey{}, st))
-	r = r.Clone(ctx) // a deep copy: the access log keeps the original URL
-	r.URL.Path = strings.TrimPrefix(r.URL.Path, "/sites/"+id+"/scim")
-	r.URL.RawPath = ""
+	sc := &siteContext{Context: r.Context(), site: st, actor: st.actors[idx], query: query, rawQuery: r.URL.RawQuery}
+	ov := &sc.ov
+	// A copy with a URL of its own, as http.StripPrefix makes: the access
+	// log keeps the original URL.
+	r = r.WithContext(sc)
+	u := *r.URL
+	u.Path, u.RawPath = trimSitePrefix(u.Path, id), ""
+	r.URL = &u
 	if r.Method != http.MethodGet && isDiscoveryPath(r.URL.Path) {
 		w.Header().Set("Allow", http.MethodGet)
 		writeError(w, http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed on a discovery endpoint; use GET")
@@ -509,12 +517,25 @@ func (s scimLogger) Error(args ...any) {
 // isDiscoveryPath reports whether p (below /sites/{id}/scim) is one of the
 // read-only discovery endpoints.
 func isDiscoveryPath(p string) bool {
-	for _, d := range []string{"/v2/ServiceProviderConfig", "/v2/Schemas", "/v2/ResourceTypes"} {
-		if p == d || strings.HasPrefix(p, d+"/") {
+	for _, d := range [...]string{"/v2/ServiceProviderConfig", "/v2/Schemas", "/v2/ResourceTypes"} {
+		if rest, ok := strings.CutPrefix(p, d); ok && (rest == "" || rest[0] == '/') {
 			return true
 		}
 	}
 	return false
+}
+
+// trimSitePrefix is strings.TrimPrefix(p, "/sites/"+id+"/scim") without
+// building the prefix.
+func trimSitePrefix(p, id string) string {
+	if rest, ok := strings.CutPrefix(p, "/sites/"); ok {
+		if rest, ok = strings.CutPrefix(rest, id); ok {
+			if rest, ok = strings.CutPrefix(rest, "/scim"); ok {
+				return rest
+			}
+		}
+	}
+	return p
 }
 
 // resourceWrite reports whether a request creates (POST /Users, POST

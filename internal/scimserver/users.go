@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -624,7 +623,7 @@ func (h *usersHandler) query(ctx context.Context, q mapping.Query) ([]*state.Use
 			out = append(out, rec)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	slices.SortStableFunc(out, func(a, b *state.UserRecord) int { return a.Created.Compare(b.Created) })
 	return out, view, nil
 }
 

@@ -94,9 +94,7 @@ type memScope struct {
 
 func (s *RedisStore) memKeys(siteID string) memKeys { return s.siteScope(siteID).memKeys }
 
-func (s *RedisStore) siteScope(siteID string) memScope {
-	return s.scopeAt(func(p ...string) string { return siteKey(s.prefix, siteID, p...) }, s.keysFor(siteID).users)
-}
+func (s *RedisStore) siteScope(siteID string) memScope { return s.siteKeySet(siteID).scope }
 
 func (s *RedisStore) scopeAt(k func(p ...string) string, users string) memScope {
 	return memScope{

@@ -53,6 +53,8 @@ type RedisStore struct {
 	// unreplicated counts durable writes no replica confirmed in time.
 	unreplicated atomic.Int64
 	replicas     replicaState
+	// keyCache holds each site's keys, built once (keys.go siteKeySet).
+	keyCache atomic.Pointer[map[string]*siteKeySet]
 }
 
 var _ Store = (*RedisStore)(nil)

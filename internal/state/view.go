@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -182,8 +181,11 @@ func (l *UserLock) UnlockSatisfied() {
 var errLockBusy = errors.New("state: lock busy")
 
 func (s *RedisStore) view(ctx context.Context, siteID string, extraKeys []string, args []any) (*UserView, error) {
-	k, mk := s.keysFor(siteID), s.memKeys(siteID)
-	keys := append([]string{k.users, mk.umem, mk.grp, mk.grpSlug, mk.retiring}, extraKeys...)
+	ks := s.siteKeySet(siteID)
+	mk := ks.scope.memKeys
+	keys := make([]string, 5, 5+len(extraKeys))
+	keys[0], keys[1], keys[2], keys[3], keys[4] = ks.keys.users, mk.umem, mk.grp, mk.grpSlug, mk.retiring
+	keys = append(keys, extraKeys...)
 	res, err := s.memScripts.view.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("state: read users of site %q: %w", siteID, err)
@@ -208,7 +210,7 @@ func (s *RedisStore) view(ctx context.Context, siteID string, extraKeys []string
 		}
 		if doc, ok := at(mems, i).(string); ok {
 			var slugs []string
-			if json.Unmarshal([]byte(doc), &slugs) == nil && len(slugs) > 0 {
+			if DecodeStored([]byte(doc), &slugs) == nil && len(slugs) > 0 {
 				v.Slugs[id] = slugs
 			}
 		}
@@ -216,7 +218,7 @@ func (s *RedisStore) view(ctx context.Context, siteID string, extraKeys []string
 	for _, raw := range part(3) {
 		if doc, ok := raw.(string); ok {
 			var g GroupRecord
-			if json.Unmarshal([]byte(doc), &g) == nil {
+			if DecodeStored([]byte(doc), &g) == nil {
 				v.Groups[g.Slug] = &g
 			}
 		}

@@ -254,3 +254,21 @@ func TestRetryAfterClamped(t *testing.T) {
 		}
 	}
 }
+
+// WithRequest is WithCallCount(WithRequestID(ctx, id)): the id, a fresh
+// count that upstream attempts add to, and the parent's values.
+func TestWithRequest(t *testing.T) {
+	type k struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), k{}, "v"))
+	ctx, calls := WithRequest(parent, "req-7")
+	if RequestIDFrom(ctx) != "req-7" || ctx.Value(k{}) != "v" || calls.Load() != 0 {
+		t.Fatalf("id %q, parent value %v, calls %d", RequestIDFrom(ctx), ctx.Value(k{}), calls.Load())
+	}
+	if cc, ok := ctx.Value(callCountKey{}).(*CallCount); !ok || cc != calls {
+		t.Fatal("the call count is not the one returned")
+	}
+	cancel()
+	if ctx.Err() == nil {
+		t.Fatal("cancellation did not pass through")
+	}
+}

@@ -251,6 +251,30 @@ func WithCallCount(ctx context.Context) (context.Context, *CallCount) {
 	return context.WithValue(ctx, callCountKey{}, c), c
 }
 
+// WithRequest is WithCallCount(WithRequestID(ctx, id)) in one allocation
+// instead of four: every SCIM request starts with it.
+func WithRequest(ctx context.Context, id string) (context.Context, *CallCount) {
+	c := &requestContext{Context: ctx, id: id}
+	return c, &c.calls
+}
+
+// requestContext carries a request id and its CallCount.
+type requestContext struct {
+	context.Context
+	id    string
+	calls CallCount
+}
+
+func (c *requestContext) Value(key any) any {
+	switch key.(type) {
+	case requestIDKey:
+		return c.id
+	case callCountKey:
+		return &c.calls
+	}
+	return c.Context.Value(key)
+}
+
 // AuditEvent is one change the bridge made in Webflow.
 type AuditEvent struct {
 	// Action: invite, update, delete (site users); member_invite,

@@ -1,0 +1,171 @@
+package scimserver
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/webflowscim/bridge/internal/webflowdata"
+)
+
+// hotPathPaths are request paths as IdPs and probes send them, clean and
+// not: cleanPath must agree with normalisePath on each.
+var hotPathPaths = []string{
+	"/", "/sites", "/sites/", "/sites/s/scim/v2", "/sites/s/scim/v2/", "/sites/s/scim/v2/Users", "/sites/s/scim/v2/Users/abc",
+	"/sites/s/scim/v2/users", "/sites/s/scim/v2/USERS/abc", "/sites/s/scim/V2/Users", "/sites/s/scim/v2//Users",
+	"//sites/s/scim/v2/Users", "/sites/s/scim/v2/./Users", "/sites/s/scim/v2/Users/../x", "/sites/s/scim/v2/Users/.",
+	"sites/s/scim/v2/Users", "/sites/s/scim/v2/Groups/g1", "/sites/s/scim/v2/groups", "/sites/s/scim/v2/ServiceProviderConfigs",
+	"/sites/s/scim/v2/serviceproviderconfig", "/sites/s/scim/v2/ResourceTypes/User", "/sites/s/scim/v2/Schemas",
+	"/sites/s/scim/v2/Bogus", "/scim/v2/users", "/scim/v2", "/scim/V2/x", "/a/scim/v2/users/scim/v2/groups",
+	"/a/scim/v2/Users/scim/v2/groups", "/scim/scim/v2/users", "/sites/s/scim/v2/Users/UsErS", "/webhooks/webflow/s1",
+	"/sites/s/admin/memberships", "/healthz", "/sites/s/scim/v2/Users/abc/", "/sites/s/scim/v2/Users/a%2Fb",
+	"/sites/s/scim/v2/Ｕsers", "/sites/s/scim/v2/\xff",
+}
+
+func TestCleanPathAgreesWithNormalisePath(t *testing.T) {
+	for _, p := range hotPathPaths {
+		got, ok := normalisePath(p)
+		slow, slowOK := normalisePathSlow(p)
+		if got != slow || ok != slowOK {
+			t.Errorf("%q: normalisePath %q %v, without the fast path %q %v", p, got, ok, slow, slowOK)
+		}
+		if cleanPath(p) && (!ok || got != p) {
+			t.Errorf("%q: cleanPath says clean, normalisePath gives %q %v", p, got, ok)
+		}
+	}
+}
+
+// normalisePathSlow is normalisePath without its cleanPath fast path.
+func normalisePathSlow(p string) (string, bool) {
+	if p == "" {
+		return "/", true
+	}
+	parts := strings.Split(p, "/")
+	out := make([]string, 0, len(parts))
+	for _, seg := range parts {
+		switch seg {
+		case "", ".":
+			continue
+		case "..":
+			return "", false
+		}
+		out = append(out, seg)
+	}
+	for i := 0; i+2 < len(out); i++ {
+		if out[i] == "scim" && strings.EqualFold(out[i+1], "v2") {
+			out[i+1] = "v2"
+			if c, ok := collections[strings.ToLower(out[i+2])]; ok {
+				out[i+2] = c
+			}
+			break
+		}
+	}
+	return "/" + strings.Join(out, "/"), true
+}
+
+func FuzzCleanPath(f *testing.F) {
+	for _, p := range hotPathPaths {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		got, ok := normalisePath(p)
+		slow, slowOK := normalisePathSlow(p)
+		if got != slow || ok != slowOK {
+			t.Fatalf("%q: normalisePath %q %v, without the fast path %q %v", p, got, ok, slow, slowOK)
+		}
+	})
+}
+
+func TestPathParts(t *testing.T) {
+	for _, p := range append(hotPathPaths, "", "a", "/a/b/c/d/e/f/g/h", "a//b") {
+		want := strings.Split(strings.Trim(p, "/"), "/")
+		var buf [3]string
+		n := pathParts(p, buf[:])
+		if n != len(want) || !slices.Equal(buf[:min(n, 3)], want[:min(n, 3)]) {
+			t.Errorf("%q: %d %q, want %d %q", p, n, buf[:min(n, 3)], len(want), want)
+		}
+	}
+}
+
+// matchSimpleEq matches exactly what its specification, the simpleEq
+// regexp, matches, with the same groups.
+func TestMatchSimpleEq(t *testing.T) {
+	for _, raw := range simpleEqCases {
+		checkSimpleEq(t, raw)
+	}
+}
+
+var simpleEqCases = []string{
+	`userName eq "a@b.c"`, `userName EQ "x"`, `userName Eq ""`, `userName eQ "x y"`, `externalId eq "00u1"`, `id eq "5d48"`,
+	`displayName eq "Test SCIMv2"`, `emails.value eq "a@b.c"`, `emails.Value eq "a@b.c"`, `username eq "x"`, `userName  eq "x"`,
+	`userName eq  "x"`, `userName eq "x" `, ` userName eq "x"`, `userName eq x`, `userName eq "x`, `userName eq "`, `userName eq ""x"`,
+	`userName eq "a\"b"`, `userName eq "a\\b"`, `userName eq "é€😀"`, "userName eq \"\x00\"", "userName eq \"\x1f\"", "userName eq \"\x7f\"",
+	"userName eq \"\x80\xff\"", "userName eq \"\t\"", "userName\teq \"x\"", `userName ne "x"`, `userName eq "x" and active eq true`,
+	`userName eqq "x"`, `userName e "x"`, `userName`, ``, `userName eq "x"` + "\n", `emails[type eq "work"].value eq "x"`, `meta.created eq "x"`,
+	"userName \u0065q \"x\"", "userName \u212aq \"x\"",
+}
+
+func checkSimpleEq(t *testing.T, raw string) {
+	t.Helper()
+	attr, value, ok := matchSimpleEq(raw)
+	m := simpleEq.FindStringSubmatch(raw)
+	if ok != (m != nil) || (ok && (attr != m[1] || value != m[2])) {
+		t.Errorf("%q: matchSimpleEq %q %q %v, simpleEq %q", raw, attr, value, ok, m)
+	}
+}
+
+func FuzzMatchSimpleEq(f *testing.F) {
+	for _, raw := range simpleEqCases {
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) { checkSimpleEq(t, raw) })
+}
+
+// The handlers read the query serveSite parsed (queryOf), unless the
+// query string changed since; values are those of r.URL.Query().
+func TestQueryOf(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/v2/Users?filter=userName+eq+%22a%22&count=5", nil)
+	if got := queryOf(r); got.Get("count") != "5" || got.Get("filter") != `userName eq "a"` {
+		t.Errorf("without serveSite: %v", got)
+	}
+	parsed, _ := url.ParseQuery(r.URL.RawQuery)
+	sc := &siteContext{Context: context.Background(), query: parsed, rawQuery: r.URL.RawQuery}
+	r = r.WithContext(sc)
+	if got := queryOf(r); got.Get("count") != "5" {
+		t.Errorf("with serveSite's: %v", got)
+	}
+	r.URL.RawQuery = "count=7"
+	if got := queryOf(r); got.Get("count") != "7" || got.Get("filter") != "" {
+		t.Errorf("after a change of the query string: %v", got)
+	}
+}
+
+// siteContext answers for the site, the actor, the override and the
+// query, and passes every other key, cancellation and deadline through.
+func TestSiteContext(t *testing.T) {
+	parent, cancel := context.WithCancel(webflowdata.WithRequestID(context.Background(), "req-1"))
+	st := &site{}
+	sc := &siteContext{Context: parent, site: st, actor: "site s scimTokens[1]"}
+	if siteFrom(sc) != st || actorFrom(sc) != "site s scimTokens[1]" || webflowdata.RequestIDFrom(sc) != "req-1" {
+		t.Errorf("values: %p %q %q", siteFrom(sc), actorFrom(sc), webflowdata.RequestIDFrom(sc))
+	}
+	ctx, ov := overrideOf(sc)
+	if ctx != sc || ov != &sc.ov {
+		t.Error("overrideOf does not find serveSite's override")
+	}
+	_ = failWith(sc, http.StatusServiceUnavailable, "", "busy", 0)
+	if sc.ov.status != http.StatusServiceUnavailable {
+		t.Errorf("failWith did not record in serveSite's override: %+v", sc.ov)
+	}
+	child, stop := context.WithCancel(sc)
+	defer stop()
+	cancel()
+	<-child.Done()
+	if sc.Err() == nil {
+		t.Error("cancellation did not pass through")
+	}
+}

@@ -28,16 +28,18 @@
 //	wfb:{s:<site>}:ix:email        HASH  lower(email) → SCIM id      (unique)
 //	wfb:{s:<site>}:ix:externalId   HASH  externalId → SCIM id        (unique, exact)
 //	wfb:{s:<site>}:ix:webflowId    HASH  webflowUserId → SCIM id     (unique, exact; none when webflowUserId = SCIM id: the record holds it)
-//	wfb:{s:<site>}:ix:displayName  ZSET  score 0, member sha1hex(lower(displayName)) + SCIM id (not unique)
+//	wfb:{s:<site>}:ix:dn           ZSET  score = first 52 bits of sha1(lower(displayName)), member = SCIM id (not unique; dnScore)
+//	wfb:{s:<site>}:ix:displayName  ZSET  the previous displayName index: score 0, member sha1hex(lower(displayName)) + SCIM id, for the records written before ix:dn until they are written again
 //	wfb:{s:<site>}:order           ZSET  score = per-site sequence, member = SCIM id (creation order, paging)
 //	wfb:{s:<site>}:seq             STRING per-site creation counter
 //
 // Records live in one hash per site rather than one key per record so that
 // every key a script touches is known before the script runs and can be
 // declared in KEYS (a Cluster requirement), which in turn lets FindUser resolve
-// index → record in one round trip. The displayName index is a single
-// lexicographically ordered ZSET for the same reason: a per-value SET key of
-// the previous displayName would only be known after reading the record.
+// index → record in one round trip. The displayName index is a single ZSET
+// for the same reason: a per-value SET key of the previous displayName would
+// only be known after reading the record. Its entries are found by score and
+// removed by id, so the record does not keep the hash.
 //
 // Site ids are validated (see ValidateSiteID) so that they cannot inject "{",
 // "}" or ":" into the key scheme; SCIM ids and attribute values are only ever

@@ -26,8 +26,10 @@ import (
 //	sc, wf     the SCIM attributes and the Webflow snapshot, opaque
 //	tombstone, adopted  (omitted when false)
 //	_ix        only the normalised index values that differ from the stored
-//	           originals (lower-cased userName or email) and the displayName
-//	           hash; the scripts fall back to the originals for the others
+//	           originals (lower-cased userName or email); the scripts fall
+//	           back to the originals for the others. Records written before
+//	           the dnScore index also have the displayName hash here, which
+//	           names their entry in the previous displayName index.
 //
 // The SCIM id is the hash field and the site id is in the key; neither is
 // repeated. Records written before this format ({"id":...,"siteId":...,
@@ -60,10 +62,9 @@ const recordFormat = `{"v":`
 
 // compactIx returns the part of the full index values that the scripts
 // cannot take from the stored originals: a normalised value that differs
-// from its original, and the displayName hash. It returns nil when nothing
-// is left.
+// from its original. It returns nil when nothing is left.
 func compactIx(rec *UserRecord, full storedIx) *storedIx {
-	ix := storedIx{DisplayName: full.DisplayName}
+	var ix storedIx
 	if full.UserName != rec.UserName {
 		ix.UserName = full.UserName
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestRecordEncodingRoundTrip(t *testing.T) {
@@ -36,7 +38,7 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 		{"no webflow user", func(r *UserRecord) { r.WebflowUserID = "" }, []string{`"w":""`}, nil},
 		{"everything", func(r *UserRecord) {
 			r.ExternalID, r.DisplayName, r.Tombstone, r.Adopted = "ext-1", "Alice Liddell", true, true
-		}, []string{`"x":"ext-1"`, `"d":"Alice Liddell"`, `"tombstone":true`, `"adopted":true`, `"_ix":{"displayName":"` + dnHash("Alice Liddell") + `"}`}, nil},
+		}, []string{`"x":"ext-1"`, `"d":"Alice Liddell"`, `"tombstone":true`, `"adopted":true`}, []string{`"_ix"`}},
 		{"inactive, zero times, no blobs", func(r *UserRecord) {
 			r.Active, r.Created, r.Modified, r.SyncedAt, r.SCIM, r.Webflow = false, time.Time{}, time.Time{}, time.Time{}, nil, nil
 		}, nil, []string{`"a"`, `"c"`, `"m"`, `"s"`, `"sc"`, `"wf"`}},
@@ -75,13 +77,18 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 }
 
 // oldFormatDoc is a record as the previous encoding stored it: the
-// UserRecord JSON (id and siteId included, RFC 3339 times) plus the full _ix.
+// UserRecord JSON (id and siteId included, RFC 3339 times) plus the full _ix,
+// the displayName hash included.
 func oldFormatDoc(t *testing.T, rec *UserRecord) string {
 	t.Helper()
+	ix := indexValues(rec)
+	if rec.DisplayName != "" {
+		ix.DisplayName = dnHash(rec.DisplayName)
+	}
 	b, err := json.Marshal(struct {
 		*UserRecord
 		Ix storedIx `json:"_ix"`
-	}{rec, indexValues(rec)})
+	}{rec, ix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,24 +97,73 @@ func oldFormatDoc(t *testing.T, rec *UserRecord) string {
 
 // createOldFormat stores rec as the previous version of the store did: the
 // document in the previous format, through the create script, and an index
-// entry for every value, the Webflow user id too when it equals the SCIM id.
+// entry for every value, the Webflow user id too when it equals the SCIM id,
+// the displayName in the previous displayName index.
 func createOldFormat(t *testing.T, s *RedisStore, rec *UserRecord) {
 	t.Helper()
-	args, err := writeArgs(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args[1] = oldFormatDoc(t, rec)
+	createWith(t, s, rec, oldFormatDoc(t, rec))
 	k := s.keysFor(rec.SiteID)
-	res, err := s.scripts.create.Run(t.Context(), s.rdb, k.list(), args...).Result()
-	if err != nil || scriptResult(res, rec) != nil {
-		t.Fatalf("create old format: %v %v", res, err)
-	}
 	if rec.WebflowUserID != "" {
 		if err := s.rdb.HSet(t.Context(), k.ixWebflowID, rec.WebflowUserID, rec.ID).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// createWith stores rec with the document doc through the create script,
+// its displayName in the previous displayName index (as the store did
+// before dnScore).
+func createWith(t *testing.T, s *RedisStore, rec *UserRecord, doc string) {
+	t.Helper()
+	args, err := writeArgs(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args[1], args[6] = doc, ""
+	k := s.keysFor(rec.SiteID)
+	res, err := s.scripts.create.Run(t.Context(), s.rdb, k.list(), args...).Result()
+	if err != nil || scriptResult(res, rec) != nil {
+		t.Fatalf("create old format: %v %v", res, err)
+	}
+	if rec.DisplayName != "" {
+		if err := s.rdb.ZAdd(t.Context(), k.ixDisplayName, redis.Z{Member: dnHash(rec.DisplayName) + rec.ID}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// compactV1Doc is a record as the compact format stored it before the
+// dnScore index: the displayName hash in _ix.
+func compactV1Doc(t *testing.T, rec *UserRecord) string {
+	t.Helper()
+	ix := indexValues(rec)
+	if rec.DisplayName != "" {
+		ix.DisplayName = dnHash(rec.DisplayName)
+	}
+	doc := recordDoc{Version: rec.Version, UserName: rec.UserName, ExternalID: rec.ExternalID, DisplayName: rec.DisplayName,
+		Active: rec.Active, Created: unixNano{rec.Created}, Modified: unixNano{rec.Modified}, SyncedAt: unixNano{rec.SyncedAt},
+		SCIM: rec.SCIM, Webflow: rec.Webflow, Tombstone: rec.Tombstone, Adopted: rec.Adopted}
+	ix.UserName, ix.Email, ix.ExternalID, ix.WebflowID = "", "", "", ""
+	if n := normalize(IndexUserName, rec.UserName); n != rec.UserName {
+		ix.UserName = n
+	}
+	if n := normalize(IndexEmail, rec.Email); n != rec.Email {
+		ix.Email = n
+	}
+	if ix != (storedIx{}) {
+		doc.Ix = &ix
+	}
+	if rec.Email != rec.UserName {
+		doc.Email = &rec.Email
+	}
+	if rec.WebflowUserID != rec.ID {
+		doc.WebflowID = &rec.WebflowUserID
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // testStores are the backends of the format tests: miniredis always, the
@@ -127,6 +183,12 @@ func testStores() map[string]func(t *testing.T) *RedisStore {
 	}
 }
 
+// indexKeys are the keys a site without users has none of: the records,
+// their indexes (both displayName ones) and the order.
+func indexKeys(k siteKeys) []string {
+	return []string{k.users, k.ixUserName, k.ixEmail, k.ixExternalID, k.ixWebflowID, k.ixDisplayName, k.order, k.dn}
+}
+
 func TestOldFormatRecords(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	old := func() *UserRecord {
@@ -134,97 +196,114 @@ func TestOldFormatRecords(t *testing.T) {
 			ExternalID: "ext-1", DisplayName: "Alice Liddell", Active: true, Version: 1, Created: now, Modified: now, SyncedAt: now,
 			SCIM: json.RawMessage(`{"userName":"Alice@Example.com","active":true}`), Webflow: json.RawMessage(`{"id":"u1","status":"verified"}`)}
 	}
+	// Both earlier formats: the previous one (full _ix, an entry for the
+	// Webflow user id too) and the compact one before the dnScore index.
+	formats := map[string]func(t *testing.T, s *RedisStore, rec *UserRecord){
+		"previous":   createOldFormat,
+		"compact v1": func(t *testing.T, s *RedisStore, rec *UserRecord) { createWith(t, s, rec, compactV1Doc(t, rec)) },
+	}
 	for backend, newStore := range testStores() {
-		t.Run(backend, func(t *testing.T) {
-			t.Run("decodes and is found", func(t *testing.T) {
-				s := newStore(t)
-				rec := old()
-				createOldFormat(t, s, rec)
-				sameRecord(t, mustGet(t, s, siteA, "u1"), rec)
-				for _, q := range []struct {
-					idx   Index
-					value string
-				}{{IndexUserName, "alice@example.com"}, {IndexEmail, "ALICE@example.com"}, {IndexExternalID, "ext-1"}, {IndexWebflowID, "u1"}} {
-					got, err := s.FindUser(t.Context(), siteA, q.idx, q.value)
-					if err != nil {
-						t.Fatalf("FindUser(%s): %v", q.idx, err)
+		for format, createOldFormat := range formats {
+			t.Run(backend+"/"+format, func(t *testing.T) {
+				t.Run("decodes and is found", func(t *testing.T) {
+					s := newStore(t)
+					rec := old()
+					createOldFormat(t, s, rec)
+					sameRecord(t, mustGet(t, s, siteA, "u1"), rec)
+					for _, q := range []struct {
+						idx   Index
+						value string
+					}{{IndexUserName, "alice@example.com"}, {IndexEmail, "ALICE@example.com"}, {IndexExternalID, "ext-1"}, {IndexWebflowID, "u1"}} {
+						got, err := s.FindUser(t.Context(), siteA, q.idx, q.value)
+						if err != nil {
+							t.Fatalf("FindUser(%s): %v", q.idx, err)
+						}
+						sameRecord(t, got, rec)
 					}
-					sameRecord(t, got, rec)
-				}
-				if ids := lookup(t, s, siteA, IndexDisplayName, "alice liddell"); len(ids) != 1 || ids[0] != "u1" {
-					t.Fatalf("displayName lookup = %v", ids)
-				}
-				recs, err := s.GetUsers(t.Context(), siteA, []string{"u1"})
-				if err != nil || len(recs) != 1 {
-					t.Fatalf("GetUsers = %v %v", recs, err)
-				}
-				sameRecord(t, recs[0], rec)
-				if err := s.checkInvariants(t.Context(), siteA); err != nil {
-					t.Fatal(err)
-				}
-			})
-			t.Run("replace unindexes every old value", func(t *testing.T) {
-				s := newStore(t)
-				createOldFormat(t, s, old())
-				rec := mustGet(t, s, siteA, "u1")
-				rec.UserName, rec.Email, rec.ExternalID, rec.WebflowUserID, rec.DisplayName = "bob", "bob@x", "ext-2", "wf-2", "Bob"
-				if err := s.ReplaceUser(t.Context(), rec); err != nil {
-					t.Fatal(err)
-				}
-				if err := s.checkInvariants(t.Context(), siteA); err != nil {
-					t.Fatal(err) // an old value left in an index is an orphan
-				}
-				for _, idx := range []Index{IndexUserName, IndexEmail, IndexExternalID, IndexWebflowID, IndexDisplayName} {
-					if ids := lookup(t, s, siteA, idx, originalValue(old(), idx)); len(ids) != 0 {
-						t.Errorf("%s %q still finds %v", idx, originalValue(old(), idx), ids)
+					if ids := lookup(t, s, siteA, IndexDisplayName, "alice liddell"); len(ids) != 1 || ids[0] != "u1" {
+						t.Fatalf("displayName lookup = %v", ids)
 					}
-				}
-				// The old values are free again.
-				mustCreate(t, s, &UserRecord{ID: "u2", SiteID: siteA, UserName: "alice@example.com", Email: "alice@example.com", ExternalID: "ext-1", WebflowUserID: "u1"})
-				if err := s.checkInvariants(t.Context(), siteA); err != nil {
-					t.Fatal(err)
-				}
-			})
-			t.Run("replace keeps unchanged values indexed", func(t *testing.T) {
-				s := newStore(t)
-				createOldFormat(t, s, old())
-				rec := mustGet(t, s, siteA, "u1")
-				rec.Active = false
-				if err := s.ReplaceUser(t.Context(), rec); err != nil {
-					t.Fatal(err)
-				}
-				if err := s.checkInvariants(t.Context(), siteA); err != nil {
-					t.Fatal(err)
-				}
-				if id := findID(t, s, siteA, IndexEmail, "alice@example.com"); id != "u1" {
-					t.Fatalf("email finds %q", id)
-				}
-			})
-			t.Run("version mismatch", func(t *testing.T) {
-				s := newStore(t)
-				createOldFormat(t, s, old())
-				stale := old()
-				stale.Version = 7
-				err := s.ReplaceUser(t.Context(), stale)
-				wantErr(t, "stale replace", err, ErrVersionMismatch)
-				if !strings.Contains(err.Error(), "at version 1") {
-					t.Fatalf("err = %v, want the stored version 1", err)
-				}
-			})
-			t.Run("delete unindexes", func(t *testing.T) {
-				s := newStore(t)
-				createOldFormat(t, s, old())
-				if err := s.DeleteUser(t.Context(), siteA, "u1"); err != nil {
-					t.Fatal(err)
-				}
-				k := s.keysFor(siteA)
-				for _, key := range k.list()[:7] {
-					if n, err := s.rdb.Exists(t.Context(), key).Result(); err != nil || n != 0 {
-						t.Errorf("%s left behind (%d, %v)", key, n, err)
+					// A namesake written now is in the new index; one
+					// lookup finds both.
+					mustCreate(t, s, &UserRecord{ID: "u0", SiteID: siteA, UserName: "alice2", Email: "alice2@x", DisplayName: "Alice LIDDELL"})
+					if ids := lookup(t, s, siteA, IndexDisplayName, "alice liddell"); !slices.Equal(ids, []string{"u0", "u1"}) {
+						t.Fatalf("displayName lookup with a namesake = %v", ids)
 					}
-				}
+					recs, err := s.GetUsers(t.Context(), siteA, []string{"u1"})
+					if err != nil || len(recs) != 1 {
+						t.Fatalf("GetUsers = %v %v", recs, err)
+					}
+					sameRecord(t, recs[0], rec)
+					if err := s.checkInvariants(t.Context(), siteA); err != nil {
+						t.Fatal(err)
+					}
+				})
+				t.Run("replace unindexes every old value", func(t *testing.T) {
+					s := newStore(t)
+					createOldFormat(t, s, old())
+					rec := mustGet(t, s, siteA, "u1")
+					rec.UserName, rec.Email, rec.ExternalID, rec.WebflowUserID, rec.DisplayName = "bob", "bob@x", "ext-2", "wf-2", "Bob"
+					if err := s.ReplaceUser(t.Context(), rec); err != nil {
+						t.Fatal(err)
+					}
+					if err := s.checkInvariants(t.Context(), siteA); err != nil {
+						t.Fatal(err) // an old value left in an index is an orphan
+					}
+					for _, idx := range []Index{IndexUserName, IndexEmail, IndexExternalID, IndexWebflowID, IndexDisplayName} {
+						if ids := lookup(t, s, siteA, idx, originalValue(old(), idx)); len(ids) != 0 {
+							t.Errorf("%s %q still finds %v", idx, originalValue(old(), idx), ids)
+						}
+					}
+					// The old values are free again.
+					mustCreate(t, s, &UserRecord{ID: "u2", SiteID: siteA, UserName: "alice@example.com", Email: "alice@example.com", ExternalID: "ext-1", WebflowUserID: "u1"})
+					if err := s.checkInvariants(t.Context(), siteA); err != nil {
+						t.Fatal(err)
+					}
+				})
+				t.Run("replace keeps unchanged values indexed", func(t *testing.T) {
+					s := newStore(t)
+					createOldFormat(t, s, old())
+					rec := mustGet(t, s, siteA, "u1")
+					rec.Active = false
+					if err := s.ReplaceUser(t.Context(), rec); err != nil {
+						t.Fatal(err)
+					}
+					if err := s.checkInvariants(t.Context(), siteA); err != nil {
+						t.Fatal(err)
+					}
+					if id := findID(t, s, siteA, IndexEmail, "alice@example.com"); id != "u1" {
+						t.Fatalf("email finds %q", id)
+					}
+					if ids := lookup(t, s, siteA, IndexDisplayName, "ALICE LIDDELL"); !slices.Equal(ids, []string{"u1"}) {
+						t.Fatalf("displayName finds %v", ids)
+					}
+				})
+				t.Run("version mismatch", func(t *testing.T) {
+					s := newStore(t)
+					createOldFormat(t, s, old())
+					stale := old()
+					stale.Version = 7
+					err := s.ReplaceUser(t.Context(), stale)
+					wantErr(t, "stale replace", err, ErrVersionMismatch)
+					if !strings.Contains(err.Error(), "at version 1") {
+						t.Fatalf("err = %v, want the stored version 1", err)
+					}
+				})
+				t.Run("delete unindexes", func(t *testing.T) {
+					s := newStore(t)
+					createOldFormat(t, s, old())
+					if err := s.DeleteUser(t.Context(), siteA, "u1"); err != nil {
+						t.Fatal(err)
+					}
+					k := s.keysFor(siteA)
+					for _, key := range indexKeys(k) {
+						if n, err := s.rdb.Exists(t.Context(), key).Result(); err != nil || n != 0 {
+							t.Errorf("%s left behind (%d, %v)", key, n, err)
+						}
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -267,7 +346,7 @@ func TestCompactFormatUnindexes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, key := range s.keysFor(siteA).list()[:7] {
+	for _, key := range indexKeys(s.keysFor(siteA)) {
 		if n, _ := rdb.Exists(context.Background(), key).Result(); n != 0 {
 			t.Errorf("%s left behind", key)
 		}

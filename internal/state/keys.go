@@ -2,8 +2,10 @@ package state
 
 import (
 	"crypto/sha1"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -68,6 +70,11 @@ type siteKeys struct {
 	// group's members are rendered from it with one HMGET, without
 	// reading (and decoding) their records.
 	names string
+	// dn is the displayName index: member SCIM id, score dnScore. It
+	// replaced ixDisplayName (members sha1hex + id, score 0), which now
+	// only holds the entries of records written before, until they are
+	// next written.
+	dn string
 }
 
 func (s *RedisStore) keysFor(siteID string) siteKeys { return s.siteKeySet(siteID).keys }
@@ -127,14 +134,15 @@ func (s *RedisStore) buildKeys(siteID string) siteKeys {
 		order:         siteKey(s.prefix, siteID, "order"),
 		seq:           siteKey(s.prefix, siteID, "seq"),
 		names:         siteKey(s.prefix, siteID, "names"),
+		dn:            siteKey(s.prefix, siteID, "ix", "dn"),
 	}
 }
 
 // list returns the keys in script order: KEYS[1]=users, KEYS[2..5]=unique
-// indexes in uniqueIndexes() order, KEYS[6]=displayName, KEYS[7]=order,
-// KEYS[8]=seq, KEYS[9]=names.
+// indexes in uniqueIndexes() order, KEYS[6]=the previous displayName index,
+// KEYS[7]=order, KEYS[8]=seq, KEYS[9]=names, KEYS[10]=displayName.
 func (k siteKeys) list() []string {
-	return []string{k.users, k.ixUserName, k.ixEmail, k.ixExternalID, k.ixWebflowID, k.ixDisplayName, k.order, k.seq, k.names}
+	return []string{k.users, k.ixUserName, k.ixEmail, k.ixExternalID, k.ixWebflowID, k.ixDisplayName, k.order, k.seq, k.names, k.dn}
 }
 
 func (k siteKeys) index(idx Index) string {
@@ -165,9 +173,23 @@ func normalize(idx Index, value string) string {
 	return value
 }
 
-// dnHash is the fixed-length (40 hex chars) prefix of a displayName index
-// member. Hashing bounds the member length and makes the prefix unambiguous
-// whatever the display name or the id contain.
+// dnScore is the score of a user in the displayName index: the first 52
+// bits of sha1(lower(displayName)), an integer a ZSET score (a double)
+// holds exactly, as a decimal string. The member is the SCIM id alone, so
+// an entry costs a sorted-set element of an id (the previous index's
+// members were a 40-character hash plus the id) and the record need not
+// keep the hash to remove it: ZREM by id. Two names share a score with a
+// chance of 2^-52 per pair; a lookup then also returns the other name's
+// users, and every caller re-checks the candidates' displayName (the SCIM
+// filter does).
+func dnScore(displayName string) string {
+	sum := sha1.Sum([]byte(normalize(IndexDisplayName, displayName)))
+	return strconv.FormatUint(binary.BigEndian.Uint64(sum[:8])>>12, 10)
+}
+
+// dnHash is the fixed-length (40 hex chars) prefix of a member of the
+// previous displayName index (ixDisplayName), still read for the records
+// written before dnScore.
 func dnHash(displayName string) string {
 	return sha1Hex(normalize(IndexDisplayName, displayName))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -102,24 +103,22 @@ func (s *RedisStore) Key(siteID string, parts ...string) string {
 // encodeRecord) so that the Lua scripts can remove exactly the entries a
 // record owns without lower-casing anything themselves.
 type storedIx struct {
-	UserName    string `json:"userName,omitempty"`
-	Email       string `json:"email,omitempty"`
-	ExternalID  string `json:"externalId,omitempty"`
-	WebflowID   string `json:"webflowId,omitempty"`
-	DisplayName string `json:"displayName,omitempty"` // dnHash, not the name
+	UserName   string `json:"userName,omitempty"`
+	Email      string `json:"email,omitempty"`
+	ExternalID string `json:"externalId,omitempty"`
+	WebflowID  string `json:"webflowId,omitempty"`
+	// DisplayName is the dnHash of a record written before the dnScore
+	// index; it is never written any more (the entry is removed by id).
+	DisplayName string `json:"displayName,omitempty"`
 }
 
 func indexValues(rec *UserRecord) storedIx {
-	ix := storedIx{
+	return storedIx{
 		UserName:   normalize(IndexUserName, rec.UserName),
 		Email:      normalize(IndexEmail, rec.Email),
 		ExternalID: rec.ExternalID,
 		WebflowID:  rec.WebflowUserID,
 	}
-	if rec.DisplayName != "" {
-		ix.DisplayName = dnHash(rec.DisplayName)
-	}
-	return ix
 }
 
 // originalValue returns the value of an index as the record holds it (not
@@ -175,7 +174,11 @@ func writeArgs(rec *UserRecord) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{rec.ID, doc, ix.UserName, ix.Email, ix.ExternalID, ix.WebflowID, ix.DisplayName, rec.UserName}, nil
+	dn := ""
+	if rec.DisplayName != "" {
+		dn = dnScore(rec.DisplayName)
+	}
+	return []any{rec.ID, doc, ix.UserName, ix.Email, ix.ExternalID, ix.WebflowID, dn, rec.UserName}, nil
 }
 
 // scriptResult interprets the status reply of a write script.
@@ -433,17 +436,32 @@ func (s *RedisStore) LookupUserIDs(ctx context.Context, siteID string, idx Index
 		}
 		return []string{id}, nil
 	}
+	// One round trip: the index, and the previous index for the records
+	// written before it (empty once they have all been written again).
+	score := dnScore(value)
 	h := dnHash(value)
 	min, max := dnRange(h)
-	members, err := s.rdb.ZRangeByLex(ctx, k.ixDisplayName, &redis.ZRangeBy{Min: min, Max: max}).Result()
+	var cur, prev *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		cur = p.ZRangeByScore(ctx, k.dn, &redis.ZRangeBy{Min: score, Max: score})
+		prev = p.ZRangeByLex(ctx, k.ixDisplayName, &redis.ZRangeBy{Min: min, Max: max})
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("state: lookup %s in site %q: %w", idx, siteID, err)
 	}
-	ids := make([]string, 0, len(members))
-	for _, m := range members {
-		if strings.HasPrefix(m, h) {
-			ids = append(ids, m[len(h):])
+	ids := cur.Val()
+	if ids == nil {
+		ids = []string{}
+	}
+	if old := prev.Val(); len(old) > 0 {
+		for _, m := range old {
+			if strings.HasPrefix(m, h) {
+				ids = append(ids, m[len(h):])
+			}
 		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
 	}
 	return ids, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,9 +45,22 @@ func (s *RedisStore) checkInvariants(ctx context.Context, siteID string) error {
 		// The previous format stores every index value, the compact one
 		// only those the scripts cannot take from the originals.
 		full := indexValues(rec)
+		if rec.DisplayName != "" {
+			full.DisplayName = dnHash(rec.DisplayName)
+		}
 		want := &full
 		if strings.HasPrefix(doc, recordFormat) {
 			want = compactIx(rec, full)
+			if st.Ix != nil && st.Ix.DisplayName != "" {
+				// Written before the dnScore index: the hash names
+				// the entry in the previous one.
+				w := storedIx{}
+				if want != nil {
+					w = *want
+				}
+				w.DisplayName = full.DisplayName
+				want = &w
+			}
 		}
 		if (st.Ix == nil) != (want == nil) || st.Ix != nil && *st.Ix != *want {
 			return fmt.Errorf("record %q: stored _ix %+v, want %+v", id, st.Ix, want)
@@ -81,6 +95,8 @@ func (s *RedisStore) checkInvariants(ctx context.Context, siteID string) error {
 			}
 		}
 	}
+	// The displayName index: records written before dnScore in the
+	// previous index (theirs _ix names the member), the others in k.dn.
 	members, err := s.rdb.ZRange(ctx, k.ixDisplayName, 0, -1).Result()
 	if err != nil {
 		return err
@@ -89,8 +105,23 @@ func (s *RedisStore) checkInvariants(ctx context.Context, siteID string) error {
 	for _, m := range members {
 		h, id := m[:40], m[40:]
 		rec, ok := recs[id]
-		if !ok || rec.DisplayName == "" || dnHash(rec.DisplayName) != h {
-			return fmt.Errorf("displayName member %q does not match a record", m)
+		if !ok || rec.DisplayName == "" || dnHash(rec.DisplayName) != h || !strings.Contains(docs[id], `"displayName":"`+h+`"`) {
+			return fmt.Errorf("previous displayName member %q does not match a record", m)
+		}
+		dn[id] = true
+	}
+	scored, err := s.rdb.ZRangeWithScores(ctx, k.dn, 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	for _, z := range scored {
+		id, _ := z.Member.(string)
+		rec, ok := recs[id]
+		if !ok || rec.DisplayName == "" || dnScore(rec.DisplayName) != strconv.FormatFloat(z.Score, 'f', -1, 64) {
+			return fmt.Errorf("displayName entry %q (score %v) does not match a record", id, z.Score)
+		}
+		if dn[id] {
+			return fmt.Errorf("record %q is in both displayName indexes", id)
 		}
 		dn[id] = true
 	}
@@ -319,7 +350,7 @@ func keysOf(cmd redis.Cmder) []string {
 			keys = append(keys, str(a))
 		}
 		return keys
-	case "hget", "hmget", "hlen", "zcard", "zrange", "zrangebylex", "hgetall":
+	case "hget", "hmget", "hlen", "zcard", "zrange", "zrangebylex", "zrangebyscore", "hgetall":
 		return []string{str(args[1])}
 	}
 	return nil
@@ -634,10 +665,16 @@ func TestInvariantCheckerDetectsDrift(t *testing.T) {
 			rdb.HSet(ctx, k.ixExternalID, "e1", "u2")
 		},
 		"orphan displayName": func(ctx context.Context, rdb redis.UniversalClient, k siteKeys) {
+			rdb.ZAdd(ctx, k.dn, redis.Z{Member: "ghost", Score: 7})
+		},
+		"displayName entry with another score": func(ctx context.Context, rdb redis.UniversalClient, k siteKeys) {
+			rdb.ZAdd(ctx, k.dn, redis.Z{Member: "u2", Score: 7})
+		},
+		"orphan previous displayName": func(ctx context.Context, rdb redis.UniversalClient, k siteKeys) {
 			rdb.ZAdd(ctx, k.ixDisplayName, redis.Z{Member: dnHash("x") + "u1"})
 		},
 		"missing displayName": func(ctx context.Context, rdb redis.UniversalClient, k siteKeys) {
-			rdb.ZRem(ctx, k.ixDisplayName, dnHash("Alice")+"u1")
+			rdb.ZRem(ctx, k.dn, "u1")
 		},
 		"missing order": func(ctx context.Context, rdb redis.UniversalClient, k siteKeys) {
 			rdb.ZRem(ctx, k.order, "u1")

@@ -5,8 +5,10 @@ import "github.com/redis/go-redis/v9"
 // The write scripts share one KEYS layout (siteKeys.list):
 //
 //	KEYS[1] users HASH, KEYS[2..5] userName/email/externalId/webflowId HASHes,
-//	KEYS[6] displayName ZSET, KEYS[7] order ZSET, KEYS[8] seq STRING,
-//	KEYS[9] names HASH (user id → userName, what a group member displays)
+//	KEYS[6] the previous displayName ZSET (only records written before
+//	KEYS[10] have entries there), KEYS[7] order ZSET, KEYS[8] seq STRING,
+//	KEYS[9] names HASH (user id → userName, what a group member displays),
+//	KEYS[10] displayName ZSET (member SCIM id, score dnScore)
 //
 // and reply with a table whose first element is a status word:
 //
@@ -27,8 +29,9 @@ local function str(v)
   return nil
 end
 
--- storedValues returns the normalised unique index values (1-4) and the
--- displayName hash of a stored record (see encoding.go). A document without
+-- storedValues returns the normalised unique index values (1-4) and, for a
+-- record written before the dnScore index, its displayName hash (the
+-- prefix of its member of KEYS[6]; see encoding.go). A document without
 -- "v" is of the previous format, whose _ix holds every value. In the compact
 -- format _ix holds only the values that differ from the originals; an absent
 -- "e" means the email is the userName, an absent "w" that the Webflow user id
@@ -87,31 +90,33 @@ local function unindex(id, doc)
     end
   end
   if dn then redis.call('ZREM', KEYS[6], dn .. id) end
+  redis.call('ZREM', KEYS[10], id)
 end
 
 -- index adds the entries of the new values. A Webflow user id equal to the
 -- SCIM id (every user the bridge invites) gets no entry: the record under
 -- that id says it holds it (implicitHolder), which saves an entry per user.
+-- dn is the displayName's score (dnScore), nil without a displayName.
 local function index(id, new, dn)
   for i = 1, 4 do
     if new[i] and not (i == 4 and new[i] == id) then redis.call('HSET', KEYS[1 + i], new[i], id) end
   end
-  if dn then redis.call('ZADD', KEYS[6], 0, dn .. id) end
+  if dn then redis.call('ZADD', KEYS[10], dn, id) end
 end
 `
 
 // createScript: ARGV = id, json, userName, email, externalId, webflowId,
-// dnHash, the userName as given (the member display), and optionally a
-// reservation token whose keys follow KEYS[9].
+// dnScore, the userName as given (the member display), and optionally a
+// reservation token whose keys follow KEYS[10].
 // A record byte-identical to ARGV[2] means this is go-redis re-sending our own
 // successful create after a lost reply, so it reports OK instead of EXISTS.
 const createScript = luaHelpers + `
--- release frees the create reservation KEYS[10..] still held with the
+-- release frees the create reservation KEYS[11..] still held with the
 -- token suffix ARGV[9], once the record is stored (ReserveCreate).
 local function release()
   local tok = ARGV[9]
   if not tok or tok == '' then return end
-  for j = 10, #KEYS do
+  for j = 11, #KEYS do
     local v = redis.call('GET', KEYS[j])
     if v and string.sub(v, -string.len(tok)) == tok then redis.call('DEL', KEYS[j]) end
   end
@@ -141,7 +146,7 @@ return {'OK'}
 `
 
 // replaceScript: ARGV = id, json, userName, email, externalId, webflowId,
-// dnHash, the userName as given, expectedVersion. The old index values come from the stored
+// dnScore, the userName as given, expectedVersion. The old index values come from the stored
 // document, never from the caller, so a stale caller cannot leave orphans.
 const replaceScript = luaHelpers + `
 local id = ARGV[1]

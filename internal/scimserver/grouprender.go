@@ -33,8 +33,11 @@ func plainGroupRender(inc, exc []string) (plain, withMembers bool) {
 }
 
 // appendGroup appends the SCIM Group v, with members when withMembers,
-// as one JSON object.
-func appendGroup(b []byte, v groupView, members []state.GroupMember, withMembers bool, base string) []byte {
+// as one JSON object. With flush set, the answer is handed to flush
+// whenever streamChunk bytes are ready (flush returns the buffer to go
+// on with), so that a 10,000-member answer (1.7 MB) is written in pieces
+// from one small buffer, not built whole in fresh memory.
+func appendGroup(b []byte, v groupView, members []state.GroupMember, withMembers bool, base string, flush func([]byte) []byte) []byte {
 	b = append(b, `{"displayName":`...)
 	b = appendJSONString(b, v.DisplayName)
 	if v.ExternalID != "" {
@@ -49,22 +52,32 @@ func appendGroup(b []byte, v groupView, members []state.GroupMember, withMembers
 		ref := appendJSONString(nil, base+"/Users/")
 		ref = ref[:len(ref)-1]
 		for i, m := range members {
+			if flush != nil && len(b) >= streamChunk {
+				b = flush(b)
+			}
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, `{"$ref":`...)
-			if esc := pathEscape(m.ID); esc == m.ID {
+			plainID := pathSafe(m.ID)
+			if plainID {
 				// Path-safe ids are JSON-safe too.
 				b = append(b, ref...)
 				b = append(b, m.ID...)
 				b = append(b, '"')
 			} else {
-				b = appendJSONString(b, base+"/Users/"+esc)
+				b = appendJSONString(b, base+"/Users/"+url.PathEscape(m.ID))
 			}
 			b = append(b, `,"display":`...)
 			b = appendJSONString(b, m.UserName)
 			b = append(b, `,"type":"User","value":`...)
-			b = appendJSONString(b, m.ID)
+			if plainID {
+				b = append(b, '"')
+				b = append(b, m.ID...)
+				b = append(b, '"')
+			} else {
+				b = appendJSONString(b, m.ID)
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -82,17 +95,48 @@ func appendGroup(b []byte, v groupView, members []state.GroupMember, withMembers
 	return append(b, `}}`...)
 }
 
-// pathEscape is url.PathEscape without its allocation for the usual ids
-// (hex, UUIDs), which need no escaping.
-func pathEscape(s string) string {
+// groupBytes is the size of appendGroup's answer for v with members ms
+// (exact unless a name or id needs escaping), so that a 10,000-member
+// answer (1.7 MB) is written into one buffer without growing it.
+func groupBytes(v groupView, ms []state.GroupMember, base string) int {
+	n := 512 + 2*len(base) + len(v.ID) + len(v.DisplayName) + len(v.ExternalID) + len(v.Name) + len(v.Slug)
+	if len(ms) == 0 {
+		return n
+	}
+	// {"$ref":"<base>/Users/<id>","display":"<name>","type":"User","value":"<id>"},
+	per := len(`{"$ref":"/Users/","display":"","type":"User","value":""},`) + len(base)
+	n += len(ms) * per
+	for _, m := range ms {
+		n += 2*len(m.ID) + len(m.UserName)
+	}
+	return n
+}
+
+// pathSafe reports whether url.PathEscape leaves s as it is (the usual
+// ids: hex, UUIDs); such a string needs no JSON escaping either.
+func pathSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
-			return url.PathEscape(s)
+		if !pathSafeByte[s[i]] {
+			return false
 		}
 	}
-	return s
+	return true
 }
+
+// pathSafeByte and jsonSafeByte are lookup tables (read only): the bytes
+// url.PathEscape leaves alone, and the bytes appendJSONString copies as
+// they are (ASCII, not a control character, not ", \, <, > or &).
+var pathSafeByte, jsonSafeByte = func() (path, js [256]bool) {
+	for c := range 256 {
+		path[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~'
+		js[c] = c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return path, js
+}()
+
+// streamChunk is how many bytes of a group answer appendGroup gathers
+// before it hands them to its flush (the largest small allocation).
+const streamChunk = 32 << 10
 
 const hexDigits = "0123456789abcdef"
 
@@ -104,11 +148,11 @@ func appendJSONString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafeByte[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -165,21 +209,28 @@ func (g *groupsHandler) serveGet(w http.ResponseWriter, r *http.Request, id stri
 		if err != nil {
 			return g.fail(ctx, "get", err)
 		}
-		var b []byte
-		if plain {
-			var ms []state.GroupMember
-			if withMembers {
-				if ms, err = g.store.GroupMemberNames(ctx, g.site.ID, v.Slug); err != nil {
-					return g.fail(ctx, "get", err)
-				}
+		if !plain {
+			b, err := g.projected(ctx, v, r, g.users.base)
+			if err != nil {
+				return g.fail(ctx, "get", err)
 			}
-			b = appendGroup(make([]byte, 0, 512+160*len(ms)), v, ms, withMembers, g.users.base)
-		} else {
-			if b, err = g.projected(ctx, v, r, g.users.base); err != nil {
+			w.Header().Set("Content-Type", scimContentType)
+			_, _ = w.Write(b)
+			return nil
+		}
+		var ms []state.GroupMember
+		if withMembers {
+			if ms, err = g.store.GroupMemberNames(ctx, g.site.ID, v.Slug); err != nil {
 				return g.fail(ctx, "get", err)
 			}
 		}
+		// Everything is read: the answer is streamed from here.
 		w.Header().Set("Content-Type", scimContentType)
+		b := make([]byte, 0, min(groupBytes(v, ms, g.users.base), streamChunk+4<<10))
+		b = appendGroup(b, v, ms, withMembers, g.users.base, func(b []byte) []byte {
+			_, _ = w.Write(b)
+			return b[:0]
+		})
 		_, _ = w.Write(b)
 		return nil
 	}()

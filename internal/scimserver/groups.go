@@ -692,7 +692,7 @@ func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base s
 						return g.fail(ctx, "list", err)
 					}
 				}
-				b = appendGroup(b, v, ms, withMembers, base)
+				b = appendGroup(b, v, ms, withMembers, base, nil)
 				continue
 			}
 			one, err := g.projected(ctx, v, r, base)

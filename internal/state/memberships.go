@@ -684,9 +684,11 @@ return 0
 // set, then the names hash (HMGET), without reading the members' records.
 // (One Lua script doing both took 28–88 ms for 10,000 members on a loaded
 // 2-core machine, all of it holding Redis, against 3–4 ms for each native
-// command.) A member whose name is not in the hash (a record written
-// before the hash existed) is read from its record once, and its name
-// stored; a member without a record is left out.
+// command.) The names are asked in the set's order, and a large group's
+// id order is worked out while Redis answers: ordering 10,000 ids takes
+// about 1 ms, half as long as the HMGET. A member whose name is not in the
+// hash (a record written before the hash existed) is read from its record
+// once, and its name stored; a member without a record is left out.
 func (s *RedisStore) GroupMemberNames(ctx context.Context, siteID, slug string) ([]GroupMember, error) {
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
@@ -699,18 +701,29 @@ func (s *RedisStore) GroupMemberNames(ctx context.Context, siteID, slug string) 
 	if len(ids) == 0 {
 		return []GroupMember{}, nil
 	}
-	slices.Sort(ids)
+	var order []int32
+	ordered := make(chan struct{})
+	if len(ids) < orderAsideFrom {
+		order = idOrder(ids)
+		close(ordered)
+	} else {
+		go func() {
+			defer close(ordered)
+			order = idOrder(ids)
+		}()
+	}
 	names, err := s.rdb.HMGet(ctx, k.names, ids...).Result()
+	<-ordered
 	if err != nil {
 		return nil, fmt.Errorf("state: read member names of %s: %w", slug, err)
 	}
 	out := make([]GroupMember, 0, len(ids))
 	var missing []string
-	for i, id := range ids {
-		if name, ok := at(names, i).(string); ok {
-			out = append(out, GroupMember{ID: id, UserName: name})
+	for _, i := range order {
+		if name, ok := at(names, int(i)).(string); ok {
+			out = append(out, GroupMember{ID: ids[i], UserName: name})
 		} else {
-			missing = append(missing, id)
+			missing = append(missing, ids[i])
 		}
 	}
 	if len(missing) > 0 {
@@ -731,6 +744,11 @@ func (s *RedisStore) GroupMemberNames(ctx context.Context, siteID, slug string) 
 	}
 	return out, nil
 }
+
+// orderAsideFrom is the member count from which GroupMemberNames orders
+// the ids in a goroutine of its own, beside the HMGET: below it the order
+// costs less than starting one.
+const orderAsideFrom = 1024
 
 // IsGroupMember reports whether the IdP wants userID in slug.
 func (s *RedisStore) IsGroupMember(ctx context.Context, siteID, slug, userID string) (bool, error) {

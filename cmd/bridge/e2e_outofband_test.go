@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/webflowdata"
@@ -166,5 +170,137 @@ func TestReinviteKeepsOutOfBandAdminGroups(t *testing.T) {
 	}
 	if h.calls() != 3 {
 		t.Errorf("the re-invite cost %d Webflow calls, want 3: %v", h.calls(), h.sim.Requests())
+	}
+}
+
+// afterScript is a go-redis hook that runs fn once, right after the next
+// script with keys keys (rtName) has answered.
+type afterScript struct {
+	mu   sync.Mutex
+	name string
+	fn   func()
+}
+
+func (a *afterScript) arm(name string, fn func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.name, a.fn = name, fn
+}
+
+// fired reports whether the armed fn ran (and disarms it).
+func (a *afterScript) fired() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ran := a.fn == nil
+	a.fn = nil
+	return ran
+}
+
+func (a *afterScript) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (a *afterScript) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		a.mu.Lock()
+		fn := a.fn
+		if fn != nil && rtName(cmd) != a.name {
+			fn = nil
+		}
+		if fn != nil {
+			a.fn = nil
+		}
+		a.mu.Unlock()
+		if fn != nil {
+			fn()
+		}
+		return err
+	}
+}
+
+func (a *afterScript) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A deactivate or reactivate reads the user's record (with the bridge's
+// copy of its access groups) and takes its lock in one round trip, then
+// writes the full accessGroups list. Webflow changes the list behind the
+// bridge's back right after that read (a purchase adds an ecommerce
+// group, a site admin an unlinked admin group): the list written is built
+// from a read of Webflow made under the lock, never from the record's
+// older copy, so both groups survive, whichever form the write takes
+// (Okta's path-less PATCH, Entra's path "active", a PUT).
+func TestPatchRacingOutOfBandChange(t *testing.T) {
+	h := newBridge(t)
+	h.sim.SetPatchDropsEcommerce(true)
+	race := &afterScript{}
+	h.app.rdb.AddHook(race)
+	const email = "race@example.com"
+	id := h.newUser(email)
+	h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Members", "members": []map[string]any{{"value": id}}}))
+	h.drain()
+	wu, _ := h.webflowUser(email)
+	put := func(active bool) map[string]any {
+		return map[string]any{"schemas": []string{userSchema}, "userName": email, "active": active,
+			"emails": []map[string]any{{"value": email, "type": "work", "primary": true}}}
+	}
+	var kept []string
+	for i, step := range []struct {
+		name   string
+		method string
+		body   any
+		active bool
+	}{
+		{"Okta deactivate", "PATCH", patch(op("replace", "", map[string]any{"active": false})), false},
+		{"Entra reactivate", "PATCH", patch(op("Replace", "active", true)), true},
+		{"PUT deactivate", "PUT", put(false), false},
+		{"PUT reactivate", "PUT", put(true), true},
+	} {
+		course, vip := fmt.Sprintf("race-course-%d", i), fmt.Sprintf("race-vip-%d", i)
+		for _, g := range []webflowsim.SeedAccessGroup{{Name: "Course " + fmt.Sprint(i), Slug: course}, {Name: "VIP " + fmt.Sprint(i), Slug: vip}} {
+			if _, err := h.sim.AddAccessGroup(testSite, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The locked read of the write (8 keys: the view and the lock).
+		race.arm("evalsha[users/8]", func() {
+			cur, _ := h.sim.User(testSite, wu.ID)
+			groups := append(cur.AccessGroups, webflowdata.AccessGroupRef{Slug: course, Type: webflowdata.AccessGroupEcommerce}, webflowdata.AccessGroupRef{Slug: vip, Type: webflowdata.AccessGroupAdmin})
+			if _, err := h.sim.SetUserAccessGroups(testSite, wu.ID, groups); err != nil {
+				t.Error(err)
+			}
+		})
+		h.sim.ResetRequests()
+		r := h.must(200, h.do(step.method, "/Users/"+id, step.body))
+		if !race.fired() {
+			t.Fatalf("%s: the out-of-band change did not run after the write's read", step.name)
+		}
+		kept = append(kept, course, vip)
+		got, _ := h.sim.User(testSite, wu.ID)
+		held := map[string]bool{}
+		for _, g := range got.AccessGroups {
+			held[g.Slug] = true
+		}
+		for _, sl := range kept {
+			if !held[sl] {
+				t.Errorf("%s: the out-of-band group %s was lost: Webflow holds %v", step.name, sl, got.AccessGroups)
+			}
+		}
+		if held["members"] != step.active {
+			t.Errorf("%s: linked group members held=%v, want %v: %v", step.name, held["members"], step.active, got.AccessGroups)
+		}
+		if r.Body["active"] != step.active {
+			t.Errorf("%s: answered active=%v", step.name, r.Body["active"])
+		}
+		gets, patches := h.sim.CountRequests("GET", "/v2/sites/*/users/*"), h.sim.CountRequests("PATCH", "/v2/sites/*/users/*")
+		if gets != 1 || patches != 1 || h.calls() != 2 {
+			t.Errorf("%s: %d GET + %d PATCH (%d Webflow calls in all), want 1 + 1: %v", step.name, gets, patches, h.calls(), h.sim.Requests())
+		}
+	}
+	// The bridge's own copy ends up as Webflow's.
+	r := h.must(200, h.do("GET", "/Users/"+id, nil))
+	for _, sl := range kept {
+		if !contains(ext(r.Body)["accessGroups"], sl) {
+			t.Errorf("GET /Users/{id} does not show %s: %v", sl, ext(r.Body)["accessGroups"])
+		}
 	}
 }

@@ -102,26 +102,19 @@ func desiredFrom(v *state.UserView, rec *state.UserRecord) (map[string]bool, []s
 	return v.Managed, v.Slugs[rec.ID]
 }
 
-// writeUser brings the Webflow user in line with rec (its active flag and
-// the desired managed groups) and with dataPatch, under the user's lock:
-// one GET (readLocked), then at most one PATCH computed from it. It
-// returns what Webflow holds afterwards (not saved), and errBusy when
-// another writer holds the lock.
-func (h *usersHandler) writeUser(ctx context.Context, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, error) {
-	out, _, err := h.writeUserRemoved(ctx, rec, dataPatch)
-	return out, err
-}
-
-// writeUserRemoved is writeUser, also reporting the access groups the
-// write took away (so that a log line can say what happened, not what was
-// meant to).
-func (h *usersHandler) writeUserRemoved(ctx context.Context, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, []string, error) {
+// writeUserRemoved brings the Webflow user in line with rec (its active
+// flag and the desired managed groups) and with dataPatch, under the
+// user's lock (lockedWrite): one GET (readLocked), then at most one PATCH
+// computed from it. It returns what Webflow holds afterwards (not saved)
+// and the access groups the write took away (so that a log line can say
+// what happened, not what was meant to).
+func (h *usersHandler) writeUserRemoved(ctx context.Context, w *userWrite, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, []string, error) {
 	if rec.WebflowUserID == "" {
 		return nil, nil, nil
 	}
 	var out *webflowdata.User
 	var removed []string
-	err := h.lockedWrite(ctx, rec, false, func(ctx context.Context, v *state.UserView, cur *webflowdata.User) (bool, error) {
+	err := h.lockedWrite(ctx, w, rec, false, func(ctx context.Context, v *state.UserView, cur *webflowdata.User) (bool, error) {
 		managed, desired := desiredFrom(v, rec)
 		ctx = webflowdata.WithAuditBefore(ctx, cur)
 		req := webflowdata.UpdateUserRequest{Data: dataPatch}
@@ -156,28 +149,27 @@ func (h *usersHandler) writeUserRemoved(ctx context.Context, rec *state.UserReco
 	return out, removed, nil
 }
 
-// lockedWrite runs write under the user's lock: with ctx bounded by the
-// lock (heldLock.bound), the user's groups view, and cur, what Webflow
-// holds now (readLocked; nil when the Webflow user is gone and missingOK).
+// lockedWrite runs write under the user's lock, which w holds (taken by
+// the read w comes from, so the record and the view were read under it;
+// taken here, with a fresh view, if not): with ctx bounded by the lock
+// (heldLock.bound), the user's groups view, and cur, what Webflow holds now
+// (readLocked for rec; nil when the Webflow user is gone and missingOK).
 // write reports whether Webflow afterwards holds the full list the IdP
 // wants, which completes the user's queued membership write as the lock is
-// released (heldLock.unlockSatisfied). A call that must not be cut short
-// by the bound (an invite) uses the caller's own ctx.
-func (h *usersHandler) lockedWrite(ctx context.Context, rec *state.UserRecord, missingOK bool,
+// released (w.satisfied). The lock stays held: the caller stores the
+// record and releases it in one step (saveWrite), or w.release does. A
+// call that must not be cut short by the bound (an invite) uses the
+// caller's own ctx.
+func (h *usersHandler) lockedWrite(ctx context.Context, w *userWrite, rec *state.UserRecord, missingOK bool,
 	write func(ctx context.Context, v *state.UserView, cur *webflowdata.User) (satisfied bool, err error)) error {
-	v, lk, err := h.lockUser(ctx, rec.ID)
-	if err != nil {
-		return err
-	}
-	satisfied := false
-	defer func() {
-		if satisfied {
-			lk.unlockSatisfied()
-		} else {
-			lk.unlock()
+	if w.lock == nil {
+		v, lk, err := h.lockUser(ctx, rec.ID)
+		if err != nil {
+			return err
 		}
-	}()
-	bounded, cancel := lk.bound(ctx)
+		w.view, w.lock = v, lk
+	}
+	bounded, cancel := w.lock.bound(ctx)
 	defer cancel()
 	cur, err := h.readLocked(bounded, rec)
 	if err != nil {
@@ -186,7 +178,8 @@ func (h *usersHandler) lockedWrite(ctx context.Context, rec *state.UserRecord, m
 		}
 		cur = nil
 	}
-	satisfied, err = write(bounded, v, cur)
+	satisfied, err := write(bounded, w.view, cur)
+	w.satisfied = satisfied && err == nil
 	return err
 }
 

@@ -238,6 +238,9 @@ func (h *usersHandler) fail(ctx context.Context, op string, err error) error {
 	case errors.Is(err, errBusy):
 		h.log.Warn("another writer held the user's lock when the wait ran out; asking the IdP to retry", "op", op)
 		return failWith(ctx, http.StatusServiceUnavailable, "", "another change to this user is still in progress; retry after the time in Retry-After", h.lockWaitBound())
+	case errors.Is(err, state.ErrLockLost):
+		h.log.Warn("the user's lock expired before the write was stored; nothing stored, asking the IdP to retry", "op", op)
+		return failWith(ctx, http.StatusServiceUnavailable, "", "the change to this user took longer than its lock allows and was not stored; retry after the time in Retry-After", h.lockWaitBound())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		h.log.Warn("request ran out of time", "op", op, "error", err)
 		return failWith(ctx, http.StatusServiceUnavailable, "", "the bridge ran out of time waiting for Webflow; retry later", 30*time.Second)
@@ -659,46 +662,238 @@ func indexFor(attr string) state.Index {
 
 func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	ctx := r.Context()
-	rec, groups, err := h.loadView(ctx, id)
+	// Parsed first, for the lock the write needs, but a missing user is
+	// still 404 before a bad body is 400.
+	next, perr := mapping.FromAttributes(attrs)
+	mode := state.LockNever
+	if perr == nil {
+		mode = state.LockToSetActive(next.Active)
+	}
+	w, err := h.loadForWrite(ctx, id, mode)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "replace", err)
 	}
-	next, err := mapping.FromAttributes(attrs)
-	if err != nil {
-		return scim.Resource{}, h.fail(ctx, "replace", err)
+	defer w.release()
+	if perr != nil {
+		return scim.Resource{}, h.fail(ctx, "replace", perr)
 	}
 	// Our extension's data is read-write but optional on PUT: an IdP that
 	// never sends it must not wipe it.
-	if next.Data == nil {
-		next.Data = decodeUser(rec).Data
+	keepData := next.Data == nil
+	if keepData {
+		next.Data = decodeUser(w.rec).Data
 	}
-	out, err := h.apply(ctx, rec, next)
+	if w.lock == nil && h.needsLock(w.rec, next) {
+		if err := h.relock(ctx, w); err != nil {
+			return scim.Resource{}, h.fail(ctx, "replace", err)
+		}
+		if keepData {
+			next.Data = decodeUser(w.rec).Data
+		}
+	}
+	out, err := h.apply(ctx, w, next)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "replace", err)
 	}
-	return h.resource(out, r, groups), nil
+	return h.resource(out, r, w.groups), nil
 }
 
 func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	ctx := r.Context()
-	rec, groups, err := h.loadView(ctx, id)
+	mode := state.LockNever
+	if active, ok := setsActive(ops); ok {
+		mode = state.LockToSetActive(active)
+	}
+	w, err := h.loadForWrite(ctx, id, mode)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
-	next, err := mapping.ApplyPatch(decodeUser(rec), ops)
+	defer w.release()
+	next, err := mapping.ApplyPatch(decodeUser(w.rec), ops)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
-	out, err := h.apply(ctx, rec, next)
+	if w.lock == nil && h.needsLock(w.rec, next) {
+		if err := h.relock(ctx, w); err != nil {
+			return scim.Resource{}, h.fail(ctx, "patch", err)
+		}
+		if next, err = mapping.ApplyPatch(decodeUser(w.rec), ops); err != nil {
+			return scim.Resource{}, h.fail(ctx, "patch", err)
+		}
+	}
+	out, err := h.apply(ctx, w, next)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
-	return h.resource(out, r, groups), nil
+	return h.resource(out, r, w.groups), nil
 }
 
-// apply moves the user from rec to next with the fewest Webflow calls,
+// setsActive returns the active flag ops set, when they set it to a
+// boolean (path "active", or a path-less value holding "active") and
+// nothing else touches it: the write then needs the user's lock only if
+// the stored flag differs (state.LockToSetActive).
+func setsActive(ops []scim.PatchOperation) (active, ok bool) {
+	for _, op := range ops {
+		o := strings.ToLower(op.Op)
+		switch {
+		case op.Path == nil:
+			m, _ := op.Value.(map[string]any)
+			v, has := m["active"]
+			if !has {
+				continue
+			}
+			b, isBool := v.(bool)
+			if o == "remove" || !isBool {
+				return false, false
+			}
+			active, ok = b, true
+		case strings.EqualFold(op.Path.AttributePath.AttributeName, "active"):
+			b, isBool := op.Value.(bool)
+			if o == "remove" || !isBool || op.Path.AttributePath.SubAttribute != nil || op.Path.ValueExpression != nil {
+				return false, false
+			}
+			active, ok = b, true
+		}
+	}
+	return active, ok
+}
+
+// needsLock reports whether moving rec to next writes the user's full
+// access-group list to Webflow (a change of active, or an email change
+// that reinvites), which only the holder of the user's lock may do.
+func (h *usersHandler) needsLock(rec *state.UserRecord, next mapping.User) bool {
+	if next.Active != rec.Active {
+		return true
+	}
+	email, err := next.WebflowEmail()
+	return err == nil && next.Active && rec.WebflowUserID != "" && h.site.EmailChange != EmailChangeReject &&
+		!strings.EqualFold(email, rec.Email)
+}
+
+// userWrite is what a PUT or PATCH of a user works from, read in one round
+// trip in the usual case: the record, the groups attribute of the answer
+// and, when the write changes the active flag, the user's lock with the
+// view read under it. The record is then read under the lock too, and the
+// write stores it and releases the lock in one more round trip (saveWrite).
+type userWrite struct {
+	rec    *state.UserRecord
+	groups []any           // the answer's groups attribute
+	view   *state.UserView // with lock: the desired and managed slugs
+	lock   *heldLock       // nil when not held
+	// satisfied: Webflow holds the full list the IdP wants, so releasing
+	// the lock completes the user's queued membership write.
+	satisfied bool
+	// mustStore: the write created a Webflow user (an invite), which the
+	// record must hold even if the lock was lost meanwhile.
+	mustStore bool
+}
+
+// release lets go of the lock if the write still holds it.
+func (w *userWrite) release() {
+	if w.lock == nil {
+		return
+	}
+	if w.satisfied {
+		w.lock.unlockSatisfied()
+	} else {
+		w.lock.unlock()
+	}
+	w.lock = nil
+}
+
+// loadForWrite is loadView for a writer: with mode (state.WriteView) the
+// same round trip also takes the user's lock when the write will need it,
+// waiting for it (waitTurn) while another writer holds it.
+func (h *usersHandler) loadForWrite(ctx context.Context, id string, mode state.LockMode) (*userWrite, error) {
+	if strings.TrimSpace(id) != "" && !h.misses.Has(id) {
+		var w *userWrite
+		err := h.waitTurn(ctx, &h.waiters, id, func() (bool, error) {
+			var busy bool
+			var err error
+			w, busy, err = h.tryWriteView(ctx, id, mode)
+			return !busy, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if w != nil {
+			return w, nil
+		}
+	}
+	rec, err := h.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &userWrite{rec: rec, groups: h.groupRefs(ctx, []string{rec.ID})[rec.ID]}, nil
+}
+
+// tryWriteView reads id's write view once; busy when mode wanted the lock
+// and another writer holds it; nil when the store has no record under id.
+func (h *usersHandler) tryWriteView(ctx context.Context, id string, mode state.LockMode) (w *userWrite, busy bool, err error) {
+	// Taken before the lock, so the lock expires no earlier than this.
+	expires := time.Now().Add(lockTTL)
+	v, lk, busy, err := h.store.WriteView(ctx, h.site.ID, id, lockTTL, mode)
+	if err != nil || busy {
+		return nil, busy, err
+	}
+	var held *heldLock
+	if lk != nil {
+		held = &heldLock{lk: lk, id: id, waiters: &h.waiters, expires: expires}
+	}
+	if len(v.Users) != 1 {
+		if held != nil {
+			held.unlock()
+		}
+		return nil, false, nil
+	}
+	return &userWrite{rec: v.Users[0], groups: h.refs(v)[id], view: v, lock: held}, false, nil
+}
+
+// relock takes w's user's lock and reads the record and view again under
+// it, for a write found to need the lock after a read without it.
+func (h *usersHandler) relock(ctx context.Context, w *userWrite) error {
+	id := w.rec.ID
+	var nw *userWrite
+	err := h.waitTurn(ctx, &h.waiters, id, func() (bool, error) {
+		var busy bool
+		var err error
+		nw, busy, err = h.tryWriteView(ctx, id, state.LockAlways)
+		return !busy, err
+	})
+	if err != nil {
+		return err
+	}
+	if nw == nil {
+		return notFound(id) // deleted meanwhile
+	}
+	*w = *nw
+	return nil
+}
+
+// saveWrite stores out, the new state of w's user: with the lock, in the
+// same round trip as its release (state.UserLock.SaveUnlock), and not at
+// all if the lock was lost (another writer may have the user now and the
+// IdP retries), unless out holds a Webflow user just invited; without it,
+// as save.
+func (h *usersHandler) saveWrite(ctx context.Context, w *userWrite, out *state.UserRecord) error {
+	lk := w.lock
+	if lk == nil {
+		return h.save(ctx, out)
+	}
+	w.lock = nil
+	err := lk.lk.SaveUnlock(ctx, out, w.satisfied)
+	lk.waiters.release(lk.id)
+	if errors.Is(err, state.ErrLockLost) && w.mustStore {
+		h.log.Warn("the user's lock expired during an invite; storing the invited user all the same", "id", out.ID)
+		return h.save(ctx, out)
+	}
+	return err
+}
+
+// apply moves the user from w.rec to next with the fewest Webflow calls,
 // then stores the result.
-func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next mapping.User) (*state.UserRecord, error) {
+func (h *usersHandler) apply(ctx context.Context, w *userWrite, next mapping.User) (*state.UserRecord, error) {
+	rec := w.rec
 	prev := decodeUser(rec)
 	email, err := next.WebflowEmail()
 	if err != nil {
@@ -727,15 +922,15 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 	case emailChanged && rec.WebflowUserID != "" && next.Active:
 		// emailChange: reinvite. Delete the old Webflow user, invite the
 		// new address, keep the SCIM id and the access groups.
-		nu, err := h.reinvite(ctx, &out, email, next)
+		nu, err := h.reinvite(ctx, w, &out, email, next)
 		if err != nil {
 			return nil, err
 		}
 		wu = nu
 		out.WebflowUserID = wu.ID
 	case !next.Active && prev.Active:
-		patch, _ := mapping.DataDiff(h.snapshotData(rec), next.WebflowData(), managedKeys(prev))
-		nu, err := h.deactivate(ctx, &out, patch)
+		patch, _ := mapping.DataDiff(snapshotData(wu), next.WebflowData(), managedKeys(prev))
+		nu, err := h.deactivate(ctx, w, &out, patch)
 		if err != nil {
 			return nil, err
 		}
@@ -745,7 +940,7 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 			out.Webflow = nil
 		}
 	case next.Active && !prev.Active:
-		nu, err := h.reactivate(ctx, &out, next, email)
+		nu, err := h.reactivate(ctx, w, &out, prev, next, wu, email)
 		if err != nil {
 			return nil, err
 		}
@@ -766,7 +961,7 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 	if sameContent(rec, &out) {
 		return rec, nil // nothing to store: a PUT or PATCH that changes nothing costs no write
 	}
-	if err := h.save(ctx, &out); err != nil {
+	if err := h.saveWrite(ctx, w, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -778,9 +973,9 @@ func (h *usersHandler) apply(ctx context.Context, rec *state.UserRecord, next ma
 // deletes it, and invites the new address with the old user's admin
 // groups that no IdP group manages plus the linked groups the IdP wants.
 // Ecommerce groups cannot be assigned through the API and stay behind.
-func (h *usersHandler) reinvite(ctx context.Context, rec *state.UserRecord, email string, next mapping.User) (*webflowdata.User, error) {
+func (h *usersHandler) reinvite(ctx context.Context, w *userWrite, rec *state.UserRecord, email string, next mapping.User) (*webflowdata.User, error) {
 	var nu *webflowdata.User
-	err := h.lockedWrite(ctx, rec, true, func(wctx context.Context, v *state.UserView, old *webflowdata.User) (bool, error) {
+	err := h.lockedWrite(ctx, w, rec, true, func(wctx context.Context, v *state.UserView, old *webflowdata.User) (bool, error) {
 		managed, desired := desiredFrom(v, rec)
 		var groups []string
 		for _, s := range adminSlugs(old) {
@@ -798,6 +993,7 @@ func (h *usersHandler) reinvite(ctx context.Context, rec *state.UserRecord, emai
 		if nu, err = h.wf.InviteUser(ctx, h.site.ID, webflowdata.InviteUserRequest{Email: email, AccessGroups: groups}); err != nil {
 			return false, err
 		}
+		w.mustStore = true
 		h.log.Warn("email changed: deleted the Webflow user and invited the new address; Webflow sent an invitation email", "id", rec.ID, "webflow_user_id", nu.ID)
 		if patch, changed := mapping.DataDiff(nu.Data, next.WebflowData(), nil); changed {
 			if u2, err := h.wf.UpdateUser(ctx, h.site.ID, nu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
@@ -878,7 +1074,7 @@ func union(a, b []string) []string {
 // wishes stay recorded, so reactivation restores them); ecommerce and
 // unmanaged groups stay. delete removes the Webflow user and keeps the
 // SCIM record.
-func (h *usersHandler) deactivate(ctx context.Context, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, error) {
+func (h *usersHandler) deactivate(ctx context.Context, w *userWrite, rec *state.UserRecord, dataPatch webflowdata.UserData) (*webflowdata.User, error) {
 	if rec.WebflowUserID == "" {
 		return nil, nil
 	}
@@ -889,7 +1085,7 @@ func (h *usersHandler) deactivate(ctx context.Context, rec *state.UserRecord, da
 		h.log.Info("deactivated: deleted the Webflow user, kept the SCIM record", "id", rec.ID)
 		return nil, nil
 	}
-	nu, removed, err := h.writeUserRemoved(ctx, rec, dataPatch)
+	nu, removed, err := h.writeUserRemoved(ctx, w, rec, dataPatch)
 	if err != nil {
 		return nil, err
 	}
@@ -904,24 +1100,30 @@ func (h *usersHandler) deactivate(ctx context.Context, rec *state.UserRecord, da
 // reactivate undoes deactivate: restore the managed groups the IdP wants,
 // or (delete policy) invite again and map the same SCIM id to the new
 // Webflow user.
-func (h *usersHandler) reactivate(ctx context.Context, rec *state.UserRecord, next mapping.User, email string) (*webflowdata.User, error) {
+func (h *usersHandler) reactivate(ctx context.Context, w *userWrite, rec *state.UserRecord, prev, next mapping.User, wu *webflowdata.User, email string) (*webflowdata.User, error) {
 	if rec.WebflowUserID != "" {
-		patch, _ := mapping.DataDiff(h.snapshotData(rec), next.WebflowData(), managedKeys(decodeUser(rec)))
-		nu, err := h.writeUser(ctx, rec, patch)
+		patch, _ := mapping.DataDiff(snapshotData(wu), next.WebflowData(), managedKeys(prev))
+		nu, _, err := h.writeUserRemoved(ctx, w, rec, patch)
 		if err != nil {
 			return nil, err
 		}
 		h.log.Info("reactivated: restored the managed access groups", "id", rec.ID)
 		return nu, nil
 	}
-	_, desired, err := h.desiredSlugs(ctx, rec)
-	if err != nil {
-		return nil, err
+	var desired []string
+	if w.lock != nil && w.view != nil && w.view.Managed != nil {
+		_, desired = desiredFrom(w.view, rec) // read under the lock
+	} else {
+		var err error
+		if _, desired, err = h.desiredSlugs(ctx, rec); err != nil {
+			return nil, err
+		}
 	}
 	nu, err := h.inviteWith(ctx, email, desired, false)
 	if err != nil {
 		return nil, err
 	}
+	w.mustStore = true
 	if patch, changed := mapping.DataDiff(nu.Data, next.WebflowData(), nil); changed {
 		if u2, err := h.wf.UpdateUser(ctx, h.site.ID, nu.ID, webflowdata.UpdateUserRequest{Data: patch}); err == nil {
 			nu = u2
@@ -933,8 +1135,9 @@ func (h *usersHandler) reactivate(ctx context.Context, rec *state.UserRecord, ne
 	return nu, nil
 }
 
-func (h *usersHandler) snapshotData(rec *state.UserRecord) webflowdata.UserData {
-	if wu := decodeWebflow(rec); wu != nil {
+// snapshotData is the data of a record's Webflow snapshot wu (nil: none).
+func snapshotData(wu *webflowdata.User) webflowdata.UserData {
+	if wu != nil {
 		return wu.Data
 	}
 	return nil

@@ -227,12 +227,12 @@ return 1
 `
 
 type memScripts struct {
-	change, complete, unlock, view, unlockDone, backfillNames *redis.Script
+	change, complete, unlock, view, unlockDone, backfillNames, saveUnlock *redis.Script
 }
 
 func newMemScripts() memScripts {
 	return memScripts{redis.NewScript(changeMembersScript), redis.NewScript(completeScript), redis.NewScript(unlockScript), redis.NewScript(viewScript), redis.NewScript(unlockDoneScript),
-		redis.NewScript(backfillNamesScript)}
+		redis.NewScript(backfillNamesScript), redis.NewScript(saveUnlockScript)}
 }
 
 // LinkGroup stores a new linked group. ErrExists if the id is linked;
@@ -1042,6 +1042,7 @@ type MembershipStore interface {
 	QueueStats(ctx context.Context, siteID string) (QueueStats, error)
 	LockUser(ctx context.Context, siteID, userID string, ttl time.Duration) (unlock func(), ok bool, err error)
 	LockView(ctx context.Context, siteID, userID string, ttl time.Duration, records bool) (v *UserView, lock *UserLock, ok bool, err error)
+	WriteView(ctx context.Context, siteID, userID string, ttl time.Duration, mode LockMode) (v *UserView, lock *UserLock, busy bool, err error)
 	ViewUsers(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)
 	ViewUserBy(ctx context.Context, siteID string, idx Index, value string, managed bool) (*UserView, error)
 	GroupsOf(ctx context.Context, siteID string, ids []string, managed bool) (*UserView, error)

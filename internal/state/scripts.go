@@ -48,6 +48,13 @@ local function storedValues(id, doc)
   return {str(ix.userName) or str(doc.u), str(ix.email) or str(email), str(doc.x), str(wf)}, str(ix.displayName)
 end
 
+-- storedActive reports whether a stored record is active: "a" in the
+-- compact format, "active" in the previous one.
+local function storedActive(doc)
+  if doc.v == nil then return doc.active == true end
+  return doc.a == true
+end
+
 -- implicitHolder returns wf if the record whose SCIM id is wf holds the
 -- Webflow user id wf without an index entry (see index), else nil. users is
 -- the users HASH.
@@ -103,6 +110,26 @@ local function index(id, new, dn)
   end
   if dn then redis.call('ZADD', KEYS[10], dn, id) end
 end
+
+-- replace stores the record ARGV[2] over cur, the stored document of id,
+-- if cur is at version ARGV[9] (ARGV as replaceScript's). It returns nil
+-- when stored (or already stored: cur is ARGV[2]), else the reply to give.
+local function replace(id, cur)
+  if cur == ARGV[2] then return nil end
+  local doc = cjson.decode(cur)
+  local version = doc.v or doc.version
+  if tonumber(version) ~= tonumber(ARGV[9]) then
+    return {'MISMATCH', tostring(version)}
+  end
+  local new = {str(ARGV[3]), str(ARGV[4]), str(ARGV[5]), str(ARGV[6])}
+  local c = conflicts(id, new)
+  if c then return c end
+  unindex(id, doc)
+  index(id, new, str(ARGV[7]))
+  redis.call('HSET', KEYS[1], id, ARGV[2])
+  redis.call('HSET', KEYS[9], id, ARGV[8])
+  return nil
+end
 `
 
 // createScript: ARGV = id, json, userName, email, externalId, webflowId,
@@ -152,20 +179,7 @@ const replaceScript = luaHelpers + `
 local id = ARGV[1]
 local cur = redis.call('HGET', KEYS[1], id)
 if not cur then return {'NOTFOUND'} end
-if cur == ARGV[2] then return {'OK'} end
-local doc = cjson.decode(cur)
-local version = doc.v or doc.version
-if tonumber(version) ~= tonumber(ARGV[9]) then
-  return {'MISMATCH', tostring(version)}
-end
-local new = {str(ARGV[3]), str(ARGV[4]), str(ARGV[5]), str(ARGV[6])}
-local c = conflicts(id, new)
-if c then return c end
-unindex(id, doc)
-index(id, new, str(ARGV[7]))
-redis.call('HSET', KEYS[1], id, ARGV[2])
-redis.call('HSET', KEYS[9], id, ARGV[8])
-return {'OK'}
+return replace(id, cur) or {'OK'}
 `
 
 // deleteScript: ARGV = id.

@@ -29,6 +29,7 @@ type UserView struct {
 	Managed map[string]bool
 
 	pendingSeq string // LockView: the user's pending sequence, "" if none
+	locked     bool   // the read took the user's lock
 }
 
 // viewScript reads a UserView. KEYS: users, umem, grp, grp:slug, retiring,
@@ -36,28 +37,46 @@ type UserView struct {
 // pending ZSET and the pending sequence HASH. ARGV[1] =
 // "ids", "ix", or "refs" (ids, without the records), ARGV[2] = "1" to read
 // the managed slugs, ARGV[3] = a lock token ("" for none), ARGV[4] = the
-// lock's ttl in ms, ARGV[5..] = the ids, or the normalised index value.
+// lock's ttl in ms, ARGV[5] = when to take the lock (LockMode: "" always,
+// "a1"/"a0" only if the stored record's active flag is not true/false),
+// ARGV[6..] = the ids, or the normalised index value.
 // Only the groups the users hold are read, so the cost does not grow with
 // the number of linked groups. With a token, the user's lock (SET NX) is
-// taken first and the view read only if it was free ({"BUSY"} otherwise):
-// a writer locks and reads what it must write in one round trip, with the
-// user's pending sequence (the 7th reply, false when nothing is pending).
-const viewScript = `
-local pending = false
-if ARGV[3] ~= '' then
-  if not redis.call('SET', KEYS[6], ARGV[3], 'NX', 'PX', ARGV[4]) then return {'BUSY'} end
-  if redis.call('ZSCORE', KEYS[7], ARGV[5]) then pending = redis.call('HGET', KEYS[8], ARGV[5]) or '0' end
-end
+// taken, when ARGV[5] asks for it, before anything but the record is read,
+// and the view read only if it was free ({"BUSY"} otherwise): a writer
+// locks and reads what it must write in one round trip, with the user's
+// pending sequence (the 7th reply, false when nothing is pending) and the
+// managed slugs; the 8th reply is 1 when the lock was taken.
+const viewScript = luaStored + `
 local ids = {}
 if ARGV[1] == 'ix' then
-  local id = redis.call('HGET', KEYS[6], ARGV[5])
+  local id = redis.call('HGET', KEYS[6], ARGV[6])
   if id then ids[1] = id end
 else
-  for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
+  for i = 6, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
-local recs, mems, groups = {}, {}, {}
+local recs = {}
+if #ids > 0 and ARGV[1] ~= 'refs' then recs = redis.call('HMGET', KEYS[1], unpack(ids)) end
+local pending, locked = false, 0
+if ARGV[3] ~= '' then
+  local want = true
+  if ARGV[5] ~= '' then
+    -- Only a writer that changes the active flag needs the lock: none if
+    -- the record is gone or already holds the flag asked for.
+    want = false
+    if recs[1] then
+      local ok, doc = pcall(cjson.decode, recs[1])
+      want = not ok or storedActive(doc) ~= (ARGV[5] == 'a1')
+    end
+  end
+  if want then
+    if not redis.call('SET', KEYS[6], ARGV[3], 'NX', 'PX', ARGV[4]) then return {'BUSY'} end
+    locked = 1
+    if redis.call('ZSCORE', KEYS[7], ARGV[6]) then pending = redis.call('HGET', KEYS[8], ARGV[6]) or '0' end
+  end
+end
+local mems, groups = {}, {}
 if #ids > 0 then
-  if ARGV[1] ~= 'refs' then recs = redis.call('HMGET', KEYS[1], unpack(ids)) end
   mems = redis.call('HMGET', KEYS[2], unpack(ids))
   local seen, gids = {}, {}
   for i = 1, #ids do
@@ -74,11 +93,11 @@ if #ids > 0 then
   if #gids > 0 then groups = redis.call('HMGET', KEYS[3], unpack(gids)) end
 end
 local managed, retiring = {}, {}
-if ARGV[2] == '1' then
+if ARGV[2] == '1' or locked == 1 then
   managed = redis.call('HKEYS', KEYS[4])
   retiring = redis.call('HGETALL', KEYS[5])
 end
-return {ids, recs, mems, groups, managed, retiring, pending}
+return {ids, recs, mems, groups, managed, retiring, pending, locked}
 `
 
 // ViewUsers reads the users with these ids, their groups and, with
@@ -98,8 +117,8 @@ func (s *RedisStore) viewIDs(ctx context.Context, siteID, mode string, ids []str
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
-	args := make([]any, 0, len(ids)+4)
-	args = append(args, mode, boolArg(managed), "", 0)
+	args := make([]any, 0, len(ids)+5)
+	args = append(args, mode, boolArg(managed), "", 0, "")
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -125,7 +144,7 @@ func (s *RedisStore) ViewUserBy(ctx context.Context, siteID string, idx Index, v
 		return s.ViewUsers(ctx, siteID, ids, managed)
 	}
 	ixKey := s.keysFor(siteID).index(idx)
-	return s.view(ctx, siteID, []string{ixKey}, []any{"ix", boolArg(managed), "", 0, normalize(idx, value)})
+	return s.view(ctx, siteID, []string{ixKey}, []any{"ix", boolArg(managed), "", 0, "", normalize(idx, value)})
 }
 
 // LockView takes the user's write lock (as LockUser) and, if it was free,
@@ -142,7 +161,7 @@ func (s *RedisStore) LockView(ctx context.Context, siteID, userID string, ttl ti
 	}
 	mk := s.memKeys(siteID)
 	lock = &UserLock{s: s, siteID: siteID, userID: userID, key: s.lockKey(siteID, userID), tok: lockToken()}
-	v, err = s.view(ctx, siteID, []string{lock.key, mk.pending, mk.pseq}, []any{mode, "1", lock.tok, ttl.Milliseconds(), userID})
+	v, err = s.view(ctx, siteID, []string{lock.key, mk.pending, mk.pseq}, []any{mode, "1", lock.tok, ttl.Milliseconds(), "", userID})
 	if errors.Is(err, errLockBusy) {
 		return nil, nil, false, nil
 	}
@@ -151,6 +170,57 @@ func (s *RedisStore) LockView(ctx context.Context, siteID, userID string, ttl ti
 	}
 	lock.seq = v.pendingSeq
 	return v, lock, true, nil
+}
+
+// LockMode says when WriteView takes the user's write lock.
+type LockMode string
+
+const (
+	// LockAlways takes the lock whatever the record holds.
+	LockAlways LockMode = ""
+	// LockNever reads without the lock.
+	LockNever LockMode = "-"
+)
+
+// LockToSetActive is the mode of a writer that will set the user's active
+// flag to active: it takes the lock only when the stored record is there
+// and holds the other value (deactivate and reactivate write the user's
+// full access-group list to Webflow; setting the flag a record already
+// holds writes nothing there).
+func LockToSetActive(active bool) LockMode {
+	if active {
+		return "a1"
+	}
+	return "a0"
+}
+
+// WriteView reads the user's view with its record, for a writer, and in
+// the same round trip takes the user's write lock (as LockView) when mode
+// asks for it of the stored record; a locked view holds the managed slugs
+// too. lock is nil when the lock was not taken. busy reports that mode
+// asked for the lock and another writer holds it: nothing is read then.
+func (s *RedisStore) WriteView(ctx context.Context, siteID, userID string, ttl time.Duration, mode LockMode) (v *UserView, lock *UserLock, busy bool, err error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, nil, false, err
+	}
+	if mode == LockNever {
+		v, err = s.ViewUsers(ctx, siteID, []string{userID}, false)
+		return v, nil, false, err
+	}
+	mk := s.memKeys(siteID)
+	lock = &UserLock{s: s, siteID: siteID, userID: userID, key: s.lockKey(siteID, userID), tok: lockToken()}
+	v, err = s.view(ctx, siteID, []string{lock.key, mk.pending, mk.pseq}, []any{"ids", "0", lock.tok, ttl.Milliseconds(), string(mode), userID})
+	if errors.Is(err, errLockBusy) {
+		return nil, nil, true, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if !v.locked {
+		return v, nil, false, nil
+	}
+	lock.seq = v.pendingSeq
+	return v, lock, false, nil
 }
 
 // UserLock is a per-user write lock held through LockView.
@@ -178,6 +248,112 @@ func (l *UserLock) UnlockSatisfied() {
 	_ = l.s.memScripts.unlockDone.Run(c, l.s.rdb, []string{l.key, mk.pending, mk.pseq, mk.pinfo, mk.failed}, l.tok, l.userID, l.seq).Err()
 }
 
+// saveUnlockScript stores a record, as replaceScript, and releases the
+// user's lock in the same step, completing the user's queued membership
+// write as unlockDoneScript when ARGV[11] is a sequence. KEYS: the write
+// scripts' nine, then lock, pending, pseq, pinfo, failed. ARGV: as
+// replaceScript's, then the lock token, the pending sequence or "".
+// Nothing is written unless the lock is still held with the token
+// ({"LOST"}), except that the record already stored byte for byte is OK
+// (go-redis re-sending this script after a lost reply). Any reply but OK
+// leaves the lock held.
+const saveUnlockScript = luaHelpers + `
+local id = ARGV[1]
+local cur = redis.call('HGET', KEYS[1], id)
+if redis.call('GET', KEYS[10]) ~= ARGV[10] then
+  if cur == ARGV[2] then return {'OK'} end
+  return {'LOST'}
+end
+if not cur then return {'NOTFOUND'} end
+local e = replace(id, cur)
+if e then return e end
+redis.call('DEL', KEYS[10])
+if ARGV[11] ~= '' and tonumber(redis.call('HGET', KEYS[12], id) or '0') == tonumber(ARGV[11]) then
+  redis.call('ZREM', KEYS[11], id)
+  redis.call('HDEL', KEYS[12], id)
+  redis.call('HDEL', KEYS[13], id)
+  redis.call('HDEL', KEYS[14], id)
+end
+return {'OK'}
+`
+
+// ErrLockLost fails a write whose user's lock expired before it: another
+// writer may hold the user now, so nothing was written.
+var ErrLockLost = errors.New("state: the user's write lock expired before the write")
+
+// SaveUnlock stores rec, as ReplaceUser, and releases the lock in the same
+// round trip; with satisfied it also completes the user's queued
+// membership write, as UnlockSatisfied. The holder read the record under
+// the lock and has brought Webflow in line with rec, so rec wins over a
+// version stored meanwhile by a writer that takes no lock (a GET's
+// refresh, a webhook): the write is retried over that version, the lock
+// still held. If the lock is no longer held (it expired), nothing is
+// written and the error is ErrLockLost. On any other failure the lock is
+// released all the same. On success rec holds the stored version.
+func (l *UserLock) SaveUnlock(ctx context.Context, rec *UserRecord, satisfied bool) error {
+	s := l.s
+	err := validateRecord(rec)
+	if err == nil {
+		err = validateIDs(rec.SiteID, rec.ID)
+	}
+	if err == nil && (rec.SiteID != l.siteID || rec.ID != l.userID) {
+		err = fmt.Errorf("%w: the lock of user %q cannot save user %q", ErrInvalid, l.userID, rec.ID)
+	}
+	if err != nil {
+		l.Unlock()
+		return err
+	}
+	mk := s.memKeys(l.siteID)
+	keys := append(s.keysFor(l.siteID).list(), l.key, mk.pending, mk.pseq, mk.pinfo, mk.failed)
+	seq := ""
+	if satisfied {
+		seq = l.seq
+	}
+	for range 3 {
+		next := *rec
+		next.Version = rec.Version + 1
+		next.Modified = s.now().UTC()
+		args, err := writeArgs(&next)
+		if err != nil {
+			l.Unlock()
+			return err
+		}
+		args = append(args, rec.Version, l.tok, seq)
+		var reply any
+		err = s.durable(ctx, l.key, func(c redis.Cmdable) error {
+			var err error
+			reply, err = s.memScripts.saveUnlock.Run(ctx, c, keys, args...).Result()
+			return err
+		})
+		if err != nil {
+			l.Unlock()
+			return fmt.Errorf("state: save user %q in site %q: %w", rec.ID, rec.SiteID, err)
+		}
+		arr, _ := reply.([]any)
+		switch status, _ := at(arr, 0).(string); status {
+		case "LOST":
+			return fmt.Errorf("%w: user %q in site %q", ErrLockLost, rec.ID, rec.SiteID)
+		case "MISMATCH":
+			stored, _ := at(arr, 1).(string)
+			v, perr := strconv.ParseInt(stored, 10, 64)
+			if perr != nil {
+				l.Unlock()
+				return fmt.Errorf("state: unexpected version %q of user %q", stored, rec.ID)
+			}
+			rec.Version = v
+			continue
+		}
+		if err := scriptResult(reply, rec); err != nil {
+			l.Unlock()
+			return err
+		}
+		*rec = next
+		return nil
+	}
+	l.Unlock()
+	return fmt.Errorf("%w: user %q in site %q kept changing", ErrVersionMismatch, rec.ID, rec.SiteID)
+}
+
 var errLockBusy = errors.New("state: lock busy")
 
 func (s *RedisStore) view(ctx context.Context, siteID string, extraKeys []string, args []any) (*UserView, error) {
@@ -193,7 +369,7 @@ func (s *RedisStore) view(ctx context.Context, siteID string, extraKeys []string
 	if len(res) == 1 && res[0] == "BUSY" {
 		return nil, errLockBusy
 	}
-	if len(res) != 7 {
+	if len(res) != 8 {
 		return nil, fmt.Errorf("state: unexpected view reply of %d parts", len(res))
 	}
 	part := func(i int) []any { p, _ := res[i].([]any); return p }
@@ -224,7 +400,9 @@ func (s *RedisStore) view(ctx context.Context, siteID string, extraKeys []string
 		}
 	}
 	v.pendingSeq, _ = res[6].(string)
-	if args[1] == "1" {
+	locked, _ := res[7].(int64)
+	v.locked = locked == 1
+	if v.locked || args[1] == "1" {
 		v.Managed = map[string]bool{}
 		for _, raw := range part(4) {
 			if sl, ok := raw.(string); ok {

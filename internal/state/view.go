@@ -251,28 +251,29 @@ func (l *UserLock) UnlockSatisfied() {
 // saveUnlockScript stores a record, as replaceScript, and releases the
 // user's lock in the same step, completing the user's queued membership
 // write as unlockDoneScript when ARGV[11] is a sequence. KEYS: the write
-// scripts' nine, then lock, pending, pseq, pinfo, failed. ARGV: as
+// scripts' (siteKeys.list), then lock, pending, pseq, pinfo, failed. ARGV: as
 // replaceScript's, then the lock token, the pending sequence or "".
 // Nothing is written unless the lock is still held with the token
 // ({"LOST"}), except that the record already stored byte for byte is OK
 // (go-redis re-sending this script after a lost reply). Any reply but OK
 // leaves the lock held.
 const saveUnlockScript = luaHelpers + `
+local L = #KEYS - 5 -- the write scripts' keys come first
 local id = ARGV[1]
 local cur = redis.call('HGET', KEYS[1], id)
-if redis.call('GET', KEYS[10]) ~= ARGV[10] then
+if redis.call('GET', KEYS[L + 1]) ~= ARGV[10] then
   if cur == ARGV[2] then return {'OK'} end
   return {'LOST'}
 end
 if not cur then return {'NOTFOUND'} end
 local e = replace(id, cur)
 if e then return e end
-redis.call('DEL', KEYS[10])
-if ARGV[11] ~= '' and tonumber(redis.call('HGET', KEYS[12], id) or '0') == tonumber(ARGV[11]) then
-  redis.call('ZREM', KEYS[11], id)
-  redis.call('HDEL', KEYS[12], id)
-  redis.call('HDEL', KEYS[13], id)
-  redis.call('HDEL', KEYS[14], id)
+redis.call('DEL', KEYS[L + 1])
+if ARGV[11] ~= '' and tonumber(redis.call('HGET', KEYS[L + 3], id) or '0') == tonumber(ARGV[11]) then
+  redis.call('ZREM', KEYS[L + 2], id)
+  redis.call('HDEL', KEYS[L + 3], id)
+  redis.call('HDEL', KEYS[L + 4], id)
+  redis.call('HDEL', KEYS[L + 5], id)
 end
 return {'OK'}
 `

@@ -2,13 +2,10 @@ package scimserver
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
-	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/webflowscim/bridge/internal/mapping"
@@ -403,43 +400,12 @@ func (st *site) fastPost(w http.ResponseWriter, r *http.Request, ov *override, b
 		return false
 	}
 	ow := &overrideWriter{ResponseWriter: w, ov: ov}
-	ow.Header().Set("Content-Type", scimContentType)
-	res, err := st.users.create(r.Context(), u)
+	rec, groups, err := st.users.create(r.Context(), u)
 	if err != nil {
-		se := scimerrors.CheckScimError(err, http.MethodPost)
-		raw, _ := json.Marshal(&se)
-		ow.WriteHeader(se.Status)
-		_, _ = ow.Write(raw)
+		writeLibraryError(ow, http.MethodPost, err)
 		return true
 	}
-	location := libraryLocation(st.base, "Users", res.ID)
-	out := make(map[string]any, len(res.Attributes)+4)
-	for k, v := range res.Attributes {
-		out[k] = v
-	}
-	out["id"] = res.ID
-	if res.ExternalID.Present() {
-		out["externalId"] = res.ExternalID.Value()
-	}
-	out["schemas"] = userSchemas
-	m := libraryMeta{ResourceType: "User", Location: location, Version: res.Meta.Version}
-	if res.Meta.Created != nil {
-		m.Created = res.Meta.Created.Format(time.RFC3339)
-	}
-	if res.Meta.LastModified != nil {
-		m.LastModified = res.Meta.LastModified.Format(time.RFC3339)
-	}
-	out["meta"] = m
-	raw, err := json.Marshal(out)
-	if err != nil {
-		writeError(ow, http.StatusInternalServerError, "", "internal error in the bridge; the bridge log has the cause")
-		return true
-	}
-	ow.Header().Set("Location", location)
-	if res.Meta.Version != "" {
-		ow.Header().Set("Etag", res.Meta.Version)
-	}
-	ow.WriteHeader(http.StatusCreated)
-	_, _ = ow.Write(raw)
+	ow.Header().Set("Location", libraryLocation(st.base, "Users", rec.ID))
+	writeUser(ow, http.StatusCreated, rec, groups, st.base, rec.ID)
 	return true
 }

@@ -123,13 +123,8 @@ func (h *usersHandler) serveList(w http.ResponseWriter, r *http.Request, base st
 				}
 			}
 			if err == nil {
-				var page listResponse
-				if page, err = h.list(ctx, r, expr, start, count, base); err == nil {
-					b, merr := json.Marshal(page)
-					if merr != nil {
-						writeError(w, http.StatusInternalServerError, "", "internal error in the bridge; the bridge log has the cause")
-						return
-					}
+				var b []byte
+				if b, err = h.list(ctx, r, expr, start, count, base); err == nil {
 					w.Header().Set("Content-Type", scimContentType)
 					_, _ = w.Write(b)
 					return
@@ -154,14 +149,13 @@ func writeHandlerError(w http.ResponseWriter, ov *override, err error) {
 	}
 }
 
-// list returns one page of users matching expr (nil = all), rendered.
-func (h *usersHandler) list(ctx context.Context, r *http.Request, expr filter.Expression, start, count int, base string) (listResponse, error) {
-	page := listResponse{Schemas: []string{listResponseSchema}, StartIndex: start, Resources: []map[string]any{}}
+// list returns one page of users matching expr (nil = all), rendered as
+// json.Marshal writes a listResponse (itemsPerPage = the number returned).
+func (h *usersHandler) list(ctx context.Context, r *http.Request, expr filter.Expression, start, count int, base string) ([]byte, error) {
 	recs, total, view, err := h.find(ctx, expr, start, count)
 	if err != nil {
-		return page, h.fail(ctx, "list", err)
+		return nil, h.fail(ctx, "list", err)
 	}
-	page.TotalResults = total
 	var refs map[string][]any
 	if view != nil {
 		refs = h.refs(view)
@@ -172,11 +166,30 @@ func (h *usersHandler) list(ctx context.Context, r *http.Request, expr filter.Ex
 		}
 		refs = h.groupRefs(ctx, ids)
 	}
-	for _, rec := range recs {
-		page.Resources = append(page.Resources, h.render(rec, r, base, refs[rec.ID]))
+	_, _, projects := projectionOf(r)
+	b := make([]byte, 0, 256+1024*len(recs))
+	b = append(b, `{"schemas":["`+listResponseSchema+`"],"totalResults":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	b = append(b, `,"itemsPerPage":`...)
+	b = strconv.AppendInt(b, int64(len(recs)), 10)
+	b = append(b, `,"startIndex":`...)
+	b = strconv.AppendInt(b, int64(start), 10)
+	b = append(b, `,"Resources":[`...)
+	for i, rec := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !projects {
+			b = appendUser(b, rec, refs[rec.ID], base, userMeta{})
+			continue
+		}
+		one, err := json.Marshal(h.render(rec, r, base, refs[rec.ID]))
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, one...)
 	}
-	page.ItemsPerPage = len(page.Resources)
-	return page, nil
+	return append(b, `]}`...), nil
 }
 
 // find returns one page of records matching expr (nil = all), in creation

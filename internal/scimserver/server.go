@@ -161,8 +161,8 @@ type site struct {
 	// discovery serves GET /ResourceTypes and GET /Schemas (discovery.go).
 	discovery *discoveryLists
 	gate      siteGate // requests in progress (middleware.go)
-	// slowPaths sends every POST /Users through the library (tests compare
-	// the fast path's answers with the library's).
+	// slowPaths sends every POST /Users and GET /Users/{id} through the
+	// library (tests compare the fast paths' answers with the library's).
 	slowPaths bool
 	// actors names each of the site's tokens, for the audit log, as
 	// "site <id> scimTokens[<i>]" (built once; boxed for siteContext).
@@ -483,6 +483,9 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodGet && (r.URL.Path == "/v2/ResourceTypes" || r.URL.Path == "/v2/Schemas") {
 		st.discovery.serve(w, r)
+		return
+	}
+	if !st.slowPaths && st.fastGetUser(w, r, ov) { // userrender.go
 		return
 	}
 	if st.fastPatch(w, r, ov, patchBody) { // fastpatch.go

@@ -127,11 +127,6 @@ func (h *usersHandler) refs(v *state.UserView) map[string][]any {
 	return out
 }
 
-// resourceFor renders one user, with its groups.
-func (h *usersHandler) resourceFor(ctx context.Context, rec *state.UserRecord, r *http.Request) scim.Resource {
-	return h.resource(rec, r, h.groupRefs(ctx, []string{rec.ID})[rec.ID])
-}
-
 func (h *usersHandler) resource(rec *state.UserRecord, r *http.Request, groups []any) scim.Resource {
 	u := decodeUser(rec)
 	view := mapping.WebflowView{UserID: rec.WebflowUserID}
@@ -343,15 +338,20 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	if err != nil {
 		return scim.Resource{}, h.fail(r.Context(), "create", err)
 	}
-	return h.create(r.Context(), u)
+	rec, groups, err := h.create(r.Context(), u)
+	if err != nil {
+		return scim.Resource{}, err
+	}
+	return h.resource(rec, nil, groups), nil
 }
 
 // create provisions u: Create's work once the attributes are a User (the
-// POST fast path, fastpost.go, calls it with the User it decoded).
-func (h *usersHandler) create(ctx context.Context, u mapping.User) (scim.Resource, error) {
+// POST fast path, fastpost.go, calls it with the User it decoded). It
+// returns the stored record and its groups attribute.
+func (h *usersHandler) create(ctx context.Context, u mapping.User) (*state.UserRecord, []any, error) {
 	email, err := u.WebflowEmail()
 	if err != nil {
-		return scim.Resource{}, h.fail(ctx, "create", err)
+		return nil, nil, h.fail(ctx, "create", err)
 	}
 	// Reserve the create, across replicas, before anything reaches Webflow:
 	// every invite sends an email. The same atomic step checks that no
@@ -362,16 +362,16 @@ func (h *usersHandler) create(ctx context.Context, u mapping.User) (scim.Resourc
 	switch {
 	case errors.As(err, &taken) && taken.Index == state.IndexUserName:
 		// A record holds the userName: the IdP's userName filter finds it.
-		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: userName " + u.UserName + " is taken"}
+		return nil, nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: userName " + u.UserName + " is taken"}
 	case errors.As(err, &taken):
 		if taken.Holder != nil && taken.Holder.Adopted {
 			// A record rebuilt from Webflow (Redis lost the bridge's data):
 			// the IdP is sending the user again. Link it, don't invite.
 			return h.relink(ctx, taken.Holder, u, email)
 		}
-		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: another user has the email " + email}
+		return nil, nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: another user has the email " + email}
 	case err != nil:
-		return scim.Resource{}, h.fail(ctx, "create", err)
+		return nil, nil, h.fail(ctx, "create", err)
 	}
 	// How the reservation ends. Released when nothing reached Webflow (or
 	// by the stored record itself). Abandoned, marked unresolved, when an
@@ -406,14 +406,14 @@ func (h *usersHandler) create(ctx context.Context, u mapping.User) (scim.Resourc
 				wu = found
 			case !errors.Is(ferr, webflowdata.ErrUserNotFoundByEmail):
 				unresolved = true
-				return scim.Resource{}, h.fail(ctx, "create", ferr)
+				return nil, nil, h.fail(ctx, "create", ferr)
 			}
 		}
 		if wu == nil {
 			wu, err = h.inviteWith(ctx, email, nil, res.Takeover)
 			if err != nil {
 				unresolved = res.Takeover || webflowdata.IsAmbiguous(err)
-				return scim.Resource{}, h.fail(ctx, "create", err)
+				return nil, nil, h.fail(ctx, "create", err)
 			}
 		}
 		if h.failpoint != nil {
@@ -435,20 +435,20 @@ func (h *usersHandler) create(ctx context.Context, u mapping.User) (scim.Resourc
 	h.fill(rec, u, email, wu)
 	if err := h.store.CreateReservedUser(ctx, rec, res); err != nil {
 		if errors.Is(err, state.ErrExists) || errors.Is(err, state.ErrConflict) {
-			return scim.Resource{}, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: " + conflictDetail(err)}
+			return nil, nil, scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: "User already exists: " + conflictDetail(err)}
 		}
 		// The Webflow user exists (invited or linked) without a record.
 		unresolved = wu != nil
-		return scim.Resource{}, h.fail(ctx, "create", err)
+		return nil, nil, h.fail(ctx, "create", err)
 	}
 	h.log.Info("user provisioned", "id", rec.ID, "webflow_user_id", rec.WebflowUserID)
 	// A record stored a moment ago is in no group yet: no read needed.
-	return h.resource(rec, nil, nil), nil
+	return rec, nil, nil
 }
 
 // relink gives an adopted record the IdP's attributes and answers the
 // POST with 201: the user was created before the bridge lost its records.
-func (h *usersHandler) relink(ctx context.Context, rec *state.UserRecord, u mapping.User, email string) (scim.Resource, error) {
+func (h *usersHandler) relink(ctx context.Context, rec *state.UserRecord, u mapping.User, email string) (*state.UserRecord, []any, error) {
 	out := *rec
 	out.Adopted = false
 	out.Active = u.Active
@@ -462,10 +462,10 @@ func (h *usersHandler) relink(ctx context.Context, rec *state.UserRecord, u mapp
 	}
 	h.fill(&out, u, email, wu)
 	if err := h.save(ctx, &out); err != nil {
-		return scim.Resource{}, h.fail(ctx, "create", err)
+		return nil, nil, h.fail(ctx, "create", err)
 	}
 	h.log.Info("linked the IdP's user to a record rebuilt from Webflow; no invite", "id", out.ID)
-	return h.resourceFor(ctx, &out, nil), nil
+	return &out, h.groupRefs(ctx, []string{out.ID})[out.ID], nil
 }
 
 // inviteWith sends one invite with initial access groups (slugs), or links

@@ -3,6 +3,7 @@ package scimserver
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,7 +76,7 @@ func appendUser(b []byte, rec *state.UserRecord, groups []any, base string, meta
 		b = append(b, `,"lastModified":`...)
 		b = appendJSONString(b, rec.Modified.UTC().Format(time.RFC3339))
 		b = append(b, `,"location":`...)
-		b = appendJSONString(b, base+"/Users/"+pathEscape(rec.ID))
+		b = appendJSONString(b, base+"/Users/"+url.PathEscape(rec.ID))
 		b = append(b, `,"resourceType":"User"}`...)
 	}
 	if n := u.Name; !n.IsZero() {

@@ -246,8 +246,7 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		var derr error
 		if r.out != nil && resp.StatusCode != http.StatusNoContent {
-			dec := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes))
-			if err := dec.Decode(r.out); err != nil {
+			if err := decodeWire(io.LimitReader(resp.Body, maxBodyBytes), r.out); err != nil {
 				derr = &TransportError{Endpoint: r.call.Endpoint, Err: fmt.Errorf("decode response: %w", err)}
 			}
 		}

@@ -2,7 +2,6 @@ package webflowdata
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -26,15 +25,21 @@ func (t Time) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON accepts null, "", and RFC 3339 with optional fractional seconds.
-func (t *Time) UnmarshalJSON(b []byte) error {
+func (t *Time) UnmarshalJSON(b []byte) error { return t.decode(b, unmarshalWire) }
+
+// decode is UnmarshalJSON with the JSON decoder as a parameter (the tests
+// compare unmarshalWire with encoding/json's).
+func (t *Time) decode(b []byte, unmarshal func([]byte, any) error) error {
 	b = bytes.TrimSpace(b)
 	if bytes.Equal(b, []byte("null")) {
 		*t = Time{}
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("webflow timestamp: %w", err)
+	s, ok := plainString(b)
+	if !ok {
+		if err := unmarshal(b, &s); err != nil {
+			return fmt.Errorf("webflow timestamp: %w", err)
+		}
 	}
 	if s == "" {
 		*t = Time{}

@@ -48,15 +48,23 @@ type AccessGroupRef struct {
 
 // UnmarshalJSON accepts both {"slug":..,"type":..} and a bare slug string
 // (the seed's and the PATCH body's shape).
-func (r *AccessGroupRef) UnmarshalJSON(b []byte) error {
+func (r *AccessGroupRef) UnmarshalJSON(b []byte) error { return r.decode(b, unmarshalWire) }
+
+// decode is UnmarshalJSON with the JSON decoder as a parameter (the tests
+// compare unmarshalWire with encoding/json's).
+func (r *AccessGroupRef) decode(b []byte, unmarshal func([]byte, any) error) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
 		*r = AccessGroupRef{}
-		return json.Unmarshal(b, &r.Slug)
+		if s, ok := plainString(b); ok {
+			r.Slug = s
+			return nil
+		}
+		return unmarshal(b, &r.Slug)
 	}
 	type plain AccessGroupRef
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := unmarshal(b, &p); err != nil {
 		return fmt.Errorf("access group: %w", err)
 	}
 	*r = AccessGroupRef(p)
@@ -91,7 +99,11 @@ func (u *User) Slugs() []string {
 // UnmarshalJSON decodes the reference's shape and tolerates older ones:
 // the seed's top-level email/name/updatedOn, v1's _id/emailVerified, and
 // the Fern spec's double-nested data.data.
-func (u *User) UnmarshalJSON(b []byte) error {
+func (u *User) UnmarshalJSON(b []byte) error { return u.decode(b, unmarshalWire) }
+
+// decode is UnmarshalJSON with the JSON decoder as a parameter (the tests
+// compare unmarshalWire with encoding/json's).
+func (u *User) decode(b []byte, unmarshal func([]byte, any) error) error {
 	type plain User
 	var aux struct {
 		plain
@@ -102,13 +114,13 @@ func (u *User) UnmarshalJSON(b []byte) error {
 		Name                string          `json:"name"`
 		RawData             json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(b, &aux); err != nil {
+	if err := unmarshal(b, &aux); err != nil {
 		return fmt.Errorf("webflow user: %w", err)
 	}
 	*u = User(aux.plain)
 	u.Data = nil
 	if len(aux.RawData) > 0 && !bytes.Equal(bytes.TrimSpace(aux.RawData), []byte("null")) {
-		if err := json.Unmarshal(aux.RawData, &u.Data); err != nil {
+		if err := unmarshal(aux.RawData, &u.Data); err != nil {
 			return fmt.Errorf("webflow user data: %w", err)
 		}
 	}

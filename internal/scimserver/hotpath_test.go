@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/mux"
+
 	"github.com/webflowscim/bridge/internal/webflowdata"
 )
 
@@ -167,5 +169,45 @@ func TestSiteContext(t *testing.T) {
 	<-child.Done()
 	if sc.Err() == nil {
 		t.Error("cancellation did not pass through")
+	}
+}
+
+// routeOf routes as the gorilla/mux router it replaced did, built here
+// with the same routes and options: every path of hotPathPaths and more,
+// escaped and not, with every method.
+func TestRouteAsMux(t *testing.T) {
+	var gotKind routeKind
+	var gotID string
+	handle := func(k routeKind) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { gotKind, gotID = k, mux.Vars(r)["siteID"] }
+	}
+	m := mux.NewRouter()
+	m.SkipClean(true)
+	m.UseEncodedPath()
+	m.PathPrefix("/sites/{siteID}/scim/v2").HandlerFunc(handle(routeSite))
+	m.Path("/sites/{siteID}/admin/memberships").Methods(http.MethodGet).HandlerFunc(handle(routeQueue))
+	m.Path("/webhooks/webflow/{siteID}").Methods(http.MethodPost).HandlerFunc(handle(routeWebhook))
+	m.NotFoundHandler = handle(routeNotFound)
+	m.MethodNotAllowedHandler = handle(routeMethodNotAllowed)
+	paths := append([]string{
+		"/sites/s1/scim/v2x", "/sites/s1/scim/v", "/sites/s1/scim", "/sites/s1", "/sites/", "/sites//scim/v2", "/sites/a%2Fb/scim/v2/Users",
+		"/sites/a%20b/scim/v2/Users", "/sites/a b/scim/v2", "/sites/é/scim/v2", "/sites/s1/admin/memberships", "/sites/s1/admin/memberships/",
+		"/sites/s1/admin/memberships/x", "/sites/s1/admin", "/sites/s1/x/scim/v2", "/webhooks/webflow/s1", "/webhooks/webflow/", "/webhooks/webflow/s1/",
+		"/webhooks/webflow/s1/x", "/webhooks/webflow/a%2Fb", "/webhooks/webflow", "/webhooks/webflow//x", "/Sites/s1/scim/v2", "/sites/s1/SCIM/v2",
+		"/x/sites/s1/scim/v2", "*",
+	}, hotPathPaths...)
+	for _, p := range paths {
+		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, "OPTIONS"} {
+			r := &http.Request{Method: method, URL: &url.URL{Path: p}, Header: http.Header{}}
+			if u, err := url.Parse(p); err == nil && u.Path != "" {
+				r.URL = u
+			}
+			gotKind, gotID = -1, ""
+			m.ServeHTTP(httptest.NewRecorder(), r)
+			kind, id := routeOf(method, r.URL.EscapedPath())
+			if kind != gotKind || id != gotID {
+				t.Errorf("%s %q (escaped %q): routeOf %d %q, mux %d %q", method, p, r.URL.EscapedPath(), kind, id, gotKind, gotID)
+			}
+		}
 	}
 }

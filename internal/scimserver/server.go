@@ -259,20 +259,72 @@ func New(opts Options) (*Server, error) {
 		s.sites[sc.ID] = st
 	}
 
-	r := mux.NewRouter()
-	r.SkipClean(true)
-	r.UseEncodedPath()
-	r.PathPrefix("/sites/{siteID}/scim/v2").HandlerFunc(s.serveSite)
-	r.Path("/sites/{siteID}/admin/memberships").Methods(http.MethodGet).HandlerFunc(s.serveQueue)
-	r.Path("/webhooks/webflow/{siteID}").Methods(http.MethodPost).HandlerFunc(s.serveWebhook) // signed, no bearer token
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+"; site endpoints live at /sites/{siteID}/scim/v2/")
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed here")
-	})
-	s.handler = pathNormaliser(accessLog(opts.Logger, s.sites, opts.ObserveRequest, r))
+	s.handler = pathNormaliser(accessLog(opts.Logger, s.sites, opts.ObserveRequest, http.HandlerFunc(s.route)))
 	return s, nil
+}
+
+// route dispatches a request by its path, as the gorilla/mux router with
+// these routes did (SkipClean, UseEncodedPath; {siteID} is [^/]+ of the
+// escaped path), without a regexp match, a vars map and a request copy
+// on every request (TestRouteAsMux):
+//
+//	/sites/{siteID}/scim/v2…            any method   serveSite (a prefix)
+//	/sites/{siteID}/admin/memberships   GET          serveQueue
+//	/webhooks/webflow/{siteID}          POST         serveWebhook (signed, no bearer token)
+//
+// A path of the last two with another method is 405, any other path 404.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	kind, id := routeOf(r.Method, r.URL.EscapedPath())
+	switch kind {
+	case routeSite:
+		s.serveSite(w, r, id)
+	case routeQueue, routeWebhook:
+		// Rare paths: their handlers read the site id as mux.Vars.
+		r = mux.SetURLVars(r, map[string]string{"siteID": id})
+		if kind == routeQueue {
+			s.serveQueue(w, r)
+		} else {
+			s.serveWebhook(w, r)
+		}
+	case routeMethodNotAllowed:
+		writeError(w, http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed here")
+	default:
+		writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+"; site endpoints live at /sites/{siteID}/scim/v2/")
+	}
+}
+
+type routeKind int
+
+const (
+	routeNotFound routeKind = iota
+	routeMethodNotAllowed
+	routeSite
+	routeQueue
+	routeWebhook
+)
+
+// routeOf names the route of an escaped path, and its site id.
+func routeOf(method, p string) (routeKind, string) {
+	if rest, ok := strings.CutPrefix(p, "/sites/"); ok {
+		id, tail, ok := strings.Cut(rest, "/")
+		switch {
+		case !ok || id == "":
+		case strings.HasPrefix(tail, "scim/v2"):
+			return routeSite, id
+		case tail == "admin/memberships" && method == http.MethodGet:
+			return routeQueue, id
+		case tail == "admin/memberships":
+			return routeMethodNotAllowed, ""
+		}
+		return routeNotFound, ""
+	}
+	if id, ok := strings.CutPrefix(p, "/webhooks/webflow/"); ok && id != "" && !strings.Contains(id, "/") {
+		if method != http.MethodPost {
+			return routeMethodNotAllowed, ""
+		}
+		return routeWebhook, id
+	}
+	return routeNotFound, ""
 }
 
 // ServeHTTP implements http.Handler.
@@ -327,8 +379,7 @@ func siteFrom(ctx context.Context) *site {
 
 // serveSite authenticates, bounds and normalises the request, then hands
 // it to the site's SCIM server.
-func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
-	id := mux.Vars(r)["siteID"]
+func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 	st, known := s.sites[id]
 	tok, has := mapping.Bearer(r.Header.Get("Authorization"))
 	idx := -1
@@ -354,6 +405,11 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer st.gate.leave()
+	// The request the site's handlers see: a copy, which the body checks
+	// below change (its body, a PATCH with nothing left turned into a GET),
+	// while the access log keeps the original.
+	sc := &siteContext{Context: r.Context(), site: st, actor: st.actors[idx]}
+	r = r.WithContext(sc)
 
 	var patchBody []byte // a PATCH's body after the normaliser
 	var postBody []byte  // a POST's body (fastpost.go)
@@ -445,11 +501,10 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	sc := &siteContext{Context: r.Context(), site: st, actor: st.actors[idx], query: query, rawQuery: r.URL.RawQuery}
+	sc.query, sc.rawQuery = query, r.URL.RawQuery
 	ov := &sc.ov
-	// A copy with a URL of its own, as http.StripPrefix makes: the access
-	// log keeps the original URL.
-	r = r.WithContext(sc)
+	// A URL of its own, as http.StripPrefix makes: the access log keeps
+	// the original one.
 	u := *r.URL
 	u.Path, u.RawPath = trimSitePrefix(u.Path, id), ""
 	r.URL = &u

@@ -40,7 +40,7 @@ func (c *siteContext) Value(key any) any {
 // queryOf is r.URL.Query(), parsed once per request by serveSite. The
 // values are shared: read them, never change them.
 func queryOf(r *http.Request) url.Values {
-	if c, ok := r.Context().Value(queryKey{}).(*siteContext); ok && c.rawQuery == r.URL.RawQuery {
+	if c, ok := r.Context().Value(queryKey{}).(*siteContext); ok && c.query != nil && c.rawQuery == r.URL.RawQuery {
 		return c.query
 	}
 	return r.URL.Query()

@@ -127,6 +127,35 @@ func TestOktaGroupPush(t *testing.T) {
 	h.must(200, h.do("GET", "/Groups/"+gid, nil))
 }
 
+// TestGroupMemberPatchAfterUnlinkElsewhere: a replica that knows a
+// group's slug changes its members in one round trip, and the change
+// checks that the group is still linked: once another replica unlinked
+// it, Okta's membership push is 404 with nothing changed, as it was when
+// every PATCH read the group first; linked again, it is 204 again.
+func TestGroupMemberPatchAfterUnlinkElsewhere(t *testing.T) {
+	ss := newSharedSim(t)
+	shared := sharedRedis(t)
+	r1, r2 := newReplica(t, ss, shared), newReplica(t, ss, shared)
+	a, b := r1.newUser("ul.a@example.com"), r1.newUser("ul.b@example.com")
+	add := func(id string) any { return patch(op("add", "members", []map[string]any{{"value": id, "display": "x"}})) }
+	gid := str(r1.must(201, r1.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "staff"})).Body, "id")
+	r1.must(204, r1.do("PATCH", "/Groups/"+gid, add(a)))
+	r1.must(400, r1.do("PATCH", "/Groups/"+gid, add("ffffffffffffffffffffff00")))
+	r2.must(204, r2.do("DELETE", "/Groups/"+gid, nil))
+	r1.must(404, r1.do("PATCH", "/Groups/"+gid, add(b)))
+	r1.must(404, r1.do("PATCH", "/Groups/"+gid, patch(map[string]any{"op": "remove", "path": `members[value eq "` + a + `"]`})))
+	if ms, err := r1.app.store.GroupMembers(context.Background(), testSite, "staff"); err != nil || len(ms) != 0 {
+		t.Errorf("members after the unlink: %v %v", ms, err)
+	}
+	if str(r2.must(201, r2.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "staff"})).Body, "id") != gid {
+		t.Fatal("linked again under another id")
+	}
+	r1.must(204, r1.do("PATCH", "/Groups/"+gid, add(b)))
+	if r := r2.must(200, r2.do("GET", "/Groups/"+gid, nil)); memberValues(r) != b {
+		t.Errorf("linked again: members %q, want %s", memberValues(r), b)
+	}
+}
+
 func TestGroupDeleteRemoveMembers(t *testing.T) {
 	h := newBridge(t, withSite(func(s *config.SiteConfig) { s.OnGroupDelete = "remove-members" }))
 	a := h.newUser("rm@example.com")

@@ -73,6 +73,7 @@ type groupsHandler struct {
 	wf    *webflowdata.Client
 	log   *slog.Logger
 	wake  func()
+	slugs groupSlugs // the slugs of the groups read linked
 }
 
 // groupView is one access group as SCIM shows it.
@@ -165,6 +166,7 @@ func (g *groupsHandler) view(ctx context.Context, id string) (groupView, error) 
 	}
 	for _, v := range vs {
 		if v.ID == id {
+			g.slugs.put(v.ID, v.Slug)
 			return v, nil
 		}
 	}
@@ -291,9 +293,10 @@ func notMembers(missing []string) error {
 }
 
 // change applies a membership change. Unknown member ids refuse the whole
-// change (400), checked in the same atomic step.
-func (g *groupsHandler) change(ctx context.Context, slug string, ops []state.MemberOp) error {
-	n, err := g.store.ChangeMembers(ctx, g.site.ID, slug, ops, state.ChangeOptions{Enqueue: true, RequireUsers: true})
+// change (400), checked in the same atomic step; so does, with linkedTo
+// set, a slug no longer linked to that group (state.ErrNotLinked).
+func (g *groupsHandler) change(ctx context.Context, slug string, ops []state.MemberOp, linkedTo string) error {
+	n, err := g.store.ChangeMembers(ctx, g.site.ID, slug, ops, state.ChangeOptions{Enqueue: true, RequireUsers: true, LinkedTo: linkedTo})
 	var mu *state.MissingUsersError
 	if errors.As(err, &mu) {
 		return notMembers(mu.IDs)
@@ -418,7 +421,7 @@ func (g *groupsHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (
 	if err != nil {
 		return scim.Resource{}, g.fail(ctx, "create", err)
 	}
-	if err := g.change(ctx, rec.Slug, []state.MemberOp{{Op: "replace", IDs: ids}}); err != nil {
+	if err := g.change(ctx, rec.Slug, []state.MemberOp{{Op: "replace", IDs: ids}}, ""); err != nil {
 		return scim.Resource{}, g.fail(ctx, "create", err)
 	}
 	v, err := g.view(ctx, rec.ID)
@@ -469,7 +472,7 @@ func (g *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceA
 		return scim.Resource{}, g.fail(ctx, "replace", err)
 	}
 	ids := memberIDs(attrs["members"])
-	if err := g.change(ctx, rec.Slug, []state.MemberOp{{Op: "replace", IDs: ids}}); err != nil {
+	if err := g.change(ctx, rec.Slug, []state.MemberOp{{Op: "replace", IDs: ids}}, ""); err != nil {
 		return scim.Resource{}, g.fail(ctx, "replace", err)
 	}
 	if name := strings.TrimSpace(str(attrs, "displayName")); name != "" && (name != rec.DisplayName || str(attrs, "externalId") != rec.ExternalID) {
@@ -483,16 +486,19 @@ func (g *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceA
 
 func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	ctx := r.Context()
+	pops := make([]mapping.GroupPatchOp, len(ops))
+	for i, op := range ops {
+		pops[i] = mapping.GroupPatchOp{Op: op.Op, Path: op.Path, Value: op.Value}
+	}
+	if done, err := g.patchMembers(ctx, r, id, pops); done {
+		return scim.Resource{}, err
+	}
 	// The group is found, and answered, from one read.
 	v, err := g.view(ctx, id)
 	if err != nil {
 		return scim.Resource{}, g.fail(ctx, "patch", err)
 	}
 	rec := &state.GroupRecord{ID: v.ID, SiteID: g.site.ID, Slug: v.Slug, DisplayName: v.DisplayName, ExternalID: v.ExternalID, Modified: v.Modified}
-	pops := make([]mapping.GroupPatchOp, len(ops))
-	for i, op := range ops {
-		pops[i] = mapping.GroupPatchOp{Op: op.Op, Path: op.Path, Value: op.Value}
-	}
 	ch, err := mapping.ApplyGroupPatch(pops, rec.DisplayName, rec.ExternalID)
 	if err != nil {
 		return scim.Resource{}, g.fail(ctx, "patch", err)
@@ -503,7 +509,7 @@ func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 		mops[i] = state.MemberOp{Op: m.Op, IDs: m.IDs}
 	}
 	if len(mops) > 0 {
-		if err := g.change(ctx, rec.Slug, mops); err != nil {
+		if err := g.change(ctx, rec.Slug, mops, ""); err != nil {
 			return scim.Resource{}, g.fail(ctx, "patch", err)
 		}
 	}
@@ -528,6 +534,44 @@ func (g *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 	return res, nil
 }
 
+// patchMembers serves, in one round trip, a PATCH that only changes
+// members and asks for no body (Okta's and Entra's membership pushes: 204)
+// of a group whose slug this replica knows (groupSlugs): the change, with
+// the check that the slug is still linked to the group, is one script.
+// It reports false, having changed nothing, when the full path must serve
+// the request: an unknown or unlinked group (404 there), another
+// attribute, a body asked for, or operations the full path refuses (its
+// answer then).
+func (g *groupsHandler) patchMembers(ctx context.Context, r *http.Request, id string, pops []mapping.GroupPatchOp) (bool, error) {
+	slug, ok := g.slugs.get(id)
+	if !ok || patchWantsBody(r) {
+		return false, nil
+	}
+	for _, op := range pops {
+		if op.Path == nil || !strings.EqualFold(op.Path.AttributePath.AttributeName, "members") {
+			return false, nil
+		}
+	}
+	// Operations on members leave displayName and externalId as they are.
+	ch, err := mapping.ApplyGroupPatch(pops, "", "")
+	if err != nil || len(ch.Members) == 0 {
+		return false, nil
+	}
+	mops := make([]state.MemberOp, len(ch.Members))
+	for i, m := range ch.Members {
+		mops[i] = state.MemberOp{Op: m.Op, IDs: m.IDs}
+	}
+	err = g.change(ctx, slug, mops, id)
+	if errors.Is(err, state.ErrNotLinked) {
+		g.slugs.forget(id)
+		return false, nil
+	}
+	if err != nil {
+		return true, g.fail(ctx, "patch", err)
+	}
+	return true, nil
+}
+
 // patchWantsBody reports whether a group PATCH asked for the resource back:
 // RFC 7644 §3.5.2 has the server answer 200 with it when "attributes" is
 // given, and lets it answer 204 otherwise. Only the attributes asked for
@@ -549,6 +593,7 @@ func (g *groupsHandler) Delete(r *http.Request, id string) error {
 	if err := g.store.UnlinkGroup(ctx, g.site.ID, id, remove, retireFor); err != nil {
 		return g.fail(ctx, "delete", err)
 	}
+	g.slugs.forget(id)
 	g.log.Info("unlinked group", "slug", rec.Slug, "remove_members", remove)
 	if remove {
 		g.wake()

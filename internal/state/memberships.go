@@ -112,17 +112,20 @@ func (s *RedisStore) memberSetKey(siteID, slug string) string {
 
 // changeMembersScript applies ops to one group's member set and enqueues
 // every user whose membership actually flipped.
-// KEYS: mem set, umem, pending, pseq, users, group lock. ARGV: slug, now
-// ms, ops JSON, enqueue (1/0), users ('0' any id; '1' every id must be a
-// user, or nothing changes; '2' an id added must be a user, others are
-// skipped), lock token or empty, most flips allowed (0 = any), lock TTL ms.
+// KEYS: mem set, umem, pending, pseq, users, group lock, grp:slug. ARGV:
+// slug, now ms, ops JSON, enqueue (1/0), users ('0' any id; '1' every id
+// must be a user, or nothing changes; '2' an id added must be a user,
+// others are skipped), lock token or empty, most flips allowed (0 = any),
+// lock TTL ms, the group id the slug must be linked to (empty: no check).
 // Replies {n changed}; {-1, ids...} when users are required ('1') and
 // these ids have no record; {-2} when the ops empty or replace the group
 // while another holder has its lock; {-3} when the ops would flip more
-// than allowed. The last three change nothing.
+// than allowed; {-4} when the slug is not linked to that group id. The
+// last four change nothing.
 const changeMembersScript = `
 local slug, now, ops, enqueue = ARGV[1], tonumber(ARGV[2]), cjson.decode(ARGV[3]), ARGV[4] == '1'
 local users, token, most = ARGV[5], ARGV[6], tonumber(ARGV[7])
+if ARGV[9] ~= '' and redis.call('HGET', KEYS[7], slug) ~= ARGV[9] then return {-4} end
 local work, reset = 0, false
 for _, op in ipairs(ops) do
   work = work + #(op.ids or {})
@@ -403,7 +406,7 @@ func (s *RedisStore) changeMembers(ctx context.Context, sc memScope, slug string
 	if opts.RequireUsers {
 		users = "1"
 	}
-	n, err := s.changeMembersOnce(ctx, sc, slug, ops, opts.Enqueue, users, "", s.memberChunk)
+	n, err := s.changeMembersOnce(ctx, sc, slug, ops, opts.Enqueue, users, "", s.memberChunk, opts.LinkedTo)
 	if errors.Is(err, errTooManyFlips) || errors.Is(err, errGroupLocked) {
 		return s.changeMembersChunked(ctx, sc, slug, ops, opts)
 	}
@@ -436,14 +439,14 @@ func (s *RedisStore) groupLockKey(siteID, slug string) string {
 }
 
 // changeMembersOnce runs changeMembersScript once (see its reply codes).
-func (s *RedisStore) changeMembersOnce(ctx context.Context, k memScope, slug string, ops []MemberOp, enqueue bool, users, token string, most int) (int, error) {
+func (s *RedisStore) changeMembersOnce(ctx context.Context, k memScope, slug string, ops []MemberOp, enqueue bool, users, token string, most int, linkedTo string) (int, error) {
 	raw, _ := json.Marshal(ops)
-	keys := []string{k.memSet(slug), k.umem, k.pending, k.pseq, k.users, k.groupLock(slug)}
+	keys := []string{k.memSet(slug), k.umem, k.pending, k.pseq, k.users, k.groupLock(slug), k.grpSlug}
 	var res []any
 	err := s.durable(ctx, keys[0], func(c redis.Cmdable) error {
 		var err error
 		res, err = s.memScripts.change.Run(ctx, c, keys,
-			slug, s.now().UnixMilli(), string(raw), boolArg(enqueue), users, token, most, groupLockTTL.Milliseconds()).Slice()
+			slug, s.now().UnixMilli(), string(raw), boolArg(enqueue), users, token, most, groupLockTTL.Milliseconds(), linkedTo).Slice()
 		return err
 	})
 	if err != nil {
@@ -463,6 +466,8 @@ func (s *RedisStore) changeMembersOnce(ctx context.Context, k memScope, slug str
 		return 0, errGroupLocked
 	case -3:
 		return 0, errTooManyFlips
+	case -4:
+		return 0, fmt.Errorf("%w: %s", ErrNotLinked, slug)
 	}
 	return int(n), nil
 }
@@ -522,7 +527,7 @@ func (s *RedisStore) changeMembersChunked(ctx context.Context, sc memScope, slug
 	}
 	total := 0
 	apply := func(add, remove []string) error {
-		n, err := s.changeMembersOnce(ctx, sc, slug, []MemberOp{{Op: "add", IDs: add}, {Op: "remove", IDs: remove}}, opts.Enqueue, users, token, 0)
+		n, err := s.changeMembersOnce(ctx, sc, slug, []MemberOp{{Op: "add", IDs: add}, {Op: "remove", IDs: remove}}, opts.Enqueue, users, token, 0, opts.LinkedTo)
 		total += n
 		return err
 	}
@@ -637,7 +642,19 @@ type ChangeOptions struct {
 	// it names has no user record (a *MissingUsersError). The check and
 	// the change are one atomic step.
 	RequireUsers bool
+	// LinkedTo, when set, refuses the change, applying nothing, unless the
+	// slug is linked to the group with this id (ErrNotLinked), checked in
+	// the same step: a caller that knows a group's slug from before (it
+	// never changes while the group is linked) changes its members in one
+	// round trip, without reading the group first. A change in several
+	// scripts checks it in each.
+	LinkedTo string
 }
+
+// ErrNotLinked is returned by ChangeMembers with ChangeOptions.LinkedTo
+// when the slug is not linked to that group (unlinked meanwhile).
+// errors.Is(err, ErrNotFound) holds.
+var ErrNotLinked = fmt.Errorf("%w: the access group is not linked to that group", ErrNotFound)
 
 // MissingUsersError lists the ids a membership change named that are not
 // users of the site. errors.Is(err, ErrNotFound) holds.

@@ -404,6 +404,50 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		}
 	})
 
+	t.Run("ChangeMembersLinkedTo", func(t *testing.T) {
+		// A change made knowing the group's slug from before applies only
+		// while the slug is linked to that group, checked in the same
+		// script, in one script or in chunks.
+		s := newStore(t)
+		if err := s.LinkGroup(ctx, &GroupRecord{ID: "g1", SiteID: site, Slug: "staff"}); err != nil {
+			t.Fatal(err)
+		}
+		many := make([]string, 700)
+		for i := range many {
+			many[i] = fmt.Sprintf("m%03d", i)
+		}
+		tests := []struct {
+			name, linkedTo string
+			ops            []MemberOp
+			wantErr        error
+			want           int // members afterwards
+		}{
+			{"linked", "g1", ops(add("u1")), nil, 1},
+			{"another group's id", "g2", ops(add("u2")), ErrNotLinked, 1},
+			{"linked, chunked", "g1", ops(add(many...)), nil, 701},
+			{"another group's id, a large change", "g2", ops(rm(many...)), ErrNotLinked, 701},
+			{"no check", "", ops(rm(many...)), nil, 1},
+		}
+		for _, tc := range tests {
+			_, err := s.ChangeMembers(ctx, site, "staff", tc.ops, ChangeOptions{LinkedTo: tc.linkedTo})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr != nil && !errors.Is(err, ErrNotFound)) {
+				t.Errorf("%s: %v, want %v", tc.name, err, tc.wantErr)
+			}
+			if m, _ := s.GroupMembers(ctx, site, "staff"); len(m) != tc.want {
+				t.Errorf("%s: %d members, want %d", tc.name, len(m), tc.want)
+			}
+		}
+		if err := s.UnlinkGroup(ctx, site, "g1", false, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ChangeMembers(ctx, site, "staff", ops(add("u3")), ChangeOptions{LinkedTo: "g1"}); !errors.Is(err, ErrNotLinked) {
+			t.Errorf("after the unlink: %v", err)
+		}
+		if m := members(t, s, "staff"); m != "[]" || userGroups(t, s, "u3") != "[]" {
+			t.Errorf("a change refused changes nothing: %s, u3 in %s", m, userGroups(t, s, "u3"))
+		}
+	})
+
 	t.Run("LockUserIsExclusive", func(t *testing.T) {
 		s := newStore(t)
 		var held, max atomic.Int32

@@ -137,7 +137,9 @@ func TestGroupMemberPatchAfterUnlinkElsewhere(t *testing.T) {
 	shared := sharedRedis(t)
 	r1, r2 := newReplica(t, ss, shared), newReplica(t, ss, shared)
 	a, b := r1.newUser("ul.a@example.com"), r1.newUser("ul.b@example.com")
-	add := func(id string) any { return patch(op("add", "members", []map[string]any{{"value": id, "display": "x"}})) }
+	add := func(id string) any {
+		return patch(op("add", "members", []map[string]any{{"value": id, "display": "x"}}))
+	}
 	gid := str(r1.must(201, r1.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "staff"})).Body, "id")
 	r1.must(204, r1.do("PATCH", "/Groups/"+gid, add(a)))
 	r1.must(400, r1.do("PATCH", "/Groups/"+gid, add("ffffffffffffffffffffff00")))

@@ -137,4 +137,21 @@ func TestRedisRoundTripsPerOperation(t *testing.T) {
 			t.Errorf("%s: %d Redis round trips, bound %d: %s", tc.name, n, tc.max, strings.Join(cmds, " "))
 		}
 	}
+
+	// The membership worker, for one queued user: the due users and their
+	// sequences (2), lock + view with the record, 2 admissions (the GET of
+	// what Webflow holds, the PATCH), the record stored, unlock + done in
+	// one step; then the empty queue that ends the drain.
+	drained := h.newUser("rt.drained@example.com")
+	h.must(204, h.do("PATCH", "/Groups/"+gid, patch(op("add", "members", []map[string]any{{"value": drained}}))))
+	cnt.take()
+	h.drain()
+	n, cmds := cnt.take()
+	t.Logf("%-20s %2d round trips: %s", "worker, 1 user", n, strings.Join(cmds, " "))
+	if n > 8 {
+		t.Errorf("worker, 1 user: %d Redis round trips, bound 8: %s", n, strings.Join(cmds, " "))
+	}
+	if h.slugs("rt.drained@example.com") != "staff" {
+		t.Errorf("the worker did not write the group: %q", h.slugs("rt.drained@example.com"))
+	}
 }

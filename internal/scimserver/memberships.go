@@ -246,6 +246,15 @@ func (l *heldLock) unlockSatisfied() {
 	l.waiters.release(l.id)
 }
 
+// unlockCompleted releases the lock and completes the user's queued
+// membership write (state.UserLock.UnlockCompleted): the worker's step
+// after a successful write.
+func (l *heldLock) unlockCompleted(ctx context.Context) error {
+	_, err := l.lk.UnlockCompleted(ctx)
+	l.waiters.release(l.id)
+	return err
+}
+
 // lockWaiters lets a replica's lock holder wake that replica's waiters for
 // the same user at once. Entries exist only while someone waits.
 type lockWaiters struct {
@@ -331,13 +340,16 @@ func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
 		return false
 	}
 	err = h.applyLocked(ctx, p.UserID, v, lk)
+	if err == nil {
+		// Released and marked done in one round trip.
+		if cerr := lk.unlockCompleted(ctx); cerr != nil {
+			h.log.Warn("could not mark a membership write done; it will be re-checked", "id", p.UserID, "error", cerr)
+		}
+		return true
+	}
 	lk.unlock()
 	log := h.log.With("id", p.UserID)
 	switch {
-	case err == nil:
-		if _, cerr := h.store.CompletePending(ctx, h.site.ID, p, ""); cerr != nil {
-			log.Warn("could not mark a membership write done; it will be re-checked", "error", cerr)
-		}
 	case permanent(err):
 		log.Error("membership write failed for good; recorded, not retried", "error", err)
 		_, _ = h.store.CompletePending(ctx, h.site.ID, p, failureText(err))

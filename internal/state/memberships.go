@@ -217,17 +217,46 @@ const unlockScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 // unlockDoneScript releases a lock held with ARGV[1] and completes the
 // user's pending write if its sequence is still ARGV[3] (as completeScript
 // with no failure). KEYS: lock, pending, pseq, pinfo, failed. ARGV: token,
-// user id, sequence.
+// user id, sequence, and '1' to forget the user's attempts and recorded
+// failure even when the sequence moved on (as completeScript does).
 const unlockDoneScript = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 local cur = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')
-if cur ~= tonumber(ARGV[3]) then return 0 end
+if cur ~= tonumber(ARGV[3]) then
+  if ARGV[4] == '1' then
+    redis.call('HDEL', KEYS[4], ARGV[2])
+    redis.call('HDEL', KEYS[5], ARGV[2])
+  end
+  return 0
+end
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('HDEL', KEYS[4], ARGV[2])
 redis.call('HDEL', KEYS[5], ARGV[2])
 return 1
 `
+
+// UnlockCompleted releases the lock and completes the user's queued
+// membership write as CompletePending with no failure does, in one round
+// trip: the membership worker's last step after a successful write. The
+// write is completed for the pending sequence read when the lock was taken
+// (LockView), which is what the holder's write was computed from; a change
+// that came later keeps the user queued. On an error the lock is released
+// as Unlock does, and the user stays queued. It reports whether the user
+// left the queue.
+func (l *UserLock) UnlockCompleted(ctx context.Context) (bool, error) {
+	seq := l.seq
+	if seq == "" {
+		seq = "0" // nothing was pending: only the attempts are forgotten
+	}
+	mk := l.s.memKeys(l.siteID)
+	n, err := l.s.memScripts.unlockDone.Run(ctx, l.s.rdb, []string{l.key, mk.pending, mk.pseq, mk.pinfo, mk.failed}, l.tok, l.userID, seq, "1").Int()
+	if err != nil {
+		l.Unlock()
+		return false, err
+	}
+	return n == 1, nil
+}
 
 type memScripts struct {
 	change, complete, unlock, view, unlockDone, backfillNames, saveUnlock *redis.Script

@@ -64,17 +64,17 @@ func appendUser(b []byte, rec *state.UserRecord, groups []any, base string, meta
 	b = append(b, `,"meta":`...)
 	if meta.library {
 		b = append(b, `{"resourceType":"User","created":`...)
-		b = appendJSONString(b, rec.Created.Format(time.RFC3339))
+		b = appendTime(b, rec.Created)
 		b = append(b, `,"lastModified":`...)
-		b = appendJSONString(b, rec.Modified.Format(time.RFC3339))
+		b = appendTime(b, rec.Modified)
 		b = append(b, `,"location":`...)
 		b = appendJSONString(b, libraryLocation(base, "Users", meta.locationID))
 		b = append(b, '}')
 	} else {
 		b = append(b, `{"created":`...)
-		b = appendJSONString(b, rec.Created.UTC().Format(time.RFC3339))
+		b = appendTime(b, rec.Created.UTC())
 		b = append(b, `,"lastModified":`...)
-		b = appendJSONString(b, rec.Modified.UTC().Format(time.RFC3339))
+		b = appendTime(b, rec.Modified.UTC())
 		b = append(b, `,"location":`...)
 		b = appendJSONString(b, base+"/Users/"+url.PathEscape(rec.ID))
 		b = append(b, `,"resourceType":"User"}`...)
@@ -125,11 +125,11 @@ func appendUser(b []byte, rec *state.UserRecord, groups []any, base string, meta
 	b = appendUserData(b, u.Data)
 	if wu != nil && !wu.InvitedOn.IsZero() {
 		b = append(b, `,"invitedOn":`...)
-		b = appendJSONString(b, wu.InvitedOn.UTC().Format(time.RFC3339))
+		b = appendTime(b, wu.InvitedOn.UTC())
 	}
 	if wu != nil && !wu.LastLogin.IsZero() {
 		b = append(b, `,"lastLogin":`...)
-		b = appendJSONString(b, wu.LastLogin.UTC().Format(time.RFC3339))
+		b = appendTime(b, wu.LastLogin.UTC())
 	}
 	if wu != nil && wu.Status != "" {
 		b = append(b, `,"status":`...)
@@ -143,6 +143,14 @@ func appendUser(b []byte, rec *state.UserRecord, groups []any, base string, meta
 	b = appendJSONString(b, u.UserName)
 	b = appendOptString(b, "userType", u.UserType)
 	return append(b, '}')
+}
+
+// appendTime appends t in RFC 3339 as a JSON string (its characters need
+// no escaping).
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339)
+	return append(b, '"')
 }
 
 // appendOptString appends ,"key":"v" when v is not empty.

@@ -16,8 +16,19 @@ import (
 // here: the record is most of the Redis memory a user costs, so neither blob
 // repeats what the record already holds.
 //
-// The SCIM blob is the mapping.User JSON without userName and active, which
-// decodeUser restores from the record.
+// The SCIM blob is the mapping.User JSON without what the record holds
+// (userName, active, externalId, displayName, and an email value equal to
+// the record's email), with short keys for name and emails (scimDoc):
+//
+//	n  name {f formatted, l familyName, g givenName, m middleName,
+//	   p honorificPrefix, s honorificSuffix}; always the first key, which
+//	   tells it from the earlier formats (they start with "userName",
+//	   "externalId", "displayName" or "name")
+//	e  emails [{v value, t type, p primary}]; v absent: the record's email
+//	x, d  externalId, displayName; only when they differ from the record's
+//	      (FillRecord keeps them equal)
+//
+// and the other attributes of mapping.User under their SCIM names.
 //
 // The Webflow snapshot keeps what the bridge reads back (status,
 // isEmailVerified, access groups, data, the dates) under short keys, with
@@ -27,13 +38,16 @@ import (
 //	   format, the full webflowdata.User JSON
 //	id only when it differs from the record's webflowUserId
 //	s  status, ev isEmailVerified, g access groups [{s: slug, t: type}]
-//	d  data, without data.email when it equals the record's email;
-//	   ne true when data had no email at all
+//	d  data, without data.email when it equals the record's email, and
+//	   without what b says; ne true when data had no email at all
+//	b  bits of the data keys left out of d (dataBits): the two consent
+//	   flags (every Webflow user has them), and name when it equals the
+//	   record's displayName
 //	c, u, i, l  createdOn, lastUpdated, invitedOn, lastLogin
 //
-// Because the snapshot leans on the record's webflowUserId and email, it is
-// encoded against the values stored next to it (FillRecord re-encodes it
-// whenever it changes either).
+// Because the blobs lean on the record's fields, they are encoded against
+// the values stored next to them (FillRecord re-encodes both whenever it
+// changes any of them).
 
 // snapshotFormat is how every snapshot of the compact format starts.
 const snapshotFormat = `{"f":1`
@@ -46,6 +60,7 @@ type snapshotDoc struct {
 	Groups    []snapshotGroup      `json:"g,omitempty"`
 	Data      webflowdata.UserData `json:"d,omitempty"`
 	NoEmail   bool                 `json:"ne,omitempty"`
+	Bits      dataBits             `json:"b,omitempty"`
 	CreatedOn unixMilli            `json:"c,omitzero"`
 	Updated   unixMilli            `json:"u,omitzero"`
 	InvitedOn unixMilli            `json:"i,omitzero"`
@@ -57,30 +72,46 @@ type snapshotGroup struct {
 	Type string `json:"t,omitempty"`
 }
 
-// encodeSnapshot encodes wu for a record whose webflowUserId and email are
-// webflowUserID and email.
-func encodeSnapshot(wu *webflowdata.User, webflowUserID, email string) (json.RawMessage, error) {
+// dataBits are the data keys a snapshot leaves out of d, each with its value.
+type dataBits uint8
+
+const (
+	bitPrivacyFalse      dataBits = 1 << iota // accept-privacy: false
+	bitPrivacyTrue                            // accept-privacy: true
+	bitCommsFalse                             // accept-communications: false
+	bitCommsTrue                              // accept-communications: true
+	bitNameIsDisplayName                      // name: the record's displayName
+)
+
+// encodeSnapshot encodes wu for the record rec (its webflowUserId, email
+// and displayName).
+func encodeSnapshot(wu *webflowdata.User, rec *state.UserRecord) (json.RawMessage, error) {
 	d := snapshotDoc{
 		Format: 1, Status: wu.Status, Verified: wu.IsEmailVerified,
 		CreatedOn: unixMilli{wu.CreatedOn}, Updated: unixMilli{wu.LastUpdated},
 		InvitedOn: unixMilli{wu.InvitedOn}, LastLogin: unixMilli{wu.LastLogin},
 	}
-	if wu.ID != webflowUserID {
+	if wu.ID != rec.WebflowUserID {
 		d.ID = &wu.ID
 	}
 	for _, g := range wu.AccessGroups {
 		d.Groups = append(d.Groups, snapshotGroup(g))
 	}
-	d.Data = wu.Data
-	switch e, ok := wu.Data[webflowdata.DataEmail]; {
-	case !ok:
+	if _, ok := wu.Data[webflowdata.DataEmail]; !ok {
 		d.NoEmail = true
-	case e == email:
-		d.Data = make(webflowdata.UserData, len(wu.Data)-1)
-		for k, v := range wu.Data {
-			if k != webflowdata.DataEmail {
-				d.Data[k] = v
-			}
+	}
+	d.Data = make(webflowdata.UserData, len(wu.Data))
+	for k, v := range wu.Data {
+		switch b, isBool := v.(bool); {
+		case k == webflowdata.DataEmail && v == any(rec.Email):
+		case k == webflowdata.DataAcceptPrivacy && isBool:
+			d.Bits |= pick(b, bitPrivacyTrue, bitPrivacyFalse)
+		case k == webflowdata.DataAcceptCommunications && isBool:
+			d.Bits |= pick(b, bitCommsTrue, bitCommsFalse)
+		case k == webflowdata.DataName && v == any(rec.DisplayName):
+			d.Bits |= bitNameIsDisplayName
+		default:
+			d.Data[k] = v
 		}
 	}
 	b, err := json.Marshal(d)
@@ -90,9 +121,16 @@ func encodeSnapshot(wu *webflowdata.User, webflowUserID, email string) (json.Raw
 	return b, nil
 }
 
-// decodeSnapshot decodes a snapshot of either format stored with a record
-// whose webflowUserId and email are webflowUserID and email.
-func decodeSnapshot(raw json.RawMessage, webflowUserID, email string) (*webflowdata.User, error) {
+func pick(b bool, t, f dataBits) dataBits {
+	if b {
+		return t
+	}
+	return f
+}
+
+// decodeSnapshot decodes a snapshot of either format stored with the
+// record rec.
+func decodeSnapshot(raw json.RawMessage, rec *state.UserRecord) (*webflowdata.User, error) {
 	if !strings.HasPrefix(string(raw), snapshotFormat) {
 		var w webflowdata.User
 		if err := state.DecodeStored(raw, &w); err != nil {
@@ -105,7 +143,7 @@ func decodeSnapshot(raw json.RawMessage, webflowUserID, email string) (*webflowd
 		return nil, fmt.Errorf("decoding a Webflow snapshot: %w", err)
 	}
 	w := &webflowdata.User{
-		ID: webflowUserID, IsEmailVerified: d.Verified, Status: d.Status, Data: d.Data,
+		ID: rec.WebflowUserID, IsEmailVerified: d.Verified, Status: d.Status, Data: d.Data,
 		CreatedOn: d.CreatedOn.Time, LastUpdated: d.Updated.Time, InvitedOn: d.InvitedOn.Time, LastLogin: d.LastLogin.Time,
 		AccessGroups: make([]webflowdata.AccessGroupRef, 0, len(d.Groups)),
 	}
@@ -119,7 +157,20 @@ func decodeSnapshot(raw json.RawMessage, webflowUserID, email string) (*webflowd
 		w.Data = webflowdata.UserData{}
 	}
 	if _, ok := w.Data[webflowdata.DataEmail]; !ok && !d.NoEmail {
-		w.Data[webflowdata.DataEmail] = email
+		w.Data[webflowdata.DataEmail] = rec.Email
+	}
+	for _, f := range []struct {
+		bit dataBits
+		key string
+		v   any
+	}{
+		{bitPrivacyFalse, webflowdata.DataAcceptPrivacy, false}, {bitPrivacyTrue, webflowdata.DataAcceptPrivacy, true},
+		{bitCommsFalse, webflowdata.DataAcceptCommunications, false}, {bitCommsTrue, webflowdata.DataAcceptCommunications, true},
+		{bitNameIsDisplayName, webflowdata.DataName, rec.DisplayName},
+	} {
+		if d.Bits&f.bit != 0 {
+			w.Data[f.key] = f.v
+		}
 	}
 	return w, nil
 }
@@ -142,13 +193,95 @@ func (t *unixMilli) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// storedSCIM is the SCIM blob: the shallower userName and active hide the
-// embedded ones from encoding/json and are always empty, so neither is
-// written (decodeUser restores both from the record).
-type storedSCIM struct {
+// scimDoc is the SCIM blob (see the top of this file). Its shallower
+// userName, active, externalId, displayName, name and emails hide the
+// embedded ones from encoding/json and are always empty, so none of them
+// is written under its SCIM name.
+type scimDoc struct {
+	Name        scimName    `json:"n"` // first, always: marks the format
+	Emails      []scimEmail `json:"e,omitempty"`
+	ExternalID  *string     `json:"x,omitempty"`
+	DisplayName *string     `json:"d,omitempty"`
 	mapping.User
-	UserName string `json:"userName,omitempty"`
-	Active   bool   `json:"active,omitempty"`
+	UserName    string    `json:"userName,omitempty"`
+	Active      bool      `json:"active,omitempty"`
+	HideExtID   string    `json:"externalId,omitempty"`
+	HideDisplay string    `json:"displayName,omitempty"`
+	HideName    *struct{} `json:"name,omitempty"`
+	HideEmails  *struct{} `json:"emails,omitempty"`
+}
+
+// scimFormat is how every SCIM blob of the current format starts.
+const scimFormat = `{"n":`
+
+type scimName struct {
+	Formatted       string `json:"f,omitempty"`
+	FamilyName      string `json:"l,omitempty"`
+	GivenName       string `json:"g,omitempty"`
+	MiddleName      string `json:"m,omitempty"`
+	HonorificPrefix string `json:"p,omitempty"`
+	HonorificSuffix string `json:"s,omitempty"`
+}
+
+type scimEmail struct {
+	Value   *string `json:"v,omitempty"` // nil: the record's email
+	Type    string  `json:"t,omitempty"`
+	Primary bool    `json:"p,omitempty"`
+}
+
+// encodeSCIM encodes u for the record rec (its externalId, displayName and
+// email).
+func encodeSCIM(u mapping.User, rec *state.UserRecord) json.RawMessage {
+	d := scimDoc{User: u, Name: scimName(u.Name)}
+	d.User.Name, d.User.Emails = mapping.Name{}, nil
+	for _, e := range u.Emails {
+		se := scimEmail{Type: e.Type, Primary: e.Primary}
+		if e.Value != rec.Email {
+			se.Value = &e.Value
+		}
+		d.Emails = append(d.Emails, se)
+	}
+	if u.ExternalID != rec.ExternalID {
+		d.ExternalID = &u.ExternalID
+	}
+	if u.DisplayName != rec.DisplayName {
+		d.DisplayName = &u.DisplayName
+	}
+	b, _ := json.Marshal(d) // cannot fail: strings, bools and the data map of a decoded request
+	return b
+}
+
+// decodeSCIM decodes the SCIM blob of rec, of any format, without its
+// userName and active (decodeUser adds them).
+func decodeSCIM(rec *state.UserRecord) mapping.User {
+	var u mapping.User
+	if len(rec.SCIM) == 0 {
+		return u
+	}
+	if !strings.HasPrefix(string(rec.SCIM), scimFormat) {
+		_ = state.DecodeStored(rec.SCIM, &u) // an earlier format: mapping.User JSON
+		return u
+	}
+	var d scimDoc
+	_ = state.DecodeStored(rec.SCIM, &d)
+	u = d.User
+	u.UserName, u.Active = "", false
+	u.Name = mapping.Name(d.Name)
+	u.ExternalID, u.DisplayName = rec.ExternalID, rec.DisplayName
+	if d.ExternalID != nil {
+		u.ExternalID = *d.ExternalID
+	}
+	if d.DisplayName != nil {
+		u.DisplayName = *d.DisplayName
+	}
+	for _, e := range d.Emails {
+		me := mapping.Email{Value: rec.Email, Type: e.Type, Primary: e.Primary}
+		if e.Value != nil {
+			me.Value = *e.Value
+		}
+		u.Emails = append(u.Emails, me)
+	}
+	return u
 }
 
 // FillRecord writes the SCIM user u, its Webflow email and, when not nil,
@@ -161,16 +294,16 @@ func FillRecord(rec *state.UserRecord, u mapping.User, email string, wu *webflow
 	if snap == nil {
 		snap = decodeWebflow(rec) // kept, but encoded against the new email
 	}
-	rec.SCIM, _ = json.Marshal(storedSCIM{User: u})
 	rec.UserName = u.UserName
 	rec.ExternalID = u.ExternalID
 	rec.DisplayName = u.DisplayName
 	rec.Email = email
+	rec.SCIM = encodeSCIM(u, rec)
 	if wu != nil {
 		rec.WebflowUserID = wu.ID
 		rec.SyncedAt = now
 	}
 	if snap != nil {
-		rec.Webflow, _ = encodeSnapshot(snap, rec.WebflowUserID, rec.Email)
+		rec.Webflow, _ = encodeSnapshot(snap, rec)
 	}
 }

@@ -38,29 +38,44 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		// recID and recEmail are the record's webflowUserId and email.
 		recID, recEmail string
 		in, out         []string // substrings the snapshot must (not) contain
+		recDisplayName  string   // the record's displayName
 	}{
 		{"full", func(*webflowdata.User) {}, id, email, []string{snapshotFormat + ",", `"s":"verified"`, `"g":[{"s":"gold","t":"admin"}`},
-			[]string{id, email, `"id"`, `"ne"`}},
+			[]string{id, email, `"id"`, `"ne"`}, ""},
 		{"minimal", func(u *webflowdata.User) {
 			u.IsEmailVerified, u.Status, u.AccessGroups = false, "", []webflowdata.AccessGroupRef{}
 			u.CreatedOn, u.LastUpdated, u.InvitedOn, u.LastLogin = webflowdata.Time{}, webflowdata.Time{}, webflowdata.Time{}, webflowdata.Time{}
 			u.Data = webflowdata.UserData{"email": email}
-		}, id, email, nil, []string{`"g"`, `"d"`, `"c"`, `"u"`, `"i"`, `"l"`, `"ev"`}},
-		{"email differs from the record's", func(*webflowdata.User) {}, id, "alice@example.com", []string{`"email":"Alice@Example.com"`}, nil},
-		{"data without email", func(u *webflowdata.User) { delete(u.Data, "email") }, id, email, []string{`"ne":true`}, nil},
-		{"empty data", func(u *webflowdata.User) { u.Data = webflowdata.UserData{} }, id, email, []string{`"ne":true`}, nil},
-		{"non-string email", func(u *webflowdata.User) { u.Data["email"] = 7.0 }, id, email, []string{`"email":7`}, nil},
-		{"empty email", func(u *webflowdata.User) { u.Data["email"] = "" }, id, "", nil, []string{`"email"`, `"ne"`}},
-		{"id differs from the record's", func(*webflowdata.User) {}, "other", email, []string{`"id":"` + id + `"`}, nil},
-		{"record without webflowUserId", func(*webflowdata.User) {}, "", email, []string{`"id":"` + id + `"`}, nil},
-		{"empty id", func(u *webflowdata.User) { u.ID = "" }, id, email, []string{`"id":""`}, nil},
-		{"epoch", func(u *webflowdata.User) { u.CreatedOn = webflowdata.NewTime(time.Unix(0, 0)) }, id, email, []string{`"c":0`}, nil},
+		}, id, email, nil, []string{`"g"`, `"d"`, `"c"`, `"u"`, `"i"`, `"l"`, `"ev"`}, ""},
+		{"email differs from the record's", func(*webflowdata.User) {}, id, "alice@example.com", []string{`"email":"Alice@Example.com"`}, nil, ""},
+		{"data without email", func(u *webflowdata.User) { delete(u.Data, "email") }, id, email, []string{`"ne":true`}, nil, ""},
+		{"empty data", func(u *webflowdata.User) { u.Data = webflowdata.UserData{} }, id, email, []string{`"ne":true`}, nil, ""},
+		{"non-string email", func(u *webflowdata.User) { u.Data["email"] = 7.0 }, id, email, []string{`"email":7`}, nil, ""},
+		{"empty email", func(u *webflowdata.User) { u.Data["email"] = "" }, id, "", nil, []string{`"email"`, `"ne"`}, ""},
+		{"id differs from the record's", func(*webflowdata.User) {}, "other", email, []string{`"id":"` + id + `"`}, nil, ""},
+		{"record without webflowUserId", func(*webflowdata.User) {}, "", email, []string{`"id":"` + id + `"`}, nil, ""},
+		{"empty id", func(u *webflowdata.User) { u.ID = "" }, id, email, []string{`"id":""`}, nil, ""},
+		{"epoch", func(u *webflowdata.User) { u.CreatedOn = webflowdata.NewTime(time.Unix(0, 0)) }, id, email, []string{`"c":0`}, nil, ""},
+		{"name is the record's displayName", func(*webflowdata.User) {}, id, email, []string{`"b":18`}, []string{`"name"`, `"accept-privacy"`}, "Alice"},
+		{"name differs from the record's displayName", func(*webflowdata.User) {}, id, email, []string{`"name":"Alice"`, `"b":2`}, nil, "alice"},
+		{"consent flags false", func(u *webflowdata.User) { u.Data["accept-privacy"], u.Data["accept-communications"] = false, false }, id, email,
+			[]string{`"b":5`}, []string{"accept-"}, ""},
+		{"consent flags true", func(u *webflowdata.User) { u.Data["accept-communications"] = true }, id, email, []string{`"b":10`}, []string{"accept-"}, ""},
+		{"consent flags not booleans", func(u *webflowdata.User) { u.Data["accept-privacy"], u.Data["accept-communications"] = "yes", nil }, id, email,
+			[]string{`"accept-privacy":"yes"`, `"accept-communications":null`}, []string{`"b":`}, ""},
+		{"name not a string", func(u *webflowdata.User) { u.Data["name"] = 7.0 }, id, email, []string{`"name":7`}, nil, "7"},
+		{"empty name and displayName", func(u *webflowdata.User) { u.Data["name"] = "" }, id, email, []string{`"b":18`}, []string{`"name"`}, ""},
+		{"an Okta user as invited", func(u *webflowdata.User) {
+			u.InvitedOn, u.LastLogin, u.AccessGroups = webflowdata.Time{}, webflowdata.Time{}, []webflowdata.AccessGroupRef{}
+			u.Data = webflowdata.UserData{"email": email, "name": "Alice", "accept-privacy": false, "accept-communications": false}
+		}, id, email, []string{`"b":21`}, []string{`"d"`, `"g"`}, "Alice"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			wu := full()
 			tc.change(wu)
-			raw, err := encodeSnapshot(wu, tc.recID, tc.recEmail)
+			rec := &state.UserRecord{WebflowUserID: tc.recID, Email: tc.recEmail, DisplayName: tc.recDisplayName}
+			raw, err := encodeSnapshot(wu, rec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +89,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 					t.Errorf("snapshot %s contains %s", raw, s)
 				}
 			}
-			got, err := decodeSnapshot(raw, tc.recID, tc.recEmail)
+			got, err := decodeSnapshot(raw, rec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,5 +184,119 @@ func TestSCIMBlobOldFormat(t *testing.T) {
 	got := decodeUser(rec)
 	if got.UserName != "bob" || got.Active || got.Name.GivenName != "Bob" {
 		t.Fatalf("decodeUser = %+v", got)
+	}
+}
+
+// TestSCIMBlobRoundTrip: the SCIM blob keeps only what the record does not
+// hold, and decodeUser gives back exactly the user FillRecord was given.
+func TestSCIMBlobRoundTrip(t *testing.T) {
+	okta := mapping.User{UserName: "user000042@example.com", ExternalID: "00u00000000000000042", DisplayName: "User N000042", Active: true,
+		Name:   mapping.Name{GivenName: "User", FamilyName: "N000042"},
+		Emails: []mapping.Email{{Value: "user000042@example.com", Type: "work", Primary: true}}}
+	entra := mapping.User{UserName: "Adele.Vance@contoso.onmicrosoft.com", ExternalID: "6c9b4e0b-2d3a-4d7e-9a5c-0f1e2d3c4b5a", DisplayName: "Adele Vance", Active: true,
+		Name:   mapping.Name{GivenName: "Adele", FamilyName: "Vance", Formatted: "Adele Vance"},
+		Emails: []mapping.Email{{Value: "adele.vance@contoso.com", Type: "work", Primary: true}}, Title: "Retail Manager", PreferredLanguage: "en-US"}
+	tests := []struct {
+		name  string
+		u     mapping.User
+		email string // the record's (Webflow) email
+		// out are substrings the blob must not contain.
+		out []string
+	}{
+		{"okta", okta, "user000042@example.com", []string{"user000042@example.com", "00u00000000000000042", "User N000042", `"name"`, `"emails"`}},
+		{"entra", entra, "adele.vance@contoso.com", []string{"adele.vance@contoso.com", "6c9b4e0b", `"displayName"`}},
+		{"email differs in case from the record's", func() mapping.User {
+			u := okta
+			u.Emails = []mapping.Email{{Value: "User000042@Example.com", Type: "work", Primary: true}}
+			return u
+		}(), "user000042@example.com", nil},
+		{"several emails, one without a value", func() mapping.User {
+			u := entra
+			u.Emails = []mapping.Email{{Value: "adele@home.example", Type: "home"}, {Value: "adele.vance@contoso.com", Type: "work", Primary: true}, {Type: "other"}}
+			return u
+		}(), "adele.vance@contoso.com", nil},
+		{"no email, no name, nothing optional", mapping.User{UserName: "bob", Active: false}, "bob", nil},
+		{"empty emails list", mapping.User{UserName: "bob", Emails: []mapping.Email{}}, "bob", nil},
+		{"unicode everywhere", mapping.User{UserName: "ÉMILE@exemple.fr", ExternalID: "ext-é", DisplayName: "Émile Zola 🖋", Active: true,
+			Name:   mapping.Name{GivenName: "Émile", FamilyName: "Zola", MiddleName: "Édouard", HonorificPrefix: "M.", HonorificSuffix: "Ⅱ", Formatted: "M. Émile É. Zola Ⅱ"},
+			Emails: []mapping.Email{{Value: "émile@exemple.fr", Primary: true}}, NickName: "Mimile", Locale: "fr-FR", Timezone: "Europe/Paris", UserType: "Écrivain"}, "émile@exemple.fr", nil},
+		{"custom attributes and phones", func() mapping.User {
+			u := okta
+			u.PhoneNumbers = []mapping.PhoneNumber{{Value: "+1 555 0100", Type: "mobile", Primary: true}}
+			u.Data = webflowdata.UserData{"accept-privacy": true, "favourite-colour": "teal", "score": 3.5, "tags": []any{"a", "b"}}
+			return u
+		}(), "user000042@example.com", nil},
+		{"JSON-looking values", mapping.User{UserName: `{"n":1}`, ExternalID: `"x"`, DisplayName: `\u0000`, Emails: []mapping.Email{{Value: `{"v":""}`}}}, `{"v":""}`, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &state.UserRecord{ID: "wf-1", SiteID: "s", Active: tc.u.Active}
+			FillRecord(rec, tc.u, tc.email, nil, time.Time{})
+			if !strings.HasPrefix(string(rec.SCIM), scimFormat) {
+				t.Fatalf("blob %s does not start with %s", rec.SCIM, scimFormat)
+			}
+			for _, s := range tc.out {
+				if strings.Contains(string(rec.SCIM), s) {
+					t.Errorf("blob %s repeats %s", rec.SCIM, s)
+				}
+			}
+			want := tc.u
+			if len(want.Emails) == 0 {
+				want.Emails = nil // an empty list is not kept (nor was it before)
+			}
+			if got := decodeUser(rec); !reflect.DeepEqual(got, want) {
+				t.Fatalf("decodeUser:\n got %+v\nwant %+v\nblob %s", got, want, rec.SCIM)
+			}
+		})
+	}
+}
+
+// TestSCIMBlobCoversNameAndEmail fails when mapping.Name or mapping.Email
+// gains a field that the short-key blob would drop: every field is set
+// through reflection and must come back.
+func TestSCIMBlobCoversNameAndEmail(t *testing.T) {
+	fill := func(v reflect.Value) {
+		for i := range v.NumField() {
+			switch f := v.Field(i); f.Kind() {
+			case reflect.String:
+				f.SetString(v.Type().Field(i).Name + "-value")
+			case reflect.Bool:
+				f.SetBool(true)
+			default:
+				t.Fatalf("%s.%s is a %s; teach encodeSCIM and decodeSCIM", v.Type(), v.Type().Field(i).Name, f.Kind())
+			}
+		}
+	}
+	var u mapping.User
+	u.UserName = "u"
+	fill(reflect.ValueOf(&u.Name).Elem())
+	u.Emails = make([]mapping.Email, 1)
+	fill(reflect.ValueOf(&u.Emails[0]).Elem())
+	rec := &state.UserRecord{SCIM: encodeSCIM(u, &state.UserRecord{Email: "other"}), UserName: "u", Email: "other"}
+	if got := decodeUser(rec); !reflect.DeepEqual(got, u) {
+		t.Fatalf("decodeUser = %+v, want %+v (blob %s)", got, u, rec.SCIM)
+	}
+}
+
+// TestSCIMBlobEarlierFormats: blobs of the earlier formats (mapping.User
+// JSON, with or without userName) decode as they were stored, whatever the
+// record holds next to them.
+func TestSCIMBlobEarlierFormats(t *testing.T) {
+	for _, tc := range []struct{ name, blob string }{
+		{"without userName and active", `{"externalId":"ext-old","displayName":"Old Name","name":{"familyName":"N","givenName":"G"},"emails":[{"value":"old@x","type":"work","primary":true}],"data":{"k":"v"}}`},
+		{"with userName and active", `{"userName":"bob","externalId":"ext-old","displayName":"Old Name","name":{"familyName":"N","givenName":"G"},"emails":[{"value":"old@x","type":"work","primary":true}],"active":true,"data":{"k":"v"}}`},
+		{"only a name", `{"name":{"familyName":"N","givenName":"G"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &state.UserRecord{UserName: "bob", Email: "new@x", ExternalID: "ext-new", DisplayName: "New Name", SCIM: json.RawMessage(tc.blob)}
+			var want mapping.User
+			if err := json.Unmarshal([]byte(tc.blob), &want); err != nil {
+				t.Fatal(err)
+			}
+			want.UserName, want.Active = "bob", false
+			if got := decodeUser(rec); !reflect.DeepEqual(got, want) {
+				t.Fatalf("decodeUser = %+v, want %+v", got, want)
+			}
+		})
 	}
 }

@@ -70,10 +70,7 @@ var objectIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
 // ---- record helpers ----
 
 func decodeUser(rec *state.UserRecord) mapping.User {
-	var u mapping.User
-	if len(rec.SCIM) > 0 {
-		_ = state.DecodeStored(rec.SCIM, &u)
-	}
+	u := decodeSCIM(rec)
 	if u.UserName == "" {
 		u.UserName = rec.UserName
 	}
@@ -92,7 +89,7 @@ func WebflowSnapshot(rec *state.UserRecord) *webflowdata.User {
 	if len(rec.Webflow) == 0 {
 		return nil
 	}
-	w, err := decodeSnapshot(rec.Webflow, rec.WebflowUserID, rec.Email)
+	w, err := decodeSnapshot(rec.Webflow, rec)
 	if err != nil {
 		return nil
 	}

@@ -288,7 +288,7 @@ func (h *usersHandler) webhookUpdated(ctx context.Context, rec *state.UserRecord
 		}
 	}
 	next := *rec
-	next.Webflow, _ = encodeSnapshot(&merged, next.WebflowUserID, next.Email)
+	next.Webflow, _ = encodeSnapshot(&merged, &next)
 	next.SyncedAt = h.now()
 	if err := h.store.ReplaceUser(ctx, &next); err != nil {
 		return "", err

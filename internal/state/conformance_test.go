@@ -1071,9 +1071,9 @@ func runCreateConformance(t *testing.T, newStore func(t *testing.T) Backend) {
 			// holds it, and reports a takeover (it cannot know whether the
 			// first run took one over), so the caller looks before inviting.
 			k := rs.Key(site, "creating", sha1Hex("fresh@example.com"))
-			args := []any{rs.now().UnixMilli(), int64(60000), int64(60000), "tok1", 0}
+			args := []any{rs.now().UnixMilli(), int64(60000), int64(60000), "tok1", 0, 0}
 			for i, want := range []int64{0, 1} {
-				res, err := rs.createScripts.reserve.Run(ctx, rs.rdb, []string{rs.keysFor(site).users, k}, args...).Slice()
+				res, err := rs.createScripts.reserve.Run(ctx, rs.rdb, []string{rs.keysFor(site).users, rs.keysFor(site).ixUserName, k}, args...).Slice()
 				if err != nil || len(res) != 2 || res[0] != int64(1) || res[1] != want {
 					t.Errorf("reserve run %d: %v %v, want [1 %d]", i, res, err, want)
 				}

@@ -31,9 +31,11 @@ import (
 // reservation and is still at work.
 var ErrCreateInProgress = errors.New("state: a create for this user is already in progress")
 
-// reserveScript: KEYS = users HASH, the nc index HASHes to check, then the
-// reservation keys. ARGV = now ms, ttl ms, stale ms, token, nc, then the nc
-// normalised values. Returns {1, takeover} (0: nothing held the names, 1: a
+// reserveScript: KEYS = users HASH, the nc index HASHes to check, the
+// userName index HASH, then the reservation keys. ARGV = now ms, ttl ms,
+// stale ms, token, nc, then the nc normalised values, then the position
+// (1-nc) of the email check, 0 for none: an email may be held without an
+// index entry (implicitEmailHolder). Returns {1, takeover} (0: nothing held the names, 1: a
 // stale reservation, 2: an unresolved one), {0, 0} (in progress), or
 // {2, i, holderID, holderJSON} when the i-th value is already taken: then
 // nothing is reserved. Checking and reserving in one step means a create
@@ -44,17 +46,19 @@ var ErrCreateInProgress = errors.New("state: a create for this user is already i
 // whether the first run took another one over, so it reports a takeover
 // (the caller looks the email up before inviting: one read, never a
 // second invite).
-const reserveScript = `
+const reserveScript = luaStored + `
 local now, ttl, stale, tok, nc = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local emailAt = tonumber(ARGV[6 + nc])
 for i = 1, nc do
   local v = ARGV[5 + i]
   if v ~= '' then
     local holder = redis.call('HGET', KEYS[1 + i], v)
+    if not holder and i == emailAt then holder = implicitEmailHolder(KEYS[1], KEYS[2 + nc], v) end
     if holder then return {2, i, holder, redis.call('HGET', KEYS[1], holder) or ''} end
   end
 end
 local takeover = 0
-for j = 2 + nc, #KEYS do
+for j = 3 + nc, #KEYS do
   local v = redis.call('GET', KEYS[j])
   if v then
     if string.sub(v, -#tok - 1) == '|' .. tok then
@@ -68,7 +72,7 @@ for j = 2 + nc, #KEYS do
     end
   end
 end
-for j = 2 + nc, #KEYS do redis.call('SET', KEYS[j], ARGV[1] .. '|' .. tok, 'PX', ttl) end
+for j = 3 + nc, #KEYS do redis.call('SET', KEYS[j], ARGV[1] .. '|' .. tok, 'PX', ttl) end
 return {1, takeover}
 `
 
@@ -159,13 +163,19 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 	k := s.keysFor(siteID)
 	keys := []string{k.users}
 	args := []any{s.now().UnixMilli(), ttl.Milliseconds(), staleAfter.Milliseconds(), "", len(checks)}
-	for _, c := range checks {
+	emailAt := 0
+	for i, c := range checks {
 		if !c.Index.Unique() {
 			return nil, fmt.Errorf("%w: a create can only check unique indexes, not %q", ErrInvalid, c.Index)
+		}
+		if c.Index == IndexEmail {
+			emailAt = i + 1
 		}
 		keys = append(keys, k.index(c.Index))
 		args = append(args, normalize(c.Index, c.Value))
 	}
+	keys = append(keys, k.ixUserName)
+	args = append(args, emailAt)
 	seen := map[string]bool{}
 	reserved := 0
 	for _, n := range names {
@@ -194,7 +204,7 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 		// The script may have run (the master died before its answer or
 		// WAIT's): release what it may have reserved, or every next
 		// attempt at this user would wait until it is stale.
-		rkeys := keys[1+len(checks):]
+		rkeys := keys[2+len(checks):]
 		s.untilStored(ctx, func(c context.Context) error {
 			return s.durable(c, rkeys[0], func(rc redis.Cmdable) error { return s.createScripts.release.Run(c, rc, rkeys, "|"+tok).Err() })
 		})
@@ -225,7 +235,7 @@ func (s *RedisStore) ReserveCreate(ctx context.Context, siteID string, names []s
 	default:
 		return nil, fmt.Errorf("state: unexpected reserve reply %v", res)
 	}
-	rkeys := keys[1+len(checks):]
+	rkeys := keys[2+len(checks):]
 	// Both run after the request may have ended (its context cancelled):
 	// leaving the reservation held would block the next attempt until it
 	// is stale.

@@ -25,7 +25,7 @@
 //
 //	wfb:{s:<site>}:users           HASH  SCIM id → record JSON, compact (encoding.go), with "_ix" for the normalised index values the scripts cannot take from the record
 //	wfb:{s:<site>}:ix:userName     HASH  lower(userName) → SCIM id   (unique)
-//	wfb:{s:<site>}:ix:email        HASH  lower(email) → SCIM id      (unique)
+//	wfb:{s:<site>}:ix:email        HASH  lower(email) → SCIM id      (unique; none when lower(email) = lower(userName): the record the userName entry names holds it)
 //	wfb:{s:<site>}:ix:externalId   HASH  externalId → SCIM id        (unique, exact)
 //	wfb:{s:<site>}:ix:webflowId    HASH  webflowUserId → SCIM id     (unique, exact; none when webflowUserId = SCIM id: the record holds it)
 //	wfb:{s:<site>}:ix:dn           ZSET  score = first 52 bits of sha1(lower(displayName)), member = SCIM id (not unique; dnScore)

@@ -529,3 +529,131 @@ func BenchmarkDecodeStored(b *testing.B) {
 		})
 	}
 }
+
+// TestImplicitEmail: an email equal to the record's userName (normalised)
+// has no index entry, yet finds its record through every read (FindUser,
+// LookupUserIDs, ViewUserBy, ReserveCreate) and is exactly as unique as any
+// other.
+func TestImplicitEmail(t *testing.T) {
+	const x = "Ada@Example.com" // the normalised value is ada@example.com
+	rec := func(id, userName, email string) *UserRecord {
+		return &UserRecord{ID: id, SiteID: siteA, WebflowUserID: id, UserName: userName, Email: email}
+	}
+	type step struct {
+		what string
+		run  func(t *testing.T, s *RedisStore) error
+		// conflict is the holder an email conflict must name, "" for success.
+		conflict string
+	}
+	create := func(id, userName, email string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error { return s.CreateUser(t.Context(), rec(id, userName, email)) }
+	}
+	replace := func(id, userName, email string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error {
+			cur := mustGet(t, s, siteA, id)
+			cur.UserName, cur.Email = userName, email
+			return s.ReplaceUser(t.Context(), cur)
+		}
+	}
+	reserve := func(email string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error {
+			r, err := s.ReserveCreate(t.Context(), siteA, []string{email}, []CreateCheck{{IndexUserName, "fresh"}, {IndexEmail, email}}, time.Minute, time.Minute)
+			if err == nil {
+				r.Release()
+			}
+			var ce *ConflictError
+			if errors.As(err, &ce) && (ce.Holder == nil || ce.Holder.ID != ce.ID) {
+				t.Errorf("reserve conflict without its holder's record: %+v", ce)
+			}
+			return err
+		}
+	}
+	del := func(id string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error { return s.DeleteUser(t.Context(), siteA, id) }
+	}
+	old := func(id, userName, email string) func(t *testing.T, s *RedisStore) error {
+		return func(t *testing.T, s *RedisStore) error {
+			r := rec(id, userName, email)
+			r.Version = 1
+			createOldFormat(t, s, r)
+			// The previous store indexed every email.
+			return s.rdb.HSet(t.Context(), s.keysFor(siteA).ixEmail, normalize(IndexEmail, email), id).Err()
+		}
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		// holder is the SCIM id that must hold the email x at the end ("" for nobody).
+		holder string
+		// entry: whether x must have an index entry at the end.
+		entry bool
+	}{
+		{"own userName is held without an entry", []step{{"create A", create("a", x, x), ""}}, "a", false},
+		{"in another case too", []step{{"create A", create("a", "ADA@EXAMPLE.COM", x), ""}}, "a", false},
+		{"another record cannot take it", []step{{"create A", create("a", x, x), ""}, {"create B with x", create("b", "bob", x), "a"}}, "a", false},
+		{"nor by replace", []step{{"create A", create("a", x, x), ""}, {"create B", create("b", "bob", "bob@x"), ""}, {"B to x", replace("b", "bob", x), "a"}}, "a", false},
+		{"nor reserve it", []step{{"create A", create("a", x, x), ""}, {"reserve x", reserve(x), "a"}}, "a", false},
+		{"a userName alone holds no email", []step{{"create A", create("a", x, "ada@elsewhere.example"), ""}, {"reserve x", reserve(x), ""}, {"create B with x", create("b", "bob", x), ""}},
+			"b", true},
+		{"an email entry held by another wins", []step{{"create B with x", create("b", "bob", x), ""}, {"create A", create("a", x, x), "b"}}, "b", true},
+		{"renaming the userName keeps the email, with an entry", []step{{"create A", create("a", x, x), ""}, {"A renamed", replace("a", "ada2", x), ""},
+			{"create B with x", create("b", "bob", x), "a"}, {"create C named x", create("c", x, "c@x"), ""}}, "a", true},
+		{"the email back to the userName drops the entry", []step{{"create A", create("a", "ada2", x), ""}, {"A renamed", replace("a", x, x), ""}}, "a", false},
+		{"a new email frees it", []step{{"create A", create("a", x, x), ""}, {"A moves", replace("a", x, "new@x"), ""}, {"create B with x", create("b", "bob", x), ""}}, "b", true},
+		{"deleting frees it", []step{{"create A", create("a", x, x), ""}, {"delete A", del("a"), ""}, {"reserve x", reserve(x), ""}}, "", false},
+		{"old-format entry still conflicts", []step{{"old A", old("a", x, x), ""}, {"create B with x", create("b", "bob", x), "a"}}, "a", true},
+		{"old-format record rewritten drops its entry, keeps the email", []step{{"old A", old("a", x, x), ""}, {"rewrite A", replace("a", x, x), ""},
+			{"create B with x", create("b", "bob", x), "a"}}, "a", false},
+	}
+	for backend, newStore := range testStores() {
+		t.Run(backend, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					s := newStore(t)
+					for _, st := range tc.steps {
+						err := st.run(t, s)
+						if st.conflict == "" {
+							if err != nil {
+								t.Fatalf("%s: %v", st.what, err)
+							}
+						} else {
+							var ce *ConflictError
+							if !errors.As(err, &ce) || ce.Index != IndexEmail || ce.ID != st.conflict {
+								t.Fatalf("%s: err = %v, want an email conflict with %q", st.what, err, st.conflict)
+							}
+						}
+						if err := s.checkInvariants(t.Context(), siteA); err != nil {
+							t.Fatalf("after %s: %v", st.what, err)
+						}
+					}
+					for _, v := range []string{x, "ada@example.com", "ADA@EXAMPLE.COM"} {
+						if got := findID(t, s, siteA, IndexEmail, v); got != tc.holder {
+							t.Errorf("FindUser(email %q) = %q, want %q", v, got, tc.holder)
+						}
+						var want []string
+						if tc.holder != "" {
+							want = []string{tc.holder}
+						}
+						if got := lookup(t, s, siteA, IndexEmail, v); !slices.Equal(got, want) {
+							t.Errorf("LookupUserIDs(email %q) = %v, want %v", v, got, want)
+						}
+						view, err := s.ViewUserBy(t.Context(), siteA, IndexEmail, v, false)
+						if err != nil {
+							t.Fatal(err)
+						}
+						var ids []string
+						for _, r := range view.Users {
+							ids = append(ids, r.ID)
+						}
+						if !slices.Equal(ids, want) {
+							t.Errorf("ViewUserBy(email %q) = %v, want %v", v, ids, want)
+						}
+					}
+					if has, _ := s.rdb.HExists(t.Context(), s.keysFor(siteA).ixEmail, "ada@example.com").Result(); has != tc.entry {
+						t.Errorf("email entry present = %v, want %v", has, tc.entry)
+					}
+				})
+			}
+		})
+	}
+}

@@ -392,11 +392,14 @@ func (s *RedisStore) FindUser(ctx context.Context, siteID string, idx Index, val
 // find runs findScript: {SCIM id, record JSON} of the holder of a unique
 // index value, or redis.Nil.
 func (s *RedisStore) find(ctx context.Context, k siteKeys, idx Index, value string) ([]string, error) {
-	implicit := "0"
-	if idx == IndexWebflowID {
+	keys, implicit := []string{k.index(idx), k.users}, "0"
+	switch idx {
+	case IndexWebflowID:
 		implicit = "1"
+	case IndexEmail:
+		keys, implicit = append(keys, k.ixUserName), "2"
 	}
-	return s.scripts.find.Run(ctx, s.rdb, []string{k.index(idx), k.users}, normalize(idx, value), implicit).StringSlice()
+	return s.scripts.find.Run(ctx, s.rdb, keys, normalize(idx, value), implicit).StringSlice()
 }
 
 // LookupUserIDs implements Store.
@@ -411,9 +414,10 @@ func (s *RedisStore) LookupUserIDs(ctx context.Context, siteID string, idx Index
 		return []string{}, nil
 	}
 	k := s.keysFor(siteID)
-	if idx == IndexWebflowID {
-		// Most Webflow user ids have no index entry (see index in
-		// scripts.go): the script also asks the record with that SCIM id.
+	if idx == IndexWebflowID || idx == IndexEmail {
+		// Most Webflow user ids and emails have no index entry (see index
+		// in scripts.go): the script also asks the record that may hold
+		// the value without one.
 		res, err := s.find(ctx, k, idx, value)
 		if errors.Is(err, redis.Nil) {
 			return []string{}, nil

@@ -65,17 +65,34 @@ local function implicitHolder(users, wf)
   if vals[4] == wf then return wf end
   return nil
 end
+
+-- implicitEmailHolder returns the SCIM id of the record that holds the
+-- normalised email v without an index entry (see index): the record whose
+-- userName is v, if its email is v too; else nil. users and userNames are
+-- the users and userName index HASHes.
+local function implicitEmailHolder(users, userNames, v)
+  local id = redis.call('HGET', userNames, v)
+  if not id then return nil end
+  local cur = redis.call('HGET', users, id)
+  if not cur then return nil end
+  local vals = storedValues(id, cjson.decode(cur))
+  if vals[2] == v then return id end
+  return nil
+end
 `
 
 // luaHelpers is prepended to the write scripts.
 const luaHelpers = luaStored + `
 -- conflicts returns a CONFLICT reply if a unique value in new (index 1-4)
--- belongs to a record other than id, also a Webflow user id held without
--- an index entry.
+-- belongs to a record other than id, also an email or a Webflow user id
+-- held without an index entry.
 local function conflicts(id, new)
   for i = 1, 4 do
     if new[i] then
       local holder = redis.call('HGET', KEYS[1 + i], new[i])
+      if not holder and i == 2 then
+        holder = implicitEmailHolder(KEYS[1], KEYS[2], new[i])
+      end
       if not holder and i == 4 and new[i] ~= id then
         holder = implicitHolder(KEYS[1], new[i])
       end
@@ -103,10 +120,14 @@ end
 -- index adds the entries of the new values. A Webflow user id equal to the
 -- SCIM id (every user the bridge invites) gets no entry: the record under
 -- that id says it holds it (implicitHolder), which saves an entry per user.
+-- Nor does an email equal to the userName (normalised; most users): the
+-- record the userName entry names says it holds it (implicitEmailHolder).
 -- dn is the displayName's score (dnScore), nil without a displayName.
 local function index(id, new, dn)
   for i = 1, 4 do
-    if new[i] and not (i == 4 and new[i] == id) then redis.call('HSET', KEYS[1 + i], new[i], id) end
+    if new[i] and not (i == 4 and new[i] == id) and not (i == 2 and new[i] == new[1]) then
+      redis.call('HSET', KEYS[1 + i], new[i], id)
+    end
   end
   if dn then redis.call('ZADD', KEYS[10], dn, id) end
 end
@@ -196,12 +217,14 @@ return {'OK'}
 
 // findScript resolves a unique index value to {SCIM id, record JSON} in one
 // round trip (the record does not repeat its id). KEYS[1] = index HASH,
-// KEYS[2] = users HASH, ARGV[1] = normalised value, ARGV[2] = "1" for the
-// webflowId index, whose values may be held without an entry (index).
+// KEYS[2] = users HASH, KEYS[3] = userName index HASH (email only),
+// ARGV[1] = normalised value, ARGV[2] = "1" for the webflowId index, "2"
+// for the email index, whose values may be held without an entry (index).
 // Replies nil (redis.Nil) when nothing matches.
 const findScript = luaStored + `
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id and ARGV[2] == '1' then id = implicitHolder(KEYS[2], ARGV[1]) end
+if not id and ARGV[2] == '2' then id = implicitEmailHolder(KEYS[2], KEYS[3], ARGV[1]) end
 if not id then return false end
 local doc = redis.call('HGET', KEYS[2], id)
 if not doc then return false end

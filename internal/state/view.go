@@ -33,8 +33,10 @@ type UserView struct {
 }
 
 // viewScript reads a UserView. KEYS: users, umem, grp, grp:slug, retiring,
-// then the index HASH in "ix" mode or, when locking, the lock key, the
-// pending ZSET and the pending sequence HASH. ARGV[1] =
+// then the index HASH in "ix" mode (and, for the email index, the userName
+// index: an email may be held without an entry, implicitEmailHolder) or,
+// when locking, the lock key, the pending ZSET and the pending sequence
+// HASH. ARGV[1] =
 // "ids", "ix", or "refs" (ids, without the records), ARGV[2] = "1" to read
 // the managed slugs, ARGV[3] = a lock token ("" for none), ARGV[4] = the
 // lock's ttl in ms, ARGV[5] = when to take the lock (LockMode: "" always,
@@ -51,6 +53,7 @@ const viewScript = luaStored + `
 local ids = {}
 if ARGV[1] == 'ix' then
   local id = redis.call('HGET', KEYS[6], ARGV[6])
+  if not id and KEYS[7] then id = implicitEmailHolder(KEYS[1], KEYS[7], ARGV[6]) end
   if id then ids[1] = id end
 else
   for i = 6, #ARGV do ids[#ids + 1] = ARGV[i] end
@@ -143,8 +146,12 @@ func (s *RedisStore) ViewUserBy(ctx context.Context, siteID string, idx Index, v
 		}
 		return s.ViewUsers(ctx, siteID, ids, managed)
 	}
-	ixKey := s.keysFor(siteID).index(idx)
-	return s.view(ctx, siteID, []string{ixKey}, []any{"ix", boolArg(managed), "", 0, "", normalize(idx, value)})
+	k := s.keysFor(siteID)
+	keys := []string{k.index(idx)}
+	if idx == IndexEmail {
+		keys = append(keys, k.ixUserName)
+	}
+	return s.view(ctx, siteID, keys, []any{"ix", boolArg(managed), "", 0, "", normalize(idx, value)})
 }
 
 // LockView takes the user's write lock (as LockUser) and, if it was free,

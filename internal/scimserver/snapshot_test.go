@@ -300,3 +300,49 @@ func TestSCIMBlobEarlierFormats(t *testing.T) {
 		})
 	}
 }
+
+// TestOktaRecordBytes: the record the bridge stores for a user as Okta
+// sends it, with the blobs FillRecord writes, stays within the bound of
+// state's TestOktaRecordSize (314 bytes: jemalloc's 320-byte class), and
+// its blobs are the ones that test assumes.
+func TestOktaRecordBytes(t *testing.T) {
+	rdb, stop, err := state.NewEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	st := state.NewRedisStore(rdb, state.Options{})
+	now := time.Date(2026, 12, 3, 9, 30, 0, 123456789, time.UTC)
+	const site, id, email = "580e63e98c9a982ac9b8b741", "00000000000000000000002b", "user000042@example.com"
+	wu := &webflowdata.User{ID: id, IsEmailVerified: true, Status: webflowdata.StatusVerified,
+		CreatedOn: webflowdata.NewTime(now), LastUpdated: webflowdata.NewTime(now), AccessGroups: []webflowdata.AccessGroupRef{},
+		Data: webflowdata.UserData{"email": email, "name": "User N000042", "accept-privacy": false, "accept-communications": false}}
+	u := mapping.User{UserName: email, ExternalID: "00u00000000000000042", DisplayName: "User N000042", Active: true,
+		Name: mapping.Name{GivenName: "User", FamilyName: "N000042"}, Emails: []mapping.Email{{Value: email, Type: "work", Primary: true}}}
+	rec := &state.UserRecord{ID: id, SiteID: site, Active: true}
+	FillRecord(rec, u, email, wu, now)
+	if want := `{"n":{"l":"N000042","g":"User"},"e":[{"t":"work","p":true}]}`; string(rec.SCIM) != want {
+		t.Errorf("SCIM blob %s, want %s", rec.SCIM, want)
+	}
+	if want := `{"f":1,"s":"verified","ev":true,"b":21,"c":1796290200123,"u":1796290200123}`; string(rec.Webflow) != want {
+		t.Errorf("Webflow snapshot %s, want %s", rec.Webflow, want)
+	}
+	if err := st.CreateUser(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := rdb.HGet(t.Context(), st.Key(site, "users"), id).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc) > 314 {
+		t.Errorf("an Okta user's stored record is %d bytes, more than 314: %s", len(doc), doc)
+	}
+	got, err := st.GetUser(t.Context(), site, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(decodeUser(got), u) {
+		t.Errorf("decodeUser = %+v, want %+v", decodeUser(got), u)
+	}
+	sameWebflowUser(t, decodeWebflow(got), wu)
+}

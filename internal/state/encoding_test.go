@@ -657,3 +657,41 @@ func TestImplicitEmail(t *testing.T) {
 		})
 	}
 }
+
+// TestOktaRecordSize bounds the stored document of a user as Okta sends it
+// (userName, externalId, name, displayName, one work email, active), with
+// the SCIM blob and Webflow snapshot as scimserver.FillRecord writes them
+// (TestOktaRecordBytes there checks that it still does). Redis keeps a
+// document of up to 255 bytes with 3 bytes of header and a terminator, a
+// longer one with 5 and a terminator, in jemalloc's size classes (… 256,
+// 320, 384, …, 640): at most 314 bytes fit 320, the class the bound holds
+// it to. The format before issue 16 stored 581 bytes (640) for this user.
+func TestOktaRecordSize(t *testing.T) {
+	now := time.Date(2026, 12, 3, 9, 30, 0, 123456789, time.UTC)
+	rec := &UserRecord{ID: "0000000000000000000002b", SiteID: siteA, WebflowUserID: "0000000000000000000002b",
+		UserName: "user000042@example.com", Email: "user000042@example.com", ExternalID: "00u00000000000000042", DisplayName: "User N000042",
+		Active: true, Version: 1, Created: now, Modified: now, SyncedAt: now.Add(-4 * time.Millisecond),
+		SCIM:    json.RawMessage(`{"n":{"l":"N000042","g":"User"},"e":[{"t":"work","p":true}]}`),
+		Webflow: json.RawMessage(`{"f":1,"s":"verified","ev":true,"b":21,"c":1796290697940,"u":1796290697940}`)}
+	const limit = 314
+	doc, err := encodeRecord(rec, indexValues(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc) > limit {
+		t.Errorf("an Okta user's record is %d bytes, more than %d: %s", len(doc), limit, doc)
+	}
+	got, err := decodeRecord(siteA, rec.ID, string(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRecord(t, got, rec)
+
+	// The same user as the format before stored it: over the bound.
+	before := *rec
+	before.SCIM = json.RawMessage(`{"externalId":"00u00000000000000042","displayName":"User N000042","name":{"familyName":"N000042","givenName":"User"},"emails":[{"value":"user000042@example.com","type":"work","primary":true}]}`)
+	before.Webflow = json.RawMessage(`{"f":1,"s":"verified","ev":true,"d":{"accept-communications":false,"accept-privacy":false,"name":"User N000042"},"c":1796290697940,"u":1796290697940}`)
+	if old := compactV1Doc(t, &before); len(old) <= limit {
+		t.Fatalf("the bound %d does not tell the previous format (%d bytes) apart", limit, len(old))
+	}
+}

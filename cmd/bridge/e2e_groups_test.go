@@ -646,4 +646,31 @@ func TestGroupListPagesWithMembers(t *testing.T) {
 			t.Errorf("page %d without members: %s", page, r.Raw)
 		}
 	}
+	// Data written before the names hash existed (no hash at all): the
+	// same answers, every group of a page read together, two to a page.
+	keys, err := h.app.rdb.Keys(context.Background(), "*:names").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("names hash: %v %v", keys, err)
+	}
+	if err := h.app.rdb.Del(context.Background(), keys[0]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for start := 1; start <= 3; start += 2 {
+		r := h.must(200, h.do("GET", fmt.Sprintf("/Groups?startIndex=%d&count=2", start), nil))
+		res, _ := r.Body["Resources"].([]any)
+		if r.Body["totalResults"] != 3.0 || r.Body["startIndex"] != float64(start) || len(res) != min(2, 4-start) {
+			t.Fatalf("old data, from %d: %s", start, r.Raw)
+		}
+		for _, x := range res {
+			g := x.(map[string]any)
+			seen++
+			if name := gids[str(g, "id")]; name != str(g, "displayName") || displays(g) != want[name] {
+				t.Errorf("old data, from %d, %s: members %s, want %s", start, name, displays(g), want[name])
+			}
+		}
+	}
+	if seen != 3 {
+		t.Errorf("old data: %d groups over the pages, want 3", seen)
+	}
 }

@@ -716,9 +716,29 @@ func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base s
 			return g.fail(ctx, "list", err)
 		}
 		plain, withMembers := plainGroupRender(mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes")))
+		// The page's members, all in two round trips; the answer is then
+		// streamed.
+		var members [][]state.GroupMember
+		var flush func([]byte) []byte
+		if plain {
+			if withMembers {
+				slugs := make([]string, len(vs))
+				for i, v := range vs {
+					slugs[i] = v.Slug
+				}
+				if members, err = g.store.GroupsMemberNames(ctx, g.site.ID, slugs); err != nil {
+					return g.fail(ctx, "list", err)
+				}
+			}
+			w.Header().Set("Content-Type", scimContentType)
+			flush = func(b []byte) []byte {
+				_, _ = w.Write(b)
+				return b[:0]
+			}
+		}
 		// As json.Marshal writes a listResponse (itemsPerPage = the number
 		// returned).
-		b := make([]byte, 0, 1024)
+		b := make([]byte, 0, streamChunk+4<<10)
 		b = append(b, `{"schemas":["`+listResponseSchema+`"],"totalResults":`...)
 		b = strconv.AppendInt(b, int64(total), 10)
 		b = append(b, `,"itemsPerPage":`...)
@@ -733,11 +753,9 @@ func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base s
 			if plain {
 				var ms []state.GroupMember
 				if withMembers {
-					if ms, err = g.store.GroupMemberNames(ctx, g.site.ID, v.Slug); err != nil {
-						return g.fail(ctx, "list", err)
-					}
+					ms = members[i]
 				}
-				b = appendGroup(b, v, ms, withMembers, base, nil)
+				b = appendGroup(b, v, ms, withMembers, base, flush)
 				continue
 			}
 			one, err := g.projected(ctx, v, r, base)

@@ -726,69 +726,138 @@ return 0
 `
 
 // GroupMemberNames returns the members of slug with their userNames,
-// ordered by id, in two round trips whatever the group's size: the member
-// set, then the names hash (HMGET), without reading the members' records.
+// ordered by id, as GroupsMemberNames does for one group.
+func (s *RedisStore) GroupMemberNames(ctx context.Context, siteID, slug string) ([]GroupMember, error) {
+	all, err := s.GroupsMemberNames(ctx, siteID, []string{slug})
+	if err != nil {
+		return nil, err
+	}
+	return all[0], nil
+}
+
+// GroupsMemberNames returns the members of each slug with their
+// userNames, each group's ordered by id, in two round trips whatever the
+// groups' number and size: the member sets (one pipeline), then the names
+// hash (one HMGET for every group), without reading the members' records.
 // (One Lua script doing both took 28–88 ms for 10,000 members on a loaded
 // 2-core machine, all of it holding Redis, against 3–4 ms for each native
-// command.) The names are asked in the set's order, and a large group's
-// id order is worked out while Redis answers: ordering 10,000 ids takes
+// command.) The names are asked in the sets' order, and large groups' id
+// order is worked out while Redis answers: ordering 10,000 ids takes
 // about 1 ms, half as long as the HMGET. A member whose name is not in the
 // hash (a record written before the hash existed) is read from its record
 // once, and its name stored; a member without a record is left out.
-func (s *RedisStore) GroupMemberNames(ctx context.Context, siteID, slug string) ([]GroupMember, error) {
+func (s *RedisStore) GroupsMemberNames(ctx context.Context, siteID string, slugs []string) ([][]GroupMember, error) {
 	if err := ValidateSiteID(siteID); err != nil {
 		return nil, err
 	}
+	out := make([][]GroupMember, len(slugs))
+	if len(slugs) == 0 {
+		return out, nil
+	}
 	k := s.keysFor(siteID)
-	ids, err := s.rdb.SMembers(ctx, s.memberSetKey(siteID, slug)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("state: read members of %s: %w", slug, err)
+	sets := make([]*redis.StringSliceCmd, len(slugs))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, slug := range slugs {
+			sets[i] = p.SMembers(ctx, s.memberSetKey(siteID, slug))
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("state: read members of %s: %w", strings.Join(slugs, ", "), err)
 	}
-	if len(ids) == 0 {
-		return []GroupMember{}, nil
+	ids := make([][]string, len(slugs))
+	total := 0
+	for i, c := range sets {
+		ids[i] = c.Val()
+		total += len(ids[i])
 	}
-	var order []int32
+	if total == 0 {
+		for i := range out {
+			out[i] = []GroupMember{}
+		}
+		return out, nil
+	}
+	all := make([]string, 0, total)
+	for _, x := range ids {
+		all = append(all, x...)
+	}
+	orders := make([][]int32, len(slugs))
+	order := func() {
+		for i, x := range ids {
+			orders[i] = idOrder(x)
+		}
+	}
 	ordered := make(chan struct{})
-	if len(ids) < orderAsideFrom {
-		order = idOrder(ids)
+	if total < orderAsideFrom {
+		order()
 		close(ordered)
 	} else {
 		go func() {
 			defer close(ordered)
-			order = idOrder(ids)
+			order()
 		}()
 	}
-	names, err := s.rdb.HMGet(ctx, k.names, ids...).Result()
+	names, err := s.rdb.HMGet(ctx, k.names, all...).Result()
 	<-ordered
 	if err != nil {
-		return nil, fmt.Errorf("state: read member names of %s: %w", slug, err)
+		return nil, fmt.Errorf("state: read member names of %s: %w", strings.Join(slugs, ", "), err)
 	}
-	out := make([]GroupMember, 0, len(ids))
 	var missing []string
-	for _, i := range order {
-		if name, ok := at(names, int(i)).(string); ok {
-			out = append(out, GroupMember{ID: ids[i], UserName: name})
-		} else {
-			missing = append(missing, ids[i])
+	var short []int // the groups with a member missing from the hash
+	base := 0
+	for i, x := range ids {
+		out[i] = make([]GroupMember, 0, len(x))
+		for _, j := range orders[i] {
+			if name, ok := at(names, base+int(j)).(string); ok {
+				out[i] = append(out[i], GroupMember{ID: x[j], UserName: name})
+			} else {
+				missing = append(missing, x[j])
+				if len(short) == 0 || short[len(short)-1] != i {
+					short = append(short, i)
+				}
+			}
 		}
+		base += len(x)
 	}
 	if len(missing) > 0 {
-		recs, err := s.GetUsers(ctx, siteID, missing)
-		if err != nil {
+		if err := s.backfillMemberNames(ctx, siteID, k, missing, ids, short, out); err != nil {
 			return nil, err
 		}
-		args := make([]any, 0, 2*len(recs))
-		for _, r := range recs {
-			out = append(out, GroupMember{ID: r.ID, UserName: r.UserName})
-			args = append(args, r.ID, r.UserName)
-		}
-		if len(args) > 0 {
-			// Best effort: the next read retries.
-			_ = s.memScripts.backfillNames.Run(ctx, s.rdb, []string{k.users, k.names}, args...).Err()
-		}
-		slices.SortFunc(out, func(a, b GroupMember) int { return strings.Compare(a.ID, b.ID) })
 	}
 	return out, nil
+}
+
+// backfillMemberNames reads the members missing from the names hash from
+// their records, adds them to the groups short lists (ids are the groups'
+// members), and stores their names for the next read.
+func (s *RedisStore) backfillMemberNames(ctx context.Context, siteID string, k siteKeys, missing []string, ids [][]string, short []int, out [][]GroupMember) error {
+	slices.Sort(missing)
+	recs, err := s.GetUsers(ctx, siteID, slices.Compact(missing))
+	if err != nil {
+		return err
+	}
+	found := make(map[string]string, len(recs))
+	args := make([]any, 0, 2*len(recs))
+	for _, r := range recs {
+		found[r.ID] = r.UserName
+		args = append(args, r.ID, r.UserName)
+	}
+	for _, i := range short {
+		have := make(map[string]bool, len(out[i]))
+		for _, m := range out[i] {
+			have[m.ID] = true
+		}
+		for _, id := range ids[i] {
+			if name, ok := found[id]; ok && !have[id] {
+				out[i] = append(out[i], GroupMember{ID: id, UserName: name})
+			}
+		}
+		slices.SortFunc(out[i], func(a, b GroupMember) int { return strings.Compare(a.ID, b.ID) })
+	}
+	if len(args) > 0 {
+		// Best effort: the next read retries.
+		_ = s.memScripts.backfillNames.Run(ctx, s.rdb, []string{k.users, k.names}, args...).Err()
+	}
+	return nil
 }
 
 // orderAsideFrom is the member count from which GroupMemberNames orders
@@ -1077,6 +1146,7 @@ type MembershipStore interface {
 	ChangeMembers(ctx context.Context, siteID, slug string, ops []MemberOp, opts ChangeOptions) (int, error)
 	GroupMembers(ctx context.Context, siteID, slug string) ([]string, error)
 	GroupMemberNames(ctx context.Context, siteID, slug string) ([]GroupMember, error)
+	GroupsMemberNames(ctx context.Context, siteID string, slugs []string) ([][]GroupMember, error)
 	IsGroupMember(ctx context.Context, siteID, slug, userID string) (bool, error)
 	UserGroups(ctx context.Context, siteID string, userIDs []string) (map[string][]string, error)
 	ForgetUser(ctx context.Context, siteID, userID string) error

@@ -133,6 +133,56 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		}
 	})
 
+	t.Run("GroupsMemberNames", func(t *testing.T) {
+		// A page of groups is read in two round trips: each group gets its
+		// own members, ordered by id, with their current names; a member
+		// whose name the hash lacks (data written before it), in two
+		// groups at once, is read from its record in both.
+		s := newStore(t)
+		rs := s.(*RedisStore)
+		for _, u := range []struct{ id, name string }{{"u1", "ann@example.com"}, {"u2", "bo@example.com"}, {"u3", "cy@example.com"}} {
+			if err := s.CreateUser(ctx, &UserRecord{ID: u.id, SiteID: site, UserName: u.name, Email: "e-" + u.id + "@example.com"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for slug, ids := range map[string][]string{"a": {"u3", "u1"}, "b": {"u2", "u3", "u1"}, "c": {"u2"}} {
+			if _, err := s.ChangeMembers(ctx, site, slug, ops(add(ids...)), ChangeOptions{RequireUsers: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.DeleteUser(ctx, site, "u2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := rs.rdb.HDel(ctx, rs.keysFor(site).names, "u3").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			slugs []string
+			want  string
+		}{
+			{nil, "[]"},
+			{[]string{"empty"}, "[[]]"},
+			{[]string{"a", "empty", "b", "c"}, "[[{u1 ann@example.com} {u3 cy@example.com}] [] [{u1 ann@example.com} {u3 cy@example.com}] []]"},
+			{[]string{"c", "b"}, "[[] [{u1 ann@example.com} {u3 cy@example.com}]]"},
+		} {
+			got, err := s.GroupsMemberNames(ctx, site, tc.slugs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != tc.want || len(got) != len(tc.slugs) {
+				t.Errorf("%v: %v, want %s", tc.slugs, got, tc.want)
+			}
+			for i := range got {
+				if got[i] == nil {
+					t.Errorf("%v: group %d is nil, not empty", tc.slugs, i)
+				}
+			}
+		}
+		if n, _ := rs.rdb.HGet(ctx, rs.keysFor(site).names, "u3").Result(); n != "cy@example.com" {
+			t.Errorf("the backfill stored %q", n)
+		}
+	})
+
 	t.Run("ChangeMembersOpsInOrder", func(t *testing.T) {
 		s := newStore(t)
 		tests := []struct {

@@ -3,12 +3,14 @@ package scimserver
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
@@ -93,6 +95,30 @@ func (c *captureHandler) Create(_ *http.Request, attrs scim.ResourceAttributes) 
 // and gives the User the library's validation and mapping.FromAttributes
 // give for them; the bodies the library refuses are left to it.
 func TestFastCreateUserAsTheLibrary(t *testing.T) {
+	lib := newLibraryCreate(t)
+	for _, tc := range postBodies {
+		got, ok := fastCreateUser([]byte(tc.body))
+		if ok != tc.taken {
+			t.Errorf("%s: taken %v, want %v", tc.name, ok, tc.taken)
+		}
+		if !ok {
+			continue
+		}
+		if msg := lib.agrees([]byte(tc.body), got); msg != "" {
+			t.Errorf("%s: %s", tc.name, msg)
+		}
+	}
+}
+
+// libraryCreate is the library's POST /Users validation with a handler
+// that records the attributes it hands to Create.
+type libraryCreate struct {
+	srv scim.Server
+	h   *captureHandler
+}
+
+func newLibraryCreate(t testing.TB) *libraryCreate {
+	t.Helper()
 	schema.SetAllowStringValues(true) // as New sets it
 	h := &captureHandler{}
 	srv, err := scim.NewServer(&scim.ServerArgs{
@@ -106,30 +132,51 @@ func TestFastCreateUserAsTheLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range postBodies {
-		h.attrs = nil
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v2/Users", strings.NewReader(tc.body)))
-		got, ok := fastCreateUser([]byte(tc.body))
-		if ok != tc.taken {
-			t.Errorf("%s: taken %v, want %v", tc.name, ok, tc.taken)
-		}
-		if !ok {
-			continue
-		}
-		if rec.Code != http.StatusCreated || h.attrs == nil {
-			t.Errorf("%s: taken, but the library answers %d %s", tc.name, rec.Code, rec.Body)
-			continue
-		}
-		want, err := mapping.FromAttributes(h.attrs)
-		if err != nil {
-			t.Errorf("%s: taken, but FromAttributes fails on the library's attributes: %v", tc.name, err)
-			continue
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s:\n got %#v\nwant %#v", tc.name, got, want)
-		}
+	return &libraryCreate{srv: srv, h: h}
+}
+
+// agrees reports (as "") whether the library accepts body and its
+// attributes give, through mapping.FromAttributes, the User got.
+func (l *libraryCreate) agrees(body []byte, got mapping.User) string {
+	l.h.attrs = nil
+	rec := httptest.NewRecorder()
+	l.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v2/Users", bytes.NewReader(body)))
+	if rec.Code != http.StatusCreated || l.h.attrs == nil {
+		return fmt.Sprintf("taken, but the library answers %d %s", rec.Code, rec.Body)
 	}
+	want, err := mapping.FromAttributes(l.h.attrs)
+	if err != nil {
+		return fmt.Sprintf("taken, but FromAttributes fails on the library's attributes: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		return fmt.Sprintf("\n got %#v\nwant %#v", got, want)
+	}
+	return ""
+}
+
+// FuzzFastCreateUser: whatever body fastCreateUser takes, the library
+// accepts, and its attributes give the same User; fastCreateUser never
+// panics. Bodies are first checked as serveSite checks them (valid UTF-8,
+// one JSON value).
+//
+//	go test -run '^$' -fuzz '^FuzzFastCreateUser$' -fuzztime 2m -parallel 1 ./internal/scimserver/
+func FuzzFastCreateUser(f *testing.F) {
+	for _, tc := range postBodies {
+		f.Add([]byte(tc.body))
+	}
+	lib := newLibraryCreate(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !utf8.Valid(body) || !json.Valid(body) {
+			return
+		}
+		got, ok := fastCreateUser(body)
+		if !ok {
+			return
+		}
+		if msg := lib.agrees(body, got); msg != "" {
+			t.Errorf("%s: %s", body, msg)
+		}
+	})
 }
 
 // TestPostUsersAnswersAsTheLibrary sends every body through the bridge

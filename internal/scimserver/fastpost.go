@@ -3,6 +3,7 @@ package scimserver
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,19 +42,31 @@ import (
 // validation and mapping.FromAttributes give, or false when the body is
 // not one fastCreateUser takes.
 func fastCreateUser(body []byte) (mapping.User, bool) {
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	// Duplicate names are found here, not by the decoder (whose check
+	// allocates for every member): a name the library reads, twice, goes
+	// to the library; another name twice is ignored, as the library
+	// ignores it whatever its value.
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return mapping.User{}, false
 	}
 	u := mapping.User{Active: true}
 	var hasSchema, hasUserName bool
+	var seen uint32
 	for dec.PeekKind() == '"' {
 		tok, err := dec.ReadToken()
 		if err != nil {
 			return mapping.User{}, false
 		}
+		name := tok.String()
+		if k := knownMember(name); k >= 0 {
+			if seen&(1<<k) != 0 {
+				return mapping.User{}, false
+			}
+			seen |= 1 << k
+		}
 		ok := true
-		switch name := tok.String(); name {
+		switch name {
 		case "schemas":
 			hasSchema, ok = readUserSchemas(dec)
 		case "userName":
@@ -122,6 +135,18 @@ func fastCreateUser(body []byte) (mapping.User, bool) {
 var userAttributes = []string{"schemas", "userName", "externalId", "displayName", "nickName", "title", "userType",
 	"preferredLanguage", "locale", "timezone", "profileUrl", "password", "active", "name", "emails", "phoneNumbers",
 	"groups", "ims", "photos", "addresses", "entitlements", "roles", "x509Certificates"}
+
+// knownMember is the index of a top-level member name the library reads
+// (userAttributes, then the two extensions), or -1.
+func knownMember(name string) int {
+	switch name {
+	case mapping.EnterpriseSchemaURN:
+		return len(userAttributes)
+	case mapping.ExtensionSchemaURN:
+		return len(userAttributes) + 1
+	}
+	return slices.Index(userAttributes, name)
+}
 
 func userAttributeFold(name string) bool {
 	for _, a := range userAttributes {

@@ -2,15 +2,18 @@ package scimserver
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
+	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/webflowdata"
 )
 
@@ -210,4 +213,44 @@ func TestRouteAsMux(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkRequestSize skips measuring a body no longer than both bounds:
+// MeasureRequest never counts more operations or members than the body
+// has bytes.
+func TestSmallBodiesNeedNoMeasure(t *testing.T) {
+	for _, b := range measureSeeds {
+		checkMeasureBound(t, []byte(b))
+	}
+}
+
+var measureSeeds = []string{
+	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"a"},{"value":"b"}]}]}`,
+	`{"Operations":[1,2,3,{},[],"",null]}`, `{"Operations":[{"op":"remove","path":"members[value eq \"a\" or value eq \"b\"]"}]}`,
+	`{"Operations":[{"path":"members[value\u0020eq\u0020\"a\"]","value":1}]}`, `{"Operations":[{"path":"members","value":[1,1,1,1,1,1]}]}`,
+	`{"Operations":[{"value":{"members":[1,2],"urn:ietf:params:scim:schemas:core:2.0:Group:members":[3],"MEMBERS":4}}]}`,
+	`{"members":[1,2,3],"Members":[4],"urn:ietf:params:scim:schemas:core:2.0:Group:members":[{}]}`, `{"members":[]}`, `{"members":null}`,
+	`{"Operations":[{"path":"urn:ietf:params:scim:schemas:core:2.0:Group:members eq eq eq","value":[0]}]}`, `{"Operations":[],"operations":[1]}`,
+	`{"Operations":[{"path":" eq  eq  eq "}]}`, `{"Operations":[{"path":"members eq  eq  eq ","value":{}}]}`, `[]`, `1`, `{}`,
+}
+
+func checkMeasureBound(t *testing.T, b []byte) {
+	t.Helper()
+	if !json.Valid(b) || !utf8.Valid(b) { // what serveSite lets through
+		return
+	}
+	for _, patch := range []bool{false, true} {
+		for _, group := range []bool{false, true} {
+			if size := mapping.MeasureRequest(b, patch, group); size.Operations > len(b) || size.Members > len(b) {
+				t.Fatalf("%q (patch %v, group %v): %+v counted in %d bytes", b, patch, group, size, len(b))
+			}
+		}
+	}
+}
+
+func FuzzSmallBodiesNeedNoMeasure(f *testing.F) {
+	for _, b := range measureSeeds {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkMeasureBound(t, b) })
 }

@@ -38,6 +38,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,6 +68,10 @@ type Guard struct {
 	mu        sync.Mutex
 	addrs     map[string]*entry
 	lastSweep time.Time
+	// holding is the sum of the entries' held (changed with mu held):
+	// while it is 0 no address can be over MaxHeld, and a request is
+	// checked without taking mu or parsing its address first.
+	holding atomic.Int64
 }
 
 type entry struct {
@@ -120,16 +125,22 @@ func (g *Guard) Check(r *http.Request, valid func() bool) Result {
 	if g == nil {
 		return Result{OK: valid()}
 	}
-	key := ClientKey(r.RemoteAddr)
-	g.mu.Lock()
-	if e := g.addrs[key]; e != nil && e.held >= g.opts.MaxHeld {
-		retry := g.retryAfter(e, g.opts.Now())
+	key := ""
+	if g.holding.Load() > 0 {
+		key = ClientKey(r.RemoteAddr)
+		g.mu.Lock()
+		if e := g.addrs[key]; e != nil && e.held >= g.opts.MaxHeld {
+			retry := g.retryAfter(e, g.opts.Now())
+			g.mu.Unlock()
+			return Result{RetryAfter: retry}
+		}
 		g.mu.Unlock()
-		return Result{RetryAfter: retry}
 	}
-	g.mu.Unlock()
 	if valid() {
 		return Result{OK: true}
+	}
+	if key == "" {
+		key = ClientKey(r.RemoteAddr)
 	}
 
 	g.mu.Lock()
@@ -149,12 +160,14 @@ func (g *Guard) Check(r *http.Request, valid func() bool) Result {
 	// own pace); the held slot is what slows the guessing.
 	retry := g.retryAfter(e, now)
 	e.held++
+	g.holding.Add(1)
 	g.mu.Unlock()
 
 	t := time.NewTimer(g.opts.Penalty)
 	<-t.C
 	g.mu.Lock()
 	e.held--
+	g.holding.Add(-1)
 	g.mu.Unlock()
 	return Result{RetryAfter: retry}
 }

@@ -360,6 +360,15 @@ func TestRequestSizeBounds(t *testing.T) {
 		}
 		return out
 	}
+	// Okta's and Entra's PATCH of active, which is read without the
+	// normaliser (rawActivePatch), is bounded all the same.
+	activeOps := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{"op": "replace", "value": map[string]any{"active": true}}
+		}
+		return out
+	}
 	eqPath := func(n int) string {
 		parts := make([]string, n)
 		for i := range parts {
@@ -373,6 +382,7 @@ func TestRequestSizeBounds(t *testing.T) {
 		mentions           string
 	}{
 		{"PATCH /Users with 1,001 operations", "PATCH", "/Users/" + ids[0], patchBody(ops(1001)...), "limits.maxPatchOperations"},
+		{"PATCH /Users with 1,001 operations of active", "PATCH", "/Users/" + ids[0], patchBody(activeOps(1001)...), "limits.maxPatchOperations"},
 		{"PATCH /Groups adding 1,001 members", "PATCH", "/Groups/" + gid, patchBody(map[string]any{"op": "add", "path": "members", "value": memberValues(ids)}), "limits.maxMembersPerRequest"},
 		{"PATCH /Groups over two operations", "PATCH", "/Groups/" + gid, patchBody(map[string]any{"op": "add", "path": "members", "value": memberValues(ids[:600])},
 			map[string]any{"op": "add", "path": "members", "value": memberValues(ids[600:])}), "limits.maxMembersPerRequest"},
@@ -413,6 +423,9 @@ func TestRequestSizeBounds(t *testing.T) {
 	}
 	if a := f.do(t, boundsSiteA, "PATCH", "/Users/"+ids[0], patchBody(ops(1000)...)); a.status != 200 {
 		t.Errorf("1,000 operations: %d %.300s", a.status, a.raw)
+	}
+	if a := f.do(t, boundsSiteA, "PATCH", "/Users/"+ids[0], patchBody(activeOps(1000)...)); a.status != 200 {
+		t.Errorf("1,000 operations of active: %d %.300s", a.status, a.raw)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/elimity-com/scim"
 	"github.com/scim2/filter-parser/v2"
+
+	"github.com/webflowscim/bridge/internal/mapping"
 )
 
 // activePatchOps takes only bodies that set the active flag, and gives the
@@ -98,4 +100,65 @@ func TestMemberAddOps(t *testing.T) {
 			t.Errorf("%s:\n got %#v\nwant %#v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// activePatchSeeds are PATCH bodies of the active flag as IdPs send them,
+// and near misses.
+func activePatchSeeds() []string {
+	return []string{
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":true}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"active","value":false},{"op":"REPLACE","value":{"active":true}}]}`,
+		`{"Operations":[{"value":{"active":true},"op":"add"}],"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"operations":[{"op":"replace","value":{"active":false}}]}`,
+		` {"schemas" : ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations" : [ {"op" : "replace" , "path" : "active" , "value" : false } ] } `,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":"False"}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}],"Operations":[]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false,"active":true}}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","op":"remove","value":{"active":false}}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":" replace ","path":" active","value":true}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}],"OPERATIONS":[{"op":"replace","value":{"active":true}}]}`,
+	}
+}
+
+// rawActivePatchAsNormalised checks, for one body, what lets the server
+// read Okta's and Entra's PATCH of active without the normaliser
+// (rawActivePatch): a body activePatchOps takes is one the normaliser
+// accepts, and activePatchOps reads the same operations from what the
+// normaliser makes of it.
+func rawActivePatchAsNormalised(t *testing.T, body []byte) {
+	raw, ok := activePatchOps(body)
+	if !ok {
+		return
+	}
+	norm, empty, err := mapping.NormalizePatchBody(body)
+	if err != nil || empty {
+		t.Fatalf("%s: taken as sent, but the normaliser says %v (empty %v)", body, err, empty)
+	}
+	got, ok := activePatchOps(norm)
+	if !ok || !reflect.DeepEqual(got, raw) {
+		t.Fatalf("%s: as sent %#v, after the normaliser (%s) %#v (taken %v)", body, raw, norm, got, ok)
+	}
+}
+
+func TestRawActivePatchAsNormalised(t *testing.T) {
+	taken := 0
+	for _, body := range activePatchSeeds() {
+		if _, ok := activePatchOps([]byte(body)); ok {
+			taken++
+		}
+		rawActivePatchAsNormalised(t, []byte(body))
+	}
+	if taken < 6 {
+		t.Errorf("only %d seeds taken: the check checks little", taken)
+	}
+}
+
+func FuzzRawActivePatchAsNormalised(f *testing.F) {
+	for _, s := range activePatchSeeds() {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rawActivePatchAsNormalised(t, body)
+	})
 }

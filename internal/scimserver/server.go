@@ -413,6 +413,8 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 
 	var patchBody []byte // a PATCH's body after the normaliser
 	var postBody []byte  // a POST's body (fastpost.go)
+	// activeOps: a user PATCH of active only, read as sent (fastpatch.go)
+	var activeOps []scim.PatchOperation
 	if r.Body != nil && r.Body != http.NoBody {
 		if !mapping.AcceptedMediaType(r.Header.Get("Content-Type")) {
 			writeError(w, http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
@@ -439,9 +441,13 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 			writeError(w, http.StatusBadRequest, "invalidSyntax", "request body is not one well-formed JSON value")
 			return
 		}
-		if err := s.checkRequestSize(r, body); err != nil {
-			writeMappingError(w, err)
-			return
+		// Okta's and Entra's PATCH of active, already bounded and in the
+		// normaliser's form, is read once (fastpatch.go).
+		if activeOps = s.rawActivePatch(r, id, body); activeOps == nil {
+			if err := s.checkRequestSize(r, body); err != nil {
+				writeMappingError(w, err)
+				return
+			}
 		}
 		if creates, replaces := resourceWrite(r.Method, r.URL.Path); creates || replaces {
 			if err := mapping.CheckRequired(body, isGroupsPath(r.URL.Path)); err != nil {
@@ -449,7 +455,9 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 				return
 			}
 		}
-		if r.Method == http.MethodPatch {
+		if activeOps != nil {
+			patchBody = body
+		} else if r.Method == http.MethodPatch {
 			normalise := func(b []byte) ([]byte, bool, error) { return mapping.NormalizePatchBody(b, st.cfg.CustomFields...) }
 			if isGroupsPath(r.URL.Path) {
 				normalise = mapping.NormalizeGroupPatchBody
@@ -543,7 +551,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 	if !st.slowPaths && st.fastGetUser(w, r, ov) { // userrender.go
 		return
 	}
-	if st.fastPatch(w, r, ov, patchBody) { // fastpatch.go
+	if st.fastPatch(w, r, ov, patchBody, activeOps) { // fastpatch.go
 		return
 	}
 	if !st.slowPaths && st.fastPost(w, r, ov, postBody) { // fastpost.go

@@ -676,19 +676,20 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	}
 	// Our extension's data is read-write but optional on PUT: an IdP that
 	// never sends it must not wipe it.
+	prev := decodeUser(w.rec)
 	keepData := next.Data == nil
 	if keepData {
-		next.Data = decodeUser(w.rec).Data
+		next.Data = prev.Data
 	}
 	if w.lock == nil && h.needsLock(w.rec, next) {
 		if err := h.relock(ctx, w); err != nil {
 			return scim.Resource{}, h.fail(ctx, "replace", err)
 		}
-		if keepData {
-			next.Data = decodeUser(w.rec).Data
+		if prev = decodeUser(w.rec); keepData {
+			next.Data = prev.Data
 		}
 	}
-	out, err := h.apply(ctx, w, next)
+	out, err := h.apply(ctx, w, prev, next)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "replace", err)
 	}
@@ -706,7 +707,8 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
 	defer w.release()
-	next, err := mapping.ApplyPatch(decodeUser(w.rec), ops)
+	prev := decodeUser(w.rec)
+	next, err := mapping.ApplyPatch(prev, ops)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
@@ -714,11 +716,12 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 		if err := h.relock(ctx, w); err != nil {
 			return scim.Resource{}, h.fail(ctx, "patch", err)
 		}
-		if next, err = mapping.ApplyPatch(decodeUser(w.rec), ops); err != nil {
+		prev = decodeUser(w.rec)
+		if next, err = mapping.ApplyPatch(prev, ops); err != nil {
 			return scim.Resource{}, h.fail(ctx, "patch", err)
 		}
 	}
-	out, err := h.apply(ctx, w, next)
+	out, err := h.apply(ctx, w, prev, next)
 	if err != nil {
 		return scim.Resource{}, h.fail(ctx, "patch", err)
 	}
@@ -887,11 +890,11 @@ func (h *usersHandler) saveWrite(ctx context.Context, w *userWrite, out *state.U
 	return err
 }
 
-// apply moves the user from w.rec to next with the fewest Webflow calls,
-// then stores the result.
-func (h *usersHandler) apply(ctx context.Context, w *userWrite, next mapping.User) (*state.UserRecord, error) {
+// apply moves the user from w.rec, whose SCIM user is prev
+// (decodeUser), to next with the fewest Webflow calls, then stores the
+// result.
+func (h *usersHandler) apply(ctx context.Context, w *userWrite, prev, next mapping.User) (*state.UserRecord, error) {
 	rec := w.rec
-	prev := decodeUser(rec)
 	email, err := next.WebflowEmail()
 	if err != nil {
 		return nil, err

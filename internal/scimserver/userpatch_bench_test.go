@@ -1,0 +1,53 @@
+package scimserver
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// BenchmarkUserPatch: Okta's deactivate (path-less active:false) and
+// Entra's reactivate (path "active") of a user in a linked group, as the
+// IdP-form bench sends them, through the whole server in-process (the
+// simulator behind an HTTP socket, the embedded store or REDIS_URL): each
+// op is one pair, 2 Webflow calls and 3–4 Redis round trips each.
+// allocs/op includes the simulator's; compare on a real Redis:
+//
+//	REDIS_URL=redis://127.0.0.1:6379/9 go test -run '^$' -bench UserPatch -benchmem ./internal/scimserver/
+func BenchmarkUserPatch(b *testing.B) {
+	f := newBoundsFixture(b, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) })
+	a := f.do(b, boundsSiteA, "POST", "/Users", oktaCreate("patch.bench@example.com"))
+	if a.status != http.StatusCreated {
+		b.Fatalf("POST /Users: %d %s", a.status, a.raw)
+	}
+	id := a.body["id"].(string)
+	if g := f.do(b, boundsSiteA, "POST", "/Groups", groupBody("Staff", []string{id})); g.status != http.StatusCreated {
+		b.Fatalf("POST /Groups: %d %s", g.status, g.raw)
+	}
+	bodies := [][]byte{
+		[]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`),
+		[]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":true}]}`),
+	}
+	target := "/sites/" + boundsSiteA + "/scim/v2/Users/" + id
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, body := range bodies {
+			req := httptest.NewRequest(http.MethodPatch, target, bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+boundsTokenA)
+			req.Header.Set("Content-Type", "application/scim+json")
+			clear(w.h)
+			w.status = 0
+			f.srv.ServeHTTP(w, req)
+			if w.status != http.StatusOK {
+				b.Fatalf("PATCH: %d %s", w.status, w.last)
+			}
+		}
+	}
+	if !bytes.Contains(w.last, []byte(`"active":true`)) {
+		b.Fatalf("last answer: %s", w.last)
+	}
+}

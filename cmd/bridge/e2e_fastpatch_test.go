@@ -13,6 +13,8 @@ import (
 func TestActivePatchAnswersAsTheLibrary(t *testing.T) {
 	h := newBridge(t)
 	id := h.newUser("fast.patch@example.com")
+	// In a group: the answer carries the groups attribute.
+	h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Members", "members": []map[string]any{{"value": id}}}))
 	body := func(ops string) string { return `{"schemas":["` + patchSchema + `"],"Operations":` + ops + `}` }
 	for _, tc := range []struct{ name, ops string }{
 		{"Okta deactivate", `[{"op":"replace","value":{"active":false}}]`},
@@ -25,6 +27,9 @@ func TestActivePatchAnswersAsTheLibrary(t *testing.T) {
 		g := h.do("GET", "/Users/"+id, nil)
 		if p.Status != 200 || g.Status != 200 {
 			t.Fatalf("%s: PATCH %d %s; GET %d", tc.name, p.Status, p.Raw, g.Status)
+		}
+		if !strings.Contains(p.Raw, `"groups":[{`) {
+			t.Errorf("%s: no groups attribute: %s", tc.name, p.Raw)
 		}
 		if p.Raw != g.Raw {
 			t.Errorf("%s: the PATCH answer is not the library's rendering:\nPATCH %s\nGET   %s", tc.name, p.Raw, g.Raw)

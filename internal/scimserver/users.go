@@ -697,35 +697,44 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 }
 
 func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
-	ctx := r.Context()
+	out, groups, err := h.patch(r.Context(), id, ops)
+	if err != nil {
+		return scim.Resource{}, err
+	}
+	return h.resource(out, r, groups), nil
+}
+
+// patch applies ops to the user id and returns the stored record and its
+// groups attribute, or the error as the client must see it (fail).
+func (h *usersHandler) patch(ctx context.Context, id string, ops []scim.PatchOperation) (*state.UserRecord, []any, error) {
 	mode := state.LockNever
 	if active, ok := setsActive(ops); ok {
 		mode = state.LockToSetActive(active)
 	}
 	w, err := h.loadForWrite(ctx, id, mode)
 	if err != nil {
-		return scim.Resource{}, h.fail(ctx, "patch", err)
+		return nil, nil, h.fail(ctx, "patch", err)
 	}
 	defer w.release()
 	prev := decodeUser(w.rec)
 	next, err := mapping.ApplyPatch(prev, ops)
 	if err != nil {
-		return scim.Resource{}, h.fail(ctx, "patch", err)
+		return nil, nil, h.fail(ctx, "patch", err)
 	}
 	if w.lock == nil && h.needsLock(w.rec, next) {
 		if err := h.relock(ctx, w); err != nil {
-			return scim.Resource{}, h.fail(ctx, "patch", err)
+			return nil, nil, h.fail(ctx, "patch", err)
 		}
 		prev = decodeUser(w.rec)
 		if next, err = mapping.ApplyPatch(prev, ops); err != nil {
-			return scim.Resource{}, h.fail(ctx, "patch", err)
+			return nil, nil, h.fail(ctx, "patch", err)
 		}
 	}
 	out, err := h.apply(ctx, w, prev, next)
 	if err != nil {
-		return scim.Resource{}, h.fail(ctx, "patch", err)
+		return nil, nil, h.fail(ctx, "patch", err)
 	}
-	return h.resource(out, r, w.groups), nil
+	return out, w.groups, nil
 }
 
 // setsActive returns the active flag ops set, when they set it to a

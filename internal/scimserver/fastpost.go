@@ -430,7 +430,7 @@ func (st *site) fastPost(w http.ResponseWriter, r *http.Request, ov *override, b
 		writeLibraryError(ow, http.MethodPost, err)
 		return true
 	}
-	ow.Header().Set("Location", libraryLocation(st.base, "Users", rec.ID))
+	ow.Header().Set("Location", userLocation(st.base, rec.ID))
 	writeUser(ow, http.StatusCreated, rec, groups, st.base, rec.ID)
 	return true
 }

@@ -68,7 +68,7 @@ func appendUser(b []byte, rec *state.UserRecord, groups []any, base string, meta
 		b = append(b, `,"lastModified":`...)
 		b = appendTime(b, rec.Modified)
 		b = append(b, `,"location":`...)
-		b = appendJSONString(b, libraryLocation(base, "Users", meta.locationID))
+		b = appendJSONString(b, userLocation(base, meta.locationID))
 		b = append(b, '}')
 	} else {
 		b = append(b, `{"created":`...)
@@ -143,6 +143,26 @@ func appendUser(b []byte, rec *state.UserRecord, groups []any, base string, meta
 	b = appendJSONString(b, u.UserName)
 	b = appendOptString(b, "userType", u.UserType)
 	return append(b, '}')
+}
+
+// userLocation is libraryLocation(base, "Users", id) without parsing base
+// each time, for the usual base (http or https, then only letters,
+// digits and -._~:/ — what url.URL.String writes back as it is) and a
+// path-safe id (TestUserLocation).
+func userLocation(base, id string) string {
+	rest, ok := strings.CutPrefix(base, "https://")
+	if !ok {
+		rest, ok = strings.CutPrefix(base, "http://")
+	}
+	if !ok || rest == "" || rest[0] == '/' || !pathSafe(id) {
+		return libraryLocation(base, "Users", id)
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !pathSafeByte[c] && c != ':' && c != '/' {
+			return libraryLocation(base, "Users", id)
+		}
+	}
+	return base + "/Users/" + id
 }
 
 // appendTime appends t in RFC 3339 as a JSON string (its characters need

@@ -254,3 +254,19 @@ func oldUserList(t *testing.T, h *usersHandler, r *http.Request, base string) []
 	}
 	return b
 }
+
+// TestUserLocation: userLocation is the library's location for every
+// base and id, the ones it builds without parsing and the ones it leaves
+// to libraryLocation.
+func TestUserLocation(t *testing.T) {
+	for _, base := range []string{"https://bridge.example/sites/s1/scim/v2", "http://127.0.0.1:8080/sites/580e63e98c9a982ac9b8b741/scim/v2", "http://h", "",
+		"HTTP://Bridge.Example/sites/s1/scim/v2", "https://bridge.example/a b/scim/v2", "https://bridge.example/p%2Fq/scim/v2", "https://bridge.example/x?q=1",
+		"https://bridge.example/x#f", "https://user:pw@bridge.example/x", "https://[::1]:8443/sites/s/scim/v2", "https://bridge.example//x", "https:///x", "https://",
+		"https://bridge.example/~a_b-c.d:e/scim/v2", "https://bridge.example/é/scim/v2", "ftp://bridge.example/x", "https://bridge.example/a;b=c/x"} {
+		for _, id := range []string{"6b087a7ee91ee8385b007a31", "u 1/é<&>", "a%2Fb", "", "x.y-z_~", "a:b"} {
+			if got, want := userLocation(base, id), libraryLocation(base, "Users", id); got != want {
+				t.Errorf("base %q, id %q: %q, library %q", base, id, got, want)
+			}
+		}
+	}
+}

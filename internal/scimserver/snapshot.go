@@ -40,9 +40,10 @@ import (
 //	s  status, ev isEmailVerified, g access groups [{s: slug, t: type}]
 //	d  data, without data.email when it equals the record's email, and
 //	   without what b says; ne true when data had no email at all
-//	b  bits of the data keys left out of d (dataBits): the two consent
-//	   flags (every Webflow user has them), and name when it equals the
-//	   record's displayName
+//	b  bits (snapshotBits) of what is left out: the two consent flags of
+//	   data (every Webflow user has them), data.name when it equals the
+//	   record's displayName, isEmailVerified when true, a status Webflow
+//	   documents, lastUpdated when it equals createdOn
 //	c, u, i, l  createdOn, lastUpdated, invitedOn, lastLogin
 //
 // Because the blobs lean on the record's fields, they are encoded against
@@ -60,7 +61,7 @@ type snapshotDoc struct {
 	Groups    []snapshotGroup      `json:"g,omitempty"`
 	Data      webflowdata.UserData `json:"d,omitempty"`
 	NoEmail   bool                 `json:"ne,omitempty"`
-	Bits      dataBits             `json:"b,omitempty"`
+	Bits      snapshotBits         `json:"b,omitempty"`
 	CreatedOn unixMilli            `json:"c,omitzero"`
 	Updated   unixMilli            `json:"u,omitzero"`
 	InvitedOn unixMilli            `json:"i,omitzero"`
@@ -72,24 +73,54 @@ type snapshotGroup struct {
 	Type string `json:"t,omitempty"`
 }
 
-// dataBits are the data keys a snapshot leaves out of d, each with its value.
-type dataBits uint8
+// snapshotBits are what a snapshot leaves out, each with its value.
+type snapshotBits uint16
 
 const (
-	bitPrivacyFalse      dataBits = 1 << iota // accept-privacy: false
-	bitPrivacyTrue                            // accept-privacy: true
-	bitCommsFalse                             // accept-communications: false
-	bitCommsTrue                              // accept-communications: true
-	bitNameIsDisplayName                      // name: the record's displayName
+	bitPrivacyFalse      snapshotBits = 1 << iota // data.accept-privacy: false
+	bitPrivacyTrue                                // data.accept-privacy: true
+	bitCommsFalse                                 // data.accept-communications: false
+	bitCommsTrue                                  // data.accept-communications: true
+	bitNameIsDisplayName                          // data.name: the record's displayName
+	bitEmailVerified                              // isEmailVerified: true
+	bitStatusVerified                             // status: verified
+	bitStatusInvited                              // status: invited
+	bitStatusUnverified                           // status: unverified
+	bitUpdatedIsCreated                           // lastUpdated: createdOn
 )
+
+// statusBits are the statuses Webflow documents, stored as a bit.
+func statusBits() [3]struct {
+	bit    snapshotBits
+	status string
+} {
+	return [3]struct {
+		bit    snapshotBits
+		status string
+	}{{bitStatusVerified, webflowdata.StatusVerified}, {bitStatusInvited, webflowdata.StatusInvited}, {bitStatusUnverified, webflowdata.StatusUnverified}}
+}
 
 // encodeSnapshot encodes wu for the record rec (its webflowUserId, email
 // and displayName).
 func encodeSnapshot(wu *webflowdata.User, rec *state.UserRecord) (json.RawMessage, error) {
 	d := snapshotDoc{
-		Format: 1, Status: wu.Status, Verified: wu.IsEmailVerified,
+		Format: 1, Status: wu.Status,
 		CreatedOn: unixMilli{wu.CreatedOn}, Updated: unixMilli{wu.LastUpdated},
 		InvitedOn: unixMilli{wu.InvitedOn}, LastLogin: unixMilli{wu.LastLogin},
+	}
+	if wu.IsEmailVerified {
+		d.Bits |= bitEmailVerified
+	}
+	for _, sb := range statusBits() {
+		if wu.Status == sb.status {
+			d.Bits |= sb.bit
+			d.Status = ""
+		}
+	}
+	// Equal at Webflow's (and the snapshot's) millisecond precision.
+	if !wu.CreatedOn.IsZero() && wu.LastUpdated.UnixMilli() == wu.CreatedOn.UnixMilli() {
+		d.Bits |= bitUpdatedIsCreated
+		d.Updated = unixMilli{}
 	}
 	if wu.ID != rec.WebflowUserID {
 		d.ID = &wu.ID
@@ -121,7 +152,7 @@ func encodeSnapshot(wu *webflowdata.User, rec *state.UserRecord) (json.RawMessag
 	return b, nil
 }
 
-func pick(b bool, t, f dataBits) dataBits {
+func pick(b bool, t, f snapshotBits) snapshotBits {
 	if b {
 		return t
 	}
@@ -150,6 +181,17 @@ func decodeSnapshot(raw json.RawMessage, rec *state.UserRecord) (*webflowdata.Us
 	if d.ID != nil {
 		w.ID = *d.ID
 	}
+	if d.Bits&bitEmailVerified != 0 {
+		w.IsEmailVerified = true
+	}
+	for _, sb := range statusBits() {
+		if d.Bits&sb.bit != 0 {
+			w.Status = sb.status
+		}
+	}
+	if d.Bits&bitUpdatedIsCreated != 0 {
+		w.LastUpdated = w.CreatedOn
+	}
 	for _, g := range d.Groups {
 		w.AccessGroups = append(w.AccessGroups, webflowdata.AccessGroupRef(g))
 	}
@@ -160,7 +202,7 @@ func decodeSnapshot(raw json.RawMessage, rec *state.UserRecord) (*webflowdata.Us
 		w.Data[webflowdata.DataEmail] = rec.Email
 	}
 	for _, f := range []struct {
-		bit dataBits
+		bit snapshotBits
 		key string
 		v   any
 	}{

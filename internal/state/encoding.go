@@ -22,7 +22,10 @@ import (
 //	           bridge uses the Webflow id as SCIM id), "" when there is none
 //	x, d       externalId, displayName (omitted when empty)
 //	a          active (omitted when false)
-//	c, m, s    created, modified, syncedAt: Unix nanoseconds (omitted when zero)
+//	c, s       created, syncedAt: Unix nanoseconds (omitted when zero)
+//	m          modified, likewise; omitted when it equals created (a record
+//	           never replaced). Every record the store wrote before has it,
+//	           as the store always sets it (never zero).
 //	sc, wf     the SCIM attributes and the Webflow snapshot, opaque
 //	tombstone, adopted  (omitted when false)
 //	_ix        only the normalised index values that differ from the stored
@@ -47,7 +50,7 @@ type recordDoc struct {
 	DisplayName string          `json:"d,omitempty"`
 	Active      bool            `json:"a,omitempty"`
 	Created     unixNano        `json:"c,omitzero"`
-	Modified    unixNano        `json:"m,omitzero"`
+	Modified    *unixNano       `json:"m,omitempty"` // nil: Created
 	SyncedAt    unixNano        `json:"s,omitzero"`
 	SCIM        json.RawMessage `json:"sc,omitempty"`
 	Webflow     json.RawMessage `json:"wf,omitempty"`
@@ -82,9 +85,12 @@ func compactIx(rec *UserRecord, full storedIx) *storedIx {
 func encodeRecord(rec *UserRecord, ix storedIx) ([]byte, error) {
 	doc := recordDoc{
 		Version: rec.Version, UserName: rec.UserName, ExternalID: rec.ExternalID, DisplayName: rec.DisplayName,
-		Active: rec.Active, Created: unixNano{rec.Created}, Modified: unixNano{rec.Modified}, SyncedAt: unixNano{rec.SyncedAt},
+		Active: rec.Active, Created: unixNano{rec.Created}, SyncedAt: unixNano{rec.SyncedAt},
 		SCIM: rec.SCIM, Webflow: rec.Webflow, Tombstone: rec.Tombstone, Adopted: rec.Adopted,
 		Ix: compactIx(rec, ix),
+	}
+	if !rec.Modified.Equal(rec.Created) {
+		doc.Modified = &unixNano{rec.Modified}
 	}
 	if rec.Email != rec.UserName {
 		doc.Email = &rec.Email
@@ -130,7 +136,10 @@ func decodeRecord(siteID, id, doc string) (*UserRecord, error) {
 		ID: id, SiteID: siteID, WebflowUserID: id, UserName: d.UserName, ExternalID: d.ExternalID,
 		Email: d.UserName, DisplayName: d.DisplayName, Active: d.Active, SCIM: d.SCIM, Webflow: d.Webflow,
 		Tombstone: d.Tombstone, Adopted: d.Adopted, Version: d.Version,
-		Created: d.Created.Time, Modified: d.Modified.Time, SyncedAt: d.SyncedAt.Time,
+		Created: d.Created.Time, Modified: d.Created.Time, SyncedAt: d.SyncedAt.Time,
+	}
+	if d.Modified != nil {
+		rec.Modified = d.Modified.Time
 	}
 	if d.Email != nil {
 		rec.Email = *d.Email

@@ -131,7 +131,8 @@ func TestOktaGroupPush(t *testing.T) {
 // group's slug changes its members in one round trip, and the change
 // checks that the group is still linked: once another replica unlinked
 // it, Okta's membership push is 404 with nothing changed, as it was when
-// every PATCH read the group first; linked again, it is 204 again.
+// every PATCH read the group first; linked again, it is 204 again. The
+// same holds for GET, which reads the member set with the group.
 func TestGroupMemberPatchAfterUnlinkElsewhere(t *testing.T) {
 	ss := newSharedSim(t)
 	shared := sharedRedis(t)
@@ -143,7 +144,11 @@ func TestGroupMemberPatchAfterUnlinkElsewhere(t *testing.T) {
 	gid := str(r1.must(201, r1.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "staff"})).Body, "id")
 	r1.must(204, r1.do("PATCH", "/Groups/"+gid, add(a)))
 	r1.must(400, r1.do("PATCH", "/Groups/"+gid, add("ffffffffffffffffffffff00")))
+	if r := r1.must(200, r1.do("GET", "/Groups/"+gid, nil)); memberValues(r) != a {
+		t.Errorf("members %q, want %s", memberValues(r), a)
+	}
 	r2.must(204, r2.do("DELETE", "/Groups/"+gid, nil))
+	r1.must(404, r1.do("GET", "/Groups/"+gid, nil))
 	r1.must(404, r1.do("PATCH", "/Groups/"+gid, add(b)))
 	r1.must(404, r1.do("PATCH", "/Groups/"+gid, patch(map[string]any{"op": "remove", "path": `members[value eq "` + a + `"]`})))
 	if ms, err := r1.app.store.GroupMembers(context.Background(), testSite, "staff"); err != nil || len(ms) != 0 {
@@ -153,8 +158,10 @@ func TestGroupMemberPatchAfterUnlinkElsewhere(t *testing.T) {
 		t.Fatal("linked again under another id")
 	}
 	r1.must(204, r1.do("PATCH", "/Groups/"+gid, add(b)))
-	if r := r2.must(200, r2.do("GET", "/Groups/"+gid, nil)); memberValues(r) != b {
-		t.Errorf("linked again: members %q, want %s", memberValues(r), b)
+	for _, h := range []*bridgeHarness{r1, r2} {
+		if r := h.must(200, h.do("GET", "/Groups/"+gid, nil)); memberValues(r) != b {
+			t.Errorf("linked again: members %q, want %s", memberValues(r), b)
+		}
 	}
 }
 

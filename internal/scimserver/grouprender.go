@@ -197,15 +197,16 @@ func appendJSONString(b []byte, s string) []byte {
 
 // serveGet answers GET /Groups/{id} (the library's Get, without its map
 // and reflection when no projection but excludedAttributes=members is
-// asked): the links and the member names are two round trips whatever the
-// group's size, and nothing reads a member's record.
+// asked): the links, the member set and the member names are three round
+// trips whatever the group's size, two once the replica knows the group's
+// slug (viewWithMembers), and nothing reads a member's record.
 func (g *groupsHandler) serveGet(w http.ResponseWriter, r *http.Request, id string) {
 	ctx, ov := withOverride(r.Context())
 	q := r.URL.Query()
 	inc, exc := mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
 	plain, withMembers := plainGroupRender(inc, exc)
 	err := func() error {
-		v, err := g.view(ctx, id)
+		v, ms, err := g.viewWithMembers(ctx, id, plain && withMembers)
 		if err != nil {
 			return g.fail(ctx, "get", err)
 		}
@@ -217,12 +218,6 @@ func (g *groupsHandler) serveGet(w http.ResponseWriter, r *http.Request, id stri
 			w.Header().Set("Content-Type", scimContentType)
 			_, _ = w.Write(b)
 			return nil
-		}
-		var ms []state.GroupMember
-		if withMembers {
-			if ms, err = g.store.GroupMemberNames(ctx, g.site.ID, v.Slug); err != nil {
-				return g.fail(ctx, "get", err)
-			}
 		}
 		// Everything is read: the answer is streamed from here.
 		w.Header().Set("Content-Type", scimContentType)

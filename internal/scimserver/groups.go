@@ -133,6 +133,12 @@ func (g *groupsHandler) accessGroupsFrom(ctx context.Context, raw []byte, at tim
 // read but the links.
 func (g *groupsHandler) views(ctx context.Context) ([]groupView, error) {
 	links, raw, at, err := g.store.SiteGroups(ctx, g.site.ID, accessGroupsBlob)
+	return g.viewsFrom(ctx, links, raw, at, err)
+}
+
+// viewsFrom is views on a read of the links and the access-group cache
+// already made (err is that read's error).
+func (g *groupsHandler) viewsFrom(ctx context.Context, links []*state.GroupRecord, raw []byte, at time.Time, err error) ([]groupView, error) {
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return nil, err
 	}
@@ -164,6 +170,11 @@ func (g *groupsHandler) view(ctx context.Context, id string) (groupView, error) 
 	if err != nil {
 		return groupView{}, err
 	}
+	return g.pick(vs, id)
+}
+
+// pick returns the group id of vs, or 404.
+func (g *groupsHandler) pick(vs []groupView, id string) (groupView, error) {
 	for _, v := range vs {
 		if v.ID == id {
 			g.slugs.put(v.ID, v.Slug)
@@ -171,6 +182,42 @@ func (g *groupsHandler) view(ctx context.Context, id string) (groupView, error) 
 		}
 	}
 	return groupView{}, scimerrors.ScimErrorResourceNotFound(id)
+}
+
+// viewWithMembers returns the group id and, with members, its members
+// (GroupMemberNames): in three round trips, or two when this replica
+// knows the group's slug (groupSlugs), the member set being read with the
+// group then.
+func (g *groupsHandler) viewWithMembers(ctx context.Context, id string, members bool) (groupView, []state.GroupMember, error) {
+	slug, known := g.slugs.get(id)
+	if !members || !known {
+		v, err := g.view(ctx, id)
+		if err != nil || !members {
+			return v, nil, err
+		}
+		ms, err := g.store.GroupMemberNames(ctx, g.site.ID, v.Slug)
+		return v, ms, err
+	}
+	links, raw, at, sets, err := g.store.SiteGroupsMembers(ctx, g.site.ID, accessGroupsBlob, []string{slug})
+	vs, err := g.viewsFrom(ctx, links, raw, at, err)
+	if err != nil {
+		return groupView{}, nil, err
+	}
+	v, err := g.pick(vs, id)
+	if err != nil {
+		g.slugs.forget(id)
+		return groupView{}, nil, err
+	}
+	if v.Slug != slug {
+		g.slugs.put(v.ID, v.Slug)
+		ms, err := g.store.GroupMemberNames(ctx, g.site.ID, v.Slug)
+		return v, ms, err
+	}
+	ms, err := g.store.MemberNames(ctx, g.site.ID, sets)
+	if err != nil {
+		return groupView{}, nil, err
+	}
+	return v, ms[0], nil
 }
 
 // members renders a group's members: SCIM user ids from the reverse index

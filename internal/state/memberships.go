@@ -754,21 +754,45 @@ func (s *RedisStore) GroupsMemberNames(ctx context.Context, siteID string, slugs
 	if len(slugs) == 0 {
 		return out, nil
 	}
-	k := s.keysFor(siteID)
-	sets := make([]*redis.StringSliceCmd, len(slugs))
+	var sets []*redis.StringSliceCmd
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, slug := range slugs {
-			sets[i] = p.SMembers(ctx, s.memberSetKey(siteID, slug))
-		}
+		sets = s.queueMemberSets(ctx, p, siteID, slugs)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("state: read members of %s: %w", strings.Join(slugs, ", "), err)
 	}
-	ids := make([][]string, len(slugs))
-	total := 0
-	for i, c := range sets {
+	return s.MemberNames(ctx, siteID, setsOf(sets))
+}
+
+// queueMemberSets queues the SMEMBERS of each slug's member set on p.
+func (s *RedisStore) queueMemberSets(ctx context.Context, p redis.Pipeliner, siteID string, slugs []string) []*redis.StringSliceCmd {
+	sets := make([]*redis.StringSliceCmd, len(slugs))
+	for i, slug := range slugs {
+		sets[i] = p.SMembers(ctx, s.memberSetKey(siteID, slug))
+	}
+	return sets
+}
+
+func setsOf(cmds []*redis.StringSliceCmd) [][]string {
+	ids := make([][]string, len(cmds))
+	for i, c := range cmds {
 		ids[i] = c.Val()
-		total += len(ids[i])
+	}
+	return ids
+}
+
+// MemberNames is the second step of GroupsMemberNames, for member sets
+// already read (SiteGroupsMembers): each set's members with their
+// userNames, ordered by id, in one round trip.
+func (s *RedisStore) MemberNames(ctx context.Context, siteID string, ids [][]string) ([][]GroupMember, error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, err
+	}
+	k := s.keysFor(siteID)
+	out := make([][]GroupMember, len(ids))
+	total := 0
+	for _, x := range ids {
+		total += len(x)
 	}
 	if total == 0 {
 		for i := range out {
@@ -780,7 +804,7 @@ func (s *RedisStore) GroupsMemberNames(ctx context.Context, siteID string, slugs
 	for _, x := range ids {
 		all = append(all, x...)
 	}
-	orders := make([][]int32, len(slugs))
+	orders := make([][]int32, len(ids))
 	order := func() {
 		for i, x := range ids {
 			orders[i] = idOrder(x)
@@ -799,7 +823,7 @@ func (s *RedisStore) GroupsMemberNames(ctx context.Context, siteID string, slugs
 	names, err := s.rdb.HMGet(ctx, k.names, all...).Result()
 	<-ordered
 	if err != nil {
-		return nil, fmt.Errorf("state: read member names of %s: %w", strings.Join(slugs, ", "), err)
+		return nil, fmt.Errorf("state: read member names: %w", err)
 	}
 	var missing []string
 	var short []int // the groups with a member missing from the hash
@@ -1147,6 +1171,8 @@ type MembershipStore interface {
 	GroupMembers(ctx context.Context, siteID, slug string) ([]string, error)
 	GroupMemberNames(ctx context.Context, siteID, slug string) ([]GroupMember, error)
 	GroupsMemberNames(ctx context.Context, siteID string, slugs []string) ([][]GroupMember, error)
+	MemberNames(ctx context.Context, siteID string, sets [][]string) ([][]GroupMember, error)
+	SiteGroupsMembers(ctx context.Context, siteID, blob string, slugs []string) (links []*GroupRecord, raw []byte, at time.Time, sets [][]string, err error)
 	IsGroupMember(ctx context.Context, siteID, slug, userID string) (bool, error)
 	UserGroups(ctx context.Context, siteID string, userIDs []string) (map[string][]string, error)
 	ForgetUser(ctx context.Context, siteID, userID string) error
@@ -1222,6 +1248,31 @@ func (s *RedisStore) SiteGroups(ctx context.Context, siteID, blob string) (links
 	links = decodeGroups(all.Val())
 	raw, at, err = blobOf(cached.Val())
 	return links, raw, at, err
+}
+
+// SiteGroupsMembers is SiteGroups with the member sets of slugs read in
+// the same round trip (the first step of GroupsMemberNames; MemberNames is
+// the second): GET /Groups/{id} of a group whose slug is known from
+// before reads the group and its members in two round trips.
+func (s *RedisStore) SiteGroupsMembers(ctx context.Context, siteID, blob string, slugs []string) (links []*GroupRecord, raw []byte, at time.Time, sets [][]string, err error) {
+	if err := ValidateSiteID(siteID); err != nil {
+		return nil, nil, time.Time{}, nil, err
+	}
+	var all *redis.MapStringStringCmd
+	var cached *redis.SliceCmd
+	var members []*redis.StringSliceCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, s.memKeys(siteID).grp)
+		cached = p.HMGet(ctx, siteKey(s.prefix, siteID, "cache"), blob, blob+":at")
+		members = s.queueMemberSets(ctx, p, siteID, slugs)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, time.Time{}, nil, err
+	}
+	links = decodeGroups(all.Val())
+	raw, at, err = blobOf(cached.Val())
+	return links, raw, at, setsOf(members), err
 }
 
 // StoreBlob stores a cached document with the current time.

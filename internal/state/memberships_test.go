@@ -181,6 +181,20 @@ func runMembershipConformance(t *testing.T, newStore func(t *testing.T) Backend)
 		if n, _ := rs.rdb.HGet(ctx, rs.keysFor(site).names, "u3").Result(); n != "cy@example.com" {
 			t.Errorf("the backfill stored %q", n)
 		}
+		// The same two steps, the sets read with the site's groups.
+		if err := s.LinkGroup(ctx, &GroupRecord{ID: "g1", SiteID: site, Slug: "b"}); err != nil {
+			t.Fatal(err)
+		}
+		links, _, _, sets, err := s.SiteGroupsMembers(ctx, site, "accessgroups", []string{"b", "empty"})
+		if len(sets) == 2 {
+			slices.Sort(sets[0]) // the set as it is: u2 has no record, and no name
+		}
+		if !errors.Is(err, ErrNotFound) || len(links) != 1 || links[0].Slug != "b" || fmt.Sprint(sets) != "[[u1 u2 u3] []]" {
+			t.Fatalf("SiteGroupsMembers: %v %v %v (no blob cached: ErrNotFound)", links, sets, err)
+		}
+		if got, err := s.MemberNames(ctx, site, sets); err != nil || fmt.Sprint(got) != "[[{u1 ann@example.com} {u3 cy@example.com}] []]" {
+			t.Errorf("MemberNames: %v %v", got, err)
+		}
 	})
 
 	t.Run("ChangeMembersOpsInOrder", func(t *testing.T) {

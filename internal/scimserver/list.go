@@ -58,6 +58,7 @@ func simpleUserFilter(raw string) (filter.Expression, bool) {
 	}
 	p := filter.AttributePath{AttributeName: attr}
 	if name, sub, ok := strings.Cut(attr, "."); ok {
+		sub := sub // allocated here, for emails.value only
 		p = filter.AttributePath{AttributeName: name, SubAttribute: &sub}
 	}
 	return &filter.AttributeExpression{AttributePath: p, Operator: filter.EQ, CompareValue: value}, true

@@ -134,6 +134,9 @@ type Store interface {
 	FindUser(ctx context.Context, siteID string, idx Index, value string) (*UserRecord, error)
 	// LookupUserIDs returns the ids holding a value of any index, including
 	// the non-unique displayName. No match is an empty slice, not an error.
+	// A displayName is found by a 52-bit hash (dnScore): with a chance of
+	// 2^-52 per pair of names, the ids of another name come too, so
+	// callers re-check the records' displayName.
 	LookupUserIDs(ctx context.Context, siteID string, idx Index, value string) ([]string, error)
 	// ListUserIDs pages through a site's users in creation order (0-based
 	// offset) and returns the total count from the same snapshot.

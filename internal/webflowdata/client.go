@@ -60,6 +60,7 @@ type Config struct {
 // safe for concurrent use.
 type Client struct {
 	base     *url.URL
+	baseURL  string // base.String(), which every call's URL starts with
 	token    Token
 	key      string
 	hc       *http.Client
@@ -87,7 +88,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("webflowdata: invalid base URL %q", raw)
 	}
 	c := &Client{
-		base: base, token: cfg.Token, key: cfg.Token.Fingerprint(),
+		base: base, baseURL: base.String(), token: cfg.Token, key: cfg.Token.Fingerprint(),
 		hc: cfg.HTTPClient, ua: cfg.UserAgent, limiter: cfg.Limiter, retry: cfg.Retry,
 		observer: cfg.Observer, audit: cfg.Audit, timeout: cfg.Timeout, maxRetry: cfg.MaxRetryAfter, sleep: cfg.Sleep,
 	}
@@ -182,7 +183,7 @@ func (c *Client) do(ctx context.Context, r request) error {
 			return fmt.Errorf("webflow %s: encode body: %w", r.call.Endpoint, err)
 		}
 	}
-	target := c.base.String() + r.path
+	target := c.baseURL + r.path
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()
 	}

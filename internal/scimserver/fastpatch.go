@@ -222,6 +222,33 @@ func (st *site) serveUserPatch(w http.ResponseWriter, r *http.Request, ov *overr
 	writeUser(w, http.StatusOK, rec, groups, st.base, id)
 }
 
+// fastPut serves a PUT /Users/{id} (Okta's AIW apps deactivate and
+// reactivate with it) here when its body is one fastCreateUser takes (the
+// library validates a PUT body as a POST body) and it has no query string,
+// and reports whether it did: the handler gets the User the library's
+// validation would have given it, and the answer (200 and the resource,
+// or the error) is written as the library writes it.
+func (st *site) fastPut(w http.ResponseWriter, r *http.Request, ov *override, body []byte) bool {
+	if r.Method != http.MethodPut || r.URL.RawQuery != "" {
+		return false
+	}
+	id, ok := strings.CutPrefix(r.URL.Path, "/v2/Users/")
+	if !ok || id == "" || strings.ContainsAny(id, "/%") {
+		return false
+	}
+	u, ok := fastCreateUser(body)
+	if !ok {
+		return false
+	}
+	rec, groups, err := st.users.replace(r.Context(), id, u, nil)
+	if err != nil {
+		writeLibraryError(&overrideWriter{ResponseWriter: w, ov: ov}, http.MethodPut, err)
+		return true
+	}
+	writeUser(w, http.StatusOK, rec, groups, st.base, id)
+	return true
+}
+
 // fastResourceType is what serveFastPatch needs of a resource type: its
 // handler's Patch, and the library's name, endpoint and schemas for it.
 type fastResourceType struct {

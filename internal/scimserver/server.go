@@ -412,7 +412,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 	r = r.WithContext(sc)
 
 	var patchBody []byte // a PATCH's body after the normaliser
-	var postBody []byte  // a POST's body (fastpost.go)
+	var postBody []byte  // a POST's or PUT's body (fastpost.go, fastpatch.go)
 	// activeOps: a user PATCH of active only, read as sent (fastpatch.go)
 	var activeOps []scim.PatchOperation
 	if r.Body != nil && r.Body != http.NoBody {
@@ -483,7 +483,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 			body = norm
 			patchBody = norm
 		}
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost || r.Method == http.MethodPut {
 			postBody = body
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -555,6 +555,9 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	if !st.slowPaths && st.fastPost(w, r, ov, postBody) { // fastpost.go
+		return
+	}
+	if !st.slowPaths && st.fastPut(w, r, ov, postBody) { // fastpatch.go
 		return
 	}
 	if _, _, ok := projectionOf(r); ok {

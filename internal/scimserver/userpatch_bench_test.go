@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -49,5 +50,47 @@ func BenchmarkUserPatch(b *testing.B) {
 	}
 	if !bytes.Contains(w.last, []byte(`"active":true`)) {
 		b.Fatalf("last answer: %s", w.last)
+	}
+}
+
+// BenchmarkUserPut: Okta's deactivate and reactivate as an AIW app sends
+// them (PUT of the whole user), through the whole server in-process, with
+// the fast path (fastPut) and through the library:
+//
+//	REDIS_URL=redis://127.0.0.1:6379/9 go test -run '^$' -bench UserPut -benchmem ./internal/scimserver/
+func BenchmarkUserPut(b *testing.B) {
+	for _, mode := range []string{"fast", "library"} {
+		b.Run(mode, func(b *testing.B) {
+			f := newBoundsFixture(b, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) })
+			f.srv.sites[boundsSiteA].slowPaths = mode == "library"
+			a := f.do(b, boundsSiteA, "POST", "/Users", oktaCreate("put.bench@example.com"))
+			if a.status != http.StatusCreated {
+				b.Fatalf("POST /Users: %d %s", a.status, a.raw)
+			}
+			id := a.body["id"].(string)
+			if g := f.do(b, boundsSiteA, "POST", "/Groups", groupBody("Staff", []string{id})); g.status != http.StatusCreated {
+				b.Fatalf("POST /Groups: %d %s", g.status, g.raw)
+			}
+			var bodies [][]byte
+			for _, active := range []bool{false, true} {
+				bodies = append(bodies, fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":%q,"userName":"put.bench@example.com","name":{"givenName":"Test","familyName":"User"},"emails":[{"primary":true,"value":"put.bench@example.com","type":"work"}],"displayName":"Test User","locale":"en-US","externalId":"00uput.bench@example.com","groups":[],"active":%t}`, id, active))
+			}
+			target := "/sites/" + boundsSiteA + "/scim/v2/Users/" + id
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, body := range bodies {
+					req := httptest.NewRequest(http.MethodPut, target, bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+boundsTokenA)
+					req.Header.Set("Content-Type", "application/scim+json")
+					clear(w.h)
+					w.status = 0
+					f.srv.ServeHTTP(w, req)
+					if w.status != http.StatusOK {
+						b.Fatalf("PUT: %d %s", w.status, w.last)
+					}
+				}
+			}
+		})
 	}
 }

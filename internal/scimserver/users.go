@@ -658,21 +658,31 @@ func indexFor(attr string) state.Index {
 // ---- Replace / Patch ----
 
 func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	ctx := r.Context()
+	next, perr := mapping.FromAttributes(attrs)
+	out, groups, err := h.replace(r.Context(), id, next, perr)
+	if err != nil {
+		return scim.Resource{}, err
+	}
+	return h.resource(out, r, groups), nil
+}
+
+// replace replaces the user id with next (perr: the body did not map to a
+// User) and returns the stored record and its groups attribute, or the
+// error as the client must see it (fail).
+func (h *usersHandler) replace(ctx context.Context, id string, next mapping.User, perr error) (*state.UserRecord, []any, error) {
 	// Parsed first, for the lock the write needs, but a missing user is
 	// still 404 before a bad body is 400.
-	next, perr := mapping.FromAttributes(attrs)
 	mode := state.LockNever
 	if perr == nil {
 		mode = state.LockToSetActive(next.Active)
 	}
 	w, err := h.loadForWrite(ctx, id, mode)
 	if err != nil {
-		return scim.Resource{}, h.fail(ctx, "replace", err)
+		return nil, nil, h.fail(ctx, "replace", err)
 	}
 	defer w.release()
 	if perr != nil {
-		return scim.Resource{}, h.fail(ctx, "replace", perr)
+		return nil, nil, h.fail(ctx, "replace", perr)
 	}
 	// Our extension's data is read-write but optional on PUT: an IdP that
 	// never sends it must not wipe it.
@@ -683,7 +693,7 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	}
 	if w.lock == nil && h.needsLock(w.rec, next) {
 		if err := h.relock(ctx, w); err != nil {
-			return scim.Resource{}, h.fail(ctx, "replace", err)
+			return nil, nil, h.fail(ctx, "replace", err)
 		}
 		if prev = decodeUser(w.rec); keepData {
 			next.Data = prev.Data
@@ -691,9 +701,9 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	}
 	out, err := h.apply(ctx, w, prev, next)
 	if err != nil {
-		return scim.Resource{}, h.fail(ctx, "replace", err)
+		return nil, nil, h.fail(ctx, "replace", err)
 	}
-	return h.resource(out, r, w.groups), nil
+	return out, w.groups, nil
 }
 
 func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {

@@ -246,6 +246,17 @@ func (l *heldLock) unlockSatisfied() {
 	l.waiters.release(l.id)
 }
 
+// saveUnlock stores rec, releases the lock and completes the user's
+// queued membership write in one round trip (state.UserLock.SaveUnlock):
+// the worker's step after a successful write that changed the record. If
+// the lock expired meanwhile nothing is stored (another writer may hold
+// the user, and stores what it reads) and the user stays queued.
+func (l *heldLock) saveUnlock(ctx context.Context, rec *state.UserRecord) error {
+	err := l.lk.SaveUnlock(ctx, rec, true)
+	l.waiters.release(l.id)
+	return err
+}
+
 // unlockCompleted releases the lock and completes the user's queued
 // membership write (state.UserLock.UnlockCompleted): the worker's step
 // after a successful write.
@@ -339,10 +350,17 @@ func (h *usersHandler) applyPending(ctx context.Context, p state.Pending) bool {
 	if err != nil || !ok {
 		return false
 	}
-	err = h.applyLocked(ctx, p.UserID, v, lk)
+	store, err := h.applyLocked(ctx, p.UserID, v, lk)
 	if err == nil {
-		// Released and marked done in one round trip.
-		if cerr := lk.unlockCompleted(ctx); cerr != nil {
+		// The record stored (when it changed), the lock released and the
+		// write marked done, in one round trip.
+		var cerr error
+		if store != nil {
+			cerr = lk.saveUnlock(ctx, store)
+		} else {
+			cerr = lk.unlockCompleted(ctx)
+		}
+		if cerr != nil {
 			h.log.Warn("could not mark a membership write done; it will be re-checked", "id", p.UserID, "error", cerr)
 		}
 		return true
@@ -370,10 +388,11 @@ const maxAttempts = 20
 
 // applyLocked writes the user's groups (the caller holds lk and read v,
 // the user's view with its record, when it took it): one GET, then one
-// PATCH if the list changes.
-func (h *usersHandler) applyLocked(ctx context.Context, id string, v *state.UserView, lk *heldLock) error {
+// PATCH if the list changes. It returns the record to store as the lock
+// is released (what Webflow holds now), or nil when it is unchanged.
+func (h *usersHandler) applyLocked(ctx context.Context, id string, v *state.UserView, lk *heldLock) (*state.UserRecord, error) {
 	if len(v.Users) == 0 {
-		return nil // deleted meanwhile: nothing to write
+		return nil, nil // deleted meanwhile: nothing to write
 	}
 	wctx, cancel := lk.bound(ctx)
 	defer cancel()
@@ -382,37 +401,37 @@ func (h *usersHandler) applyLocked(ctx context.Context, id string, v *state.User
 		// A cascaded delete: the Webflow user, then the record.
 		if rec.WebflowUserID != "" {
 			if err := h.deleteUpstream(wctx, rec.WebflowUserID); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := h.store.DeleteUser(ctx, h.site.ID, id); err != nil && !errors.Is(err, state.ErrNotFound) {
-			return err
+			return nil, err
 		}
 		h.log.Info("audit: cascaded delete applied", "audit", true, "id", id, "email", rec.Email)
-		return h.store.ForgetUser(ctx, h.site.ID, id)
+		return nil, h.store.ForgetUser(ctx, h.site.ID, id)
 	}
 	if rec.WebflowUserID == "" {
-		return nil
+		return nil, nil
 	}
 	if !rec.Active && h.site.Deactivation == DeactivateDelete {
 		// A queued deactivation (cascade) under the delete policy.
 		if err := h.deleteUpstream(wctx, rec.WebflowUserID); err != nil {
-			return err
+			return nil, err
 		}
 		out := *rec
 		out.WebflowUserID, out.Webflow = "", nil
-		return h.save(ctx, &out)
+		return nil, h.save(ctx, &out)
 	}
 	cur, err := h.readLocked(wctx, rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	managed, desired := desiredFrom(v, rec)
 	groups, changed := fullList(cur, managed, desired)
 	nu := cur
 	if changed {
 		if nu, err = h.wf.UpdateUser(webflowdata.WithAuditBefore(wctx, cur), h.site.ID, rec.WebflowUserID, webflowdata.UpdateUserRequest{AccessGroups: groups}); err != nil {
-			return err
+			return nil, err
 		}
 		if !sameSet(nu.Slugs(), groups) {
 			h.log.Warn("access-group drift: Webflow holds a different list than the bridge wrote", "id", id, "sent", groups, "holds", nu.Slugs())
@@ -421,9 +440,9 @@ func (h *usersHandler) applyLocked(ctx context.Context, id string, v *state.User
 	out := *rec
 	h.fill(&out, decodeUser(rec), rec.Email, nu)
 	if sameContent(rec, &out) {
-		return nil // nothing written, nothing new to store
+		return nil, nil // nothing written, nothing new to store
 	}
-	return h.save(ctx, &out)
+	return &out, nil
 }
 
 type permanentError struct{ error }

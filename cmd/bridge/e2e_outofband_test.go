@@ -304,3 +304,42 @@ func TestPatchRacingOutOfBandChange(t *testing.T) {
 		}
 	}
 }
+
+// A deactivate whose user's lock is gone by the time it stores the record
+// (expired: another writer may hold the user now) stores nothing and
+// answers 503 with Retry-After; the IdP's retry then completes it.
+func TestLostLockStoresNothing(t *testing.T) {
+	h := newBridge(t)
+	race := &afterScript{}
+	h.app.rdb.AddHook(race)
+	id := h.newUser("lost.lock@example.com")
+	h.must(201, h.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Members", "members": []map[string]any{{"value": id}}}))
+	h.drain()
+	ctx := context.Background()
+	race.arm("evalsha[users/8]", func() {
+		keys, err := h.app.rdb.Keys(ctx, "*lock:u:*").Result()
+		if err != nil || len(keys) != 1 {
+			t.Errorf("lock keys %v %v", keys, err)
+			return
+		}
+		h.app.rdb.Del(ctx, keys...)
+	})
+	deactivate := patch(op("replace", "", map[string]any{"active": false}))
+	r := h.do("PATCH", "/Users/"+id, deactivate)
+	if !race.fired() {
+		t.Fatal("the lock was not taken by the write's read")
+	}
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("lost lock: %d %s (Retry-After %q)", r.Status, r.Raw, r.Header.Get("Retry-After"))
+	}
+	if g := h.must(200, h.do("GET", "/Users/"+id, nil)); g.Body["active"] != true {
+		t.Fatalf("a write whose lock was lost was stored: %s", g.Raw)
+	}
+	h.must(200, h.do("PATCH", "/Users/"+id, deactivate))
+	if g := h.must(200, h.do("GET", "/Users/"+id, nil)); g.Body["active"] != false {
+		t.Fatalf("the retry did not deactivate: %s", g.Raw)
+	}
+	if got := h.slugs("lost.lock@example.com"); got != "" {
+		t.Errorf("Webflow still holds %q after the deactivate", got)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/state"
@@ -404,4 +405,23 @@ func (h *bridgeHarness) startWorker() func() {
 	done := make(chan struct{})
 	go func() { h.app.scim.Worker(ctx, 10*time.Millisecond); close(done) }()
 	return func() { cancel(); <-done }
+}
+
+// keysMatching lists the keys matching pattern on every master: KEYS on a
+// Redis Cluster client runs on one node only, which holds one slot range.
+func keysMatching(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.Keys(ctx, pattern).Result()
+	}
+	var mu sync.Mutex
+	var all []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		keys, err := node.Keys(ctx, pattern).Result()
+		mu.Lock()
+		all = append(all, keys...)
+		mu.Unlock()
+		return err
+	})
+	return all, err
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/elimity-com/scim"
-	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/scim2/filter-parser/v2"
 
 	"github.com/webflowscim/bridge/internal/mapping"
@@ -169,10 +168,7 @@ func (st *site) serveFastPatch(w http.ResponseWriter, r *http.Request, ov *overr
 	ow.Header().Set("Content-Type", scimContentType)
 	res, err := rt.patch(r, id, ops)
 	if err != nil {
-		se := scimerrors.CheckScimError(err, http.MethodPatch)
-		raw, _ := json.Marshal(&se)
-		ow.WriteHeader(se.Status)
-		_, _ = ow.Write(raw)
+		writeLibraryError(ow, http.MethodPatch, err)
 		return
 	}
 	if len(res.Attributes) == 0 {

@@ -655,7 +655,7 @@ func TestGroupListPagesWithMembers(t *testing.T) {
 	}
 	// Data written before the names hash existed (no hash at all): the
 	// same answers, every group of a page read together, two to a page.
-	keys, err := keysMatching(context.Background(), h.app.rdb, "*:names")
+	keys, err := h.keys(context.Background(), "*:names")
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("names hash: %v %v", keys, err)
 	}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/webflowscim/bridge/internal/config"
 	"github.com/webflowscim/bridge/internal/state"
@@ -407,21 +406,13 @@ func (h *bridgeHarness) startWorker() func() {
 	return func() { cancel(); <-done }
 }
 
-// keysMatching lists the keys matching pattern on every master: KEYS on a
-// Redis Cluster client runs on one node only, which holds one slot range.
-func keysMatching(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
-	cc, ok := rdb.(*redis.ClusterClient)
-	if !ok {
-		return rdb.Keys(ctx, pattern).Result()
-	}
-	var mu sync.Mutex
-	var all []string
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-		keys, err := node.Keys(ctx, pattern).Result()
-		mu.Lock()
-		all = append(all, keys...)
-		mu.Unlock()
-		return err
+// keys lists this bridge's keys matching pattern (after its key prefix),
+// on every master of a cluster, whatever other tests left on a shared one.
+func (h *bridgeHarness) keys(ctx context.Context, pattern string) ([]string, error) {
+	var keys []string
+	err := state.ForEachKey(ctx, h.app.rdb, h.prefix+pattern, func(k string) error {
+		keys = append(keys, k)
+		return nil
 	})
-	return all, err
+	return keys, err
 }

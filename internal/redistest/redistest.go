@@ -279,7 +279,7 @@ func (c *RedisCluster) WaitHealthy(ctx context.Context) error {
 		}
 	}
 	// Every master with slots has a replica that is up, as the nodes see it.
-	return poll(ctx, 50*time.Millisecond, func() error {
+	if err := poll(ctx, 50*time.Millisecond, func() error {
 		nodes, err := c.Topology(ctx)
 		if err != nil {
 			return err
@@ -322,7 +322,82 @@ func (c *RedisCluster) WaitHealthy(ctx context.Context) error {
 			}
 		}
 		return nil
+	}); err != nil {
+		return err
+	}
+	return c.confirmWrites(ctx)
+}
+
+// confirmWrites writes a key on every master that serves slots and waits
+// until a replica acknowledges it (WAIT). Right after the initial sync a
+// replica's first acknowledgement can take longer than the bridge's WAIT
+// timeout, and the first writes of a test would then fail as if a
+// failover were in progress.
+func (c *RedisCluster) confirmWrites(ctx context.Context) error {
+	nodes, err := c.Topology(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		node := c.Node(n.Addr)
+		if !n.Master || n.Failed || len(n.Slots) == 0 || node == nil {
+			continue
+		}
+		if err := confirmWrite(ctx, node.Client(), n); err != nil {
+			return fmt.Errorf("redistest: master %s: %w", n.Addr, err)
+		}
+	}
+	return nil
+}
+
+func confirmWrite(ctx context.Context, cl *redis.Client, n ClusterNode) error {
+	defer cl.Close()
+	key := ""
+	for i := 0; key == "" && i < 1000; i++ {
+		k := "redistest:warm:" + strconv.Itoa(i)
+		slot, err := cl.ClusterKeySlot(ctx, k).Result()
+		if err != nil {
+			return err
+		}
+		if servesSlot(n.Slots, int(slot)) {
+			key = k
+		}
+	}
+	if key == "" {
+		return errors.New("no key of its slots found")
+	}
+	conn := cl.Conn()
+	defer conn.Close()
+	return poll(ctx, 50*time.Millisecond, func() error {
+		if err := conn.Set(ctx, key, "1", time.Minute).Err(); err != nil {
+			return err
+		}
+		acked, err := conn.Wait(ctx, 1, time.Second).Result()
+		if err != nil {
+			return err
+		}
+		if acked < 1 {
+			return errors.New("no replica acknowledged a write yet")
+		}
+		return nil
 	})
+}
+
+// servesSlot reports whether slot is in the CLUSTER NODES slot ranges
+// ("0-5460", "5461"; the "[...]" entries of a migration are not served).
+func servesSlot(ranges []string, slot int) bool {
+	for _, r := range ranges {
+		lo, hi, isRange := strings.Cut(r, "-")
+		if !isRange {
+			hi = lo
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 == nil && err2 == nil && a <= slot && slot <= b {
+			return true
+		}
+	}
+	return false
 }
 
 // ClusterNode is one line of CLUSTER NODES.

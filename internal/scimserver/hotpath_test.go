@@ -34,7 +34,7 @@ var hotPathPaths = []string{
 func TestCleanPathAgreesWithNormalisePath(t *testing.T) {
 	for _, p := range hotPathPaths {
 		got, ok := normalisePath(p)
-		slow, slowOK := normalisePathSlow(p)
+		slow, slowOK := normaliseSegments(p)
 		if got != slow || ok != slowOK {
 			t.Errorf("%q: normalisePath %q %v, without the fast path %q %v", p, got, ok, slow, slowOK)
 		}
@@ -44,41 +44,13 @@ func TestCleanPathAgreesWithNormalisePath(t *testing.T) {
 	}
 }
 
-// normalisePathSlow is normalisePath without its cleanPath fast path.
-func normalisePathSlow(p string) (string, bool) {
-	if p == "" {
-		return "/", true
-	}
-	parts := strings.Split(p, "/")
-	out := make([]string, 0, len(parts))
-	for _, seg := range parts {
-		switch seg {
-		case "", ".":
-			continue
-		case "..":
-			return "", false
-		}
-		out = append(out, seg)
-	}
-	for i := 0; i+2 < len(out); i++ {
-		if out[i] == "scim" && strings.EqualFold(out[i+1], "v2") {
-			out[i+1] = "v2"
-			if c, ok := collections[strings.ToLower(out[i+2])]; ok {
-				out[i+2] = c
-			}
-			break
-		}
-	}
-	return "/" + strings.Join(out, "/"), true
-}
-
 func FuzzCleanPath(f *testing.F) {
 	for _, p := range hotPathPaths {
 		f.Add(p)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
 		got, ok := normalisePath(p)
-		slow, slowOK := normalisePathSlow(p)
+		slow, slowOK := normaliseSegments(p)
 		if got != slow || ok != slowOK {
 			t.Fatalf("%q: normalisePath %q %v, without the fast path %q %v", p, got, ok, slow, slowOK)
 		}

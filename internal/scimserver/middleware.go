@@ -29,11 +29,17 @@ var collections = map[string]string{
 // strips a trailing "/", and canonicalises the collection segment after
 // "/scim/v2/". It reports false for paths that try to climb with "..".
 func normalisePath(p string) (string, bool) {
+	if p != "" && cleanPath(p) {
+		return p, true
+	}
+	return normaliseSegments(p)
+}
+
+// normaliseSegments is normalisePath without its cleanPath fast path: the
+// path split into segments, cleaned and joined again.
+func normaliseSegments(p string) (string, bool) {
 	if p == "" {
 		return "/", true
-	}
-	if cleanPath(p) {
-		return p, true
 	}
 	parts := strings.Split(p, "/")
 	out := make([]string, 0, len(parts))

@@ -7,7 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/webflowscim/bridge/internal/mapping"
 	"github.com/webflowscim/bridge/internal/state"
 )
 
@@ -202,8 +201,7 @@ func appendJSONString(b []byte, s string) []byte {
 // slug (viewWithMembers), and nothing reads a member's record.
 func (g *groupsHandler) serveGet(w http.ResponseWriter, r *http.Request, id string) {
 	ctx, ov := withOverride(r.Context())
-	q := r.URL.Query()
-	inc, exc := mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
+	inc, exc, _ := projectionOf(r)
 	plain, withMembers := plainGroupRender(inc, exc)
 	err := func() error {
 		v, ms, err := g.viewWithMembers(ctx, id, plain && withMembers)

@@ -243,8 +243,7 @@ func (g *groupsHandler) attributes(ctx context.Context, v groupView, r *http.Req
 	}
 	var inc, exc []string
 	if r != nil {
-		q := r.URL.Query()
-		inc, exc = mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
+		inc, exc, _ = projectionOf(r)
 	}
 	if wantsMembers(inc, exc) {
 		m, err := g.members(ctx, v, base)
@@ -624,7 +623,7 @@ func (g *groupsHandler) patchMembers(ctx context.Context, r *http.Request, id st
 // given, and lets it answer 204 otherwise. Only the attributes asked for
 // are rendered then.
 func patchWantsBody(r *http.Request) bool {
-	return strings.TrimSpace(r.URL.Query().Get("attributes")) != ""
+	return strings.TrimSpace(queryOf(r).Get("attributes")) != ""
 }
 
 func (g *groupsHandler) Delete(r *http.Request, id string) error {
@@ -741,7 +740,7 @@ func (g *groupsHandler) projected(ctx context.Context, v groupView, r *http.Requ
 // serveList answers GET /Groups (itemsPerPage = the number returned).
 func (g *groupsHandler) serveList(w http.ResponseWriter, r *http.Request, base string) {
 	ctx, ov := withOverride(r.Context())
-	q := r.URL.Query()
+	q := queryOf(r)
 	err := func() error {
 		start, err := queryInt(q, "startIndex", 1)
 		if err != nil {

@@ -138,9 +138,7 @@ func (h *usersHandler) resource(rec *state.UserRecord, r *http.Request, groups [
 		attrs["groups"] = groups
 	}
 	if r != nil {
-		q := r.URL.Query()
-		inc, exc := mapping.ParseAttrList(q.Get("attributes")), mapping.ParseAttrList(q.Get("excludedAttributes"))
-		if len(inc) > 0 || len(exc) > 0 {
+		if inc, exc, ok := projectionOf(r); ok {
 			attrs = mapping.Project(attrs, inc, exc)
 		}
 	}

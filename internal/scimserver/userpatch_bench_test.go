@@ -32,22 +32,7 @@ func BenchmarkUserPatch(b *testing.B) {
 		[]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`),
 		[]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":true}]}`),
 	}
-	target := "/sites/" + boundsSiteA + "/scim/v2/Users/" + id
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, body := range bodies {
-			req := httptest.NewRequest(http.MethodPatch, target, bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+boundsTokenA)
-			req.Header.Set("Content-Type", "application/scim+json")
-			clear(w.h)
-			w.status = 0
-			f.srv.ServeHTTP(w, req)
-			if w.status != http.StatusOK {
-				b.Fatalf("PATCH: %d %s", w.status, w.last)
-			}
-		}
-	}
+	w := replayUserWrites(b, f, http.MethodPatch, id, bodies)
 	if !bytes.Contains(w.last, []byte(`"active":true`)) {
 		b.Fatalf("last answer: %s", w.last)
 	}
@@ -75,22 +60,31 @@ func BenchmarkUserPut(b *testing.B) {
 			for _, active := range []bool{false, true} {
 				bodies = append(bodies, fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":%q,"userName":"put.bench@example.com","name":{"givenName":"Test","familyName":"User"},"emails":[{"primary":true,"value":"put.bench@example.com","type":"work"}],"displayName":"Test User","locale":"en-US","externalId":"00uput.bench@example.com","groups":[],"active":%t}`, id, active))
 			}
-			target := "/sites/" + boundsSiteA + "/scim/v2/Users/" + id
-			w := &discardWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				for _, body := range bodies {
-					req := httptest.NewRequest(http.MethodPut, target, bytes.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+boundsTokenA)
-					req.Header.Set("Content-Type", "application/scim+json")
-					clear(w.h)
-					w.status = 0
-					f.srv.ServeHTTP(w, req)
-					if w.status != http.StatusOK {
-						b.Fatalf("PUT: %d %s", w.status, w.last)
-					}
-				}
-			}
+			replayUserWrites(b, f, http.MethodPut, id, bodies)
 		})
 	}
+}
+
+// replayUserWrites sends bodies, in turn, to /Users/{id} of site A with
+// method, through the whole server, in every iteration of b.Loop, fails
+// the benchmark on any answer but 200, and returns the writer holding the
+// last answer.
+func replayUserWrites(b *testing.B, f *boundsFixture, method, id string, bodies [][]byte) *discardWriter {
+	target := "/sites/" + boundsSiteA + "/scim/v2/Users/" + id
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, body := range bodies {
+			req := httptest.NewRequest(method, target, bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+boundsTokenA)
+			req.Header.Set("Content-Type", "application/scim+json")
+			clear(w.h)
+			w.status = 0
+			f.srv.ServeHTTP(w, req)
+			if w.status != http.StatusOK {
+				b.Fatalf("%s: %d %s", method, w.status, w.last)
+			}
+		}
+	}
+	return w
 }

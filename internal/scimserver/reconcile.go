@@ -323,9 +323,15 @@ func (s *Server) WatchStore(ctx context.Context, every time.Duration) {
 // checkMarker is one check of a site's marker.
 func (s *Server) checkMarker(ctx context.Context, id string, st *site, every time.Duration) {
 	h := st.users
+	wasRunning := h.rebuild.running.Load()
 	raw, at, err := h.store.CachedBlob(ctx, id, markerBlob)
 	lost := errors.Is(err, state.ErrNotFound)
 	switch {
+	case wasRunning != h.rebuild.running.Load():
+		// This replica's rebuild ended while the marker was read: what was
+		// read may be its own last heartbeat, which is no peer's. The next
+		// check reads the marker the end wrote.
+		return
 	case err != nil && !lost:
 		return // the store is unreachable: nothing to learn
 	case h.rebuild.running.Load():
@@ -380,11 +386,14 @@ func (s *Server) rebuild(ctx context.Context, id string, h *usersHandler) {
 			continue
 		}
 		if err == nil {
+			// "steady" is written before running is cleared, so a check
+			// that sees running false reads "steady" (or a later marker),
+			// never this replica's own heartbeat.
 			h.rebuild.mu.Lock()
-			h.rebuild.running.Store(false)
 			if err := h.store.StoreBlob(ctx, id, markerBlob, []byte(markerSteady)); err != nil {
 				s.log.Warn("rebuild finished, but the site marker could not be written; other replicas take it over once its heartbeat is old", "site", id, "error", err)
 			}
+			h.rebuild.running.Store(false)
 			h.rebuild.mu.Unlock()
 			s.log.Info("rebuild after Redis loss finished", "site", id, "adopted", rep.Adopted, "webflow_users", rep.WebflowUsers)
 			return

@@ -2,6 +2,8 @@ package scimserver
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -111,6 +113,10 @@ func TestLockWaitsForOtherReplica(t *testing.T) {
 }
 
 // TestLockWaitCancelled: a cancelled request stops waiting and unregisters.
+// The cancel may land while the waiter sleeps or while its try is at Redis
+// (the waiter is registered before each try): in the second case the
+// store's error wraps context.Canceled, as every ctx error is matched
+// (errors.Is), so that is what is asserted.
 func TestLockWaitCancelled(t *testing.T) {
 	h := newLockHandler(t, embeddedStore(t), time.Hour)
 	_, lk, ok, err := h.tryLock(context.Background(), "u1", false)
@@ -123,10 +129,56 @@ func TestLockWaitCancelled(t *testing.T) {
 	go func() { _, _, err := h.lockUser(ctx, "u1"); got <- err }()
 	waitFor(t, "the waiter to register", func() bool { return h.waiters.size() == 1 })
 	cancel()
-	if err := <-got; err != context.Canceled {
+	if err := <-got; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 	if n := h.waiters.size(); n != 0 {
 		t.Fatalf("%d waiter entries left behind", n)
+	}
+}
+
+// TestWaitTurnCancelled pins both moments a cancel can land at, which
+// TestLockWaitCancelled hits by chance: while the waiter sleeps (waitTurn
+// answers ctx.Err()) and during a try (the try's error, wrapping
+// context.Canceled, is answered). Either way the waiter unregisters and
+// does not try again.
+func TestWaitTurnCancelled(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		duringTry bool
+	}{
+		{"while sleeping", false},
+		{"during a try", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newLockHandler(t, nil, time.Hour)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			tries := 0
+			got := make(chan error, 1)
+			go func() {
+				got <- h.waitTurn(ctx, &h.waiters, "u1", func() (bool, error) {
+					tries++
+					if tc.duringTry {
+						cancel()
+						return false, fmt.Errorf("state: read users: %w", ctx.Err())
+					}
+					return false, nil
+				})
+			}()
+			if !tc.duringTry {
+				waitFor(t, "the waiter to register", func() bool { return h.waiters.size() == 1 })
+				cancel()
+			}
+			if err := <-got; !errors.Is(err, context.Canceled) {
+				t.Fatalf("got %v, want context.Canceled", err)
+			}
+			if tries != 1 {
+				t.Errorf("%d tries, want 1", tries)
+			}
+			if n := h.waiters.size(); n != 0 {
+				t.Fatalf("%d waiter entries left behind", n)
+			}
+		})
 	}
 }

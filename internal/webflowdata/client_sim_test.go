@@ -23,7 +23,7 @@ type harness struct {
 	srv *httptest.Server
 }
 
-func newHarness(t *testing.T, opts webflowsim.Options) *harness {
+func newHarness(t testing.TB, opts webflowsim.Options) *harness {
 	t.Helper()
 	sim := webflowsim.New(opts)
 	if err := sim.LoadSeed(webflowsim.DemoSeed()); err != nil {
@@ -51,7 +51,7 @@ func (c *callCounter) ObserveCall(ci wf.CallInfo) {
 
 func (c *callCounter) get(k string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.n[k] }
 
-func (h *harness) client(t *testing.T, token string, cfg wf.Config) *wf.Client {
+func (h *harness) client(t testing.TB, token string, cfg wf.Config) *wf.Client {
 	t.Helper()
 	cfg.BaseURL = h.srv.URL + "/v2"
 	cfg.Token = wf.Token(token)

@@ -62,6 +62,7 @@ type Client struct {
 	base     *url.URL
 	baseURL  string // base.String(), which every call's URL starts with
 	token    Token
+	bearer   Token // "Bearer " + token: the Authorization header's value
 	key      string
 	hc       *http.Client
 	ua       string
@@ -88,7 +89,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("webflowdata: invalid base URL %q", raw)
 	}
 	c := &Client{
-		base: base, baseURL: base.String(), token: cfg.Token, key: cfg.Token.Fingerprint(),
+		base: base, baseURL: base.String(), token: cfg.Token, bearer: "Bearer " + cfg.Token, key: cfg.Token.Fingerprint(),
 		hc: cfg.HTTPClient, ua: cfg.UserAgent, limiter: cfg.Limiter, retry: cfg.Retry,
 		observer: cfg.Observer, audit: cfg.Audit, timeout: cfg.Timeout, maxRetry: cfg.MaxRetryAfter, sleep: cfg.Sleep,
 	}
@@ -207,8 +208,13 @@ func (c *Client) do(ctx context.Context, r request) error {
 }
 
 func (c *Client) attempt(ctx context.Context, r request, target string, payload []byte, n int) (int, RateInfo, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	// A ctx whose deadline comes before the timeout bounds the attempt
+	// already; WithTimeout would only add a cancel to it.
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
@@ -217,17 +223,9 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 	if err != nil {
 		return 0, RateInfo{}, fmt.Errorf("webflow %s: %w", r.call.Endpoint, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.ua)
-	if id := RequestIDFrom(ctx); id != "" {
-		req.Header.Set("X-Request-Id", id)
-	}
+	req.Header = c.header(RequestIDFrom(ctx), payload != nil)
 	if cc, ok := ctx.Value(callCountKey{}).(*CallCount); ok {
 		cc.n.Add(1)
-	}
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	t0 := time.Now()
 	resp, err := c.hc.Do(req)
@@ -246,12 +244,14 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		var derr error
+		lr := &io.LimitedReader{R: resp.Body, N: maxBodyBytes}
 		if r.out != nil && resp.StatusCode != http.StatusNoContent {
-			if err := decodeWire(io.LimitReader(resp.Body, maxBodyBytes), r.out); err != nil {
+			if err := decodeWire(lr, r.out); err != nil {
 				derr = &TransportError{Endpoint: r.call.Endpoint, Err: fmt.Errorf("decode response: %w", err)}
 			}
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
+		lr.N = maxErrorBytes // what may follow the value is drained, within bounds
+		_, _ = io.Copy(io.Discard, lr)
 		c.observe(r.call, resp.StatusCode, n, time.Since(t0), derr)
 		return resp.StatusCode, info, derr
 	}
@@ -271,6 +271,25 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 	}
 	c.observe(r.call, resp.StatusCode, n, time.Since(t0), apiErr)
 	return resp.StatusCode, info, apiErr
+}
+
+// header is an attempt's request header: the values share one array,
+// each slice capped at its one value, and the map is sized for them.
+func (c *Client) header(requestID string, hasBody bool) http.Header {
+	vals := [5]string{c.bearer.Reveal(), "application/json", c.ua}
+	h := make(http.Header, 5)
+	h["Authorization"] = vals[0:1:1]
+	h["Accept"] = vals[1:2:2]
+	h["User-Agent"] = vals[2:3:3]
+	if requestID != "" {
+		vals[3] = requestID
+		h["X-Request-Id"] = vals[3:4:4]
+	}
+	if hasBody {
+		vals[4] = "application/json"
+		h["Content-Type"] = vals[4:5:5]
+	}
+	return h
 }
 
 func (c *Client) observe(call Call, status, n int, d time.Duration, err error) {

@@ -2,6 +2,7 @@ package webflowdata
 
 import (
 	"io"
+	"sync"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -20,11 +21,38 @@ import (
 func unmarshalWire(b []byte, v any) error { return jsonv2.Unmarshal(b, v, jsonv1.DefaultOptionsV1()) }
 
 // decodeWire is json.NewDecoder(r).Decode(v) for Webflow payloads: it
-// reads the first JSON value of r and leaves what follows it.
+// reads the first JSON value of r and leaves what follows it. The decoder
+// and its read buffer come from wireDecoders.
 func decodeWire(r io.Reader, v any) error {
 	opts := jsonv1.DefaultOptionsV1()
-	return jsonv2.UnmarshalDecode(jsontext.NewDecoder(r, opts), v, opts)
+	d, _ := wireDecoders.Get().(*jsontext.Decoder)
+	if d == nil {
+		d = jsontext.NewDecoder(r, opts)
+	} else {
+		d.Reset(r, opts)
+	}
+	err := jsonv2.UnmarshalDecode(d, v, opts)
+	// A decoder that read a large answer (a page of users) keeps a large
+	// buffer: only those that read at most one user's size go back.
+	if d.InputOffset() <= maxPooledDecode {
+		d.Reset(noInput{}) // drop the reference to r (a response body)
+		wireDecoders.Put(d)
+	}
+	return err
 }
+
+// wireDecoders holds jsontext decoders between calls: a decoder and its
+// read buffer were about a fifth of the bytes one Webflow call allocated.
+var wireDecoders sync.Pool
+
+// maxPooledDecode bounds what a pooled decoder has read (and so roughly
+// its buffer): a user, an error body, a site, never a page of users.
+const maxPooledDecode = 16 << 10
+
+// noInput is the empty reader a decoder is reset to before it is pooled.
+type noInput struct{}
+
+func (noInput) Read([]byte) (int, error) { return 0, io.EOF }
 
 // plainString returns the value of a JSON string without escapes, control
 // characters or non-ASCII bytes (every timestamp and slug Webflow sends),

@@ -204,16 +204,16 @@ type UpdateUserRequest struct {
 	AccessGroups []string
 }
 
-// MarshalJSON distinguishes nil (omit) from empty (send []) AccessGroups.
+// MarshalJSON distinguishes nil (omit) from empty (send []) AccessGroups,
+// and likewise nil from empty Data: omitzero omits only nil. The fields
+// are in the order a map's sorted keys had (the body used to be one).
 func (r UpdateUserRequest) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, 2)
-	if r.Data != nil {
-		m["data"] = r.Data
-	}
-	if r.AccessGroups != nil {
-		m["accessGroups"] = r.AccessGroups
-	}
-	return json.Marshal(m)
+	return json.Marshal(updateUserBody{AccessGroups: r.AccessGroups, Data: r.Data})
+}
+
+type updateUserBody struct {
+	AccessGroups []string `json:"accessGroups,omitzero"`
+	Data         UserData `json:"data,omitzero"`
 }
 
 // UnmarshalJSON decodes accessGroups as slug strings or {slug} objects.

@@ -234,3 +234,40 @@ func TestErrorHelpers(t *testing.T) {
 		t.Errorf("sunset error must name the date: %s", sunset.Error())
 	}
 }
+
+// TestUpdateUserBodyAsMap: the PATCH body is byte for byte what encoding
+// it as a map of the fields present wrote (keys sorted, nil omitted,
+// empty sent as [] or {}).
+func TestUpdateUserBodyAsMap(t *testing.T) {
+	asMap := func(r UpdateUserRequest) []byte {
+		m := map[string]any{}
+		if r.Data != nil {
+			m["data"] = r.Data
+		}
+		if r.AccessGroups != nil {
+			m["accessGroups"] = r.AccessGroups
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, r := range []UpdateUserRequest{
+		{},
+		{AccessGroups: []string{}},
+		{Data: UserData{}},
+		{Data: UserData{}, AccessGroups: []string{}},
+		{AccessGroups: []string{"premium", "staff"}},
+		{Data: UserData{"name": "Ada <Lovelace> & co", "accept-privacy": true, "n": 1.5, "nil": nil, "zz": []any{"x"}}},
+		{Data: UserData{"name": "Ünïcode \u2028", "country": "UK"}, AccessGroups: []string{"a&b", ""}},
+	} {
+		got, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := asMap(r); string(got) != string(want) {
+			t.Errorf("%#v:\n got %s\nwant %s", r, got, want)
+		}
+	}
+}

@@ -420,7 +420,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, id string) {
 			writeError(w, http.StatusUnsupportedMediaType, "invalidSyntax", "Content-Type must be application/scim+json or application/json")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+		body, err := readBody(http.MaxBytesReader(w, r.Body, s.maxBody), r.ContentLength, s.maxBody)
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -691,4 +691,29 @@ func (s *Server) serveQueue(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"site": st.cfg.ID, "pending": qs.Pending, "oldestPendingAgeSeconds": age, "failures": qs.Failures,
 	})
+}
+
+// readBody is io.ReadAll(r), with the buffer sized from the request's
+// Content-Length when it is known and within the limit, so a body is read
+// without growing it (and copying it) from io.ReadAll's 512 bytes. The
+// length is only a hint: a body longer or shorter reads the same.
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	size := int64(512)
+	if contentLength > 0 && contentLength < limit {
+		size = contentLength + 1 // the last read, which sees EOF, needs room
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow as io.ReadAll does
+		}
+	}
 }

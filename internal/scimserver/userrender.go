@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -284,11 +285,26 @@ func appendGroupRefs(b []byte, groups []any) []byte {
 // status, Content-Type, no ETag (the handler sets no version), the
 // resource with the library's meta, its location from locationID.
 func writeUser(w http.ResponseWriter, status int, rec *state.UserRecord, groups []any, base, locationID string) {
-	b := appendUser(make([]byte, 0, 1024), rec, groups, base, userMeta{library: true, locationID: locationID})
+	bp, _ := userBufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 1024)
+		bp = &b
+	}
+	b := appendUser((*bp)[:0], rec, groups, base, userMeta{library: true, locationID: locationID})
 	w.Header().Set("Content-Type", scimContentType)
 	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	_, _ = w.Write(b) // a Writer keeps no reference to b
+	if cap(b) <= maxPooledUser {
+		*bp = b
+		userBufs.Put(bp)
+	}
 }
+
+// userBufs holds the buffers writeUser renders a user into; one that grew
+// past maxPooledUser (a user in very many groups) is left to the GC.
+var userBufs sync.Pool
+
+const maxPooledUser = 16 << 10
 
 // writeLibraryError writes a handler's error as the library does
 // (CheckScimError, then its errorHandler), through the override writer.

@@ -56,8 +56,12 @@ type appOptions struct {
 	HTTPClient *http.Client // for Webflow calls
 	Now        func() time.Time
 	RatePeriod time.Duration // the rate budget's window; tests compress time
-	Observer   webflowdata.Observer
-	Failpoint  func(name string)
+	// LimiterNow and LimiterSleep replace the rate limiter's clock (Redis
+	// TIME) and timer: pacing tests run it on a virtual clock (vclock).
+	LimiterNow   func() time.Time
+	LimiterSleep func(ctx context.Context, d time.Duration) error
+	Observer     webflowdata.Observer
+	Failpoint    func(name string)
 	// LockWait replaces scimserver.DefaultLockWait (tests shorten it).
 	LockWait  time.Duration
 	AuthGuard authguard.Options // failed-authentication budget per client address; zero: the defaults
@@ -115,6 +119,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts appO
 	limiter, err := state.NewLimiter(a.rdb, state.LimiterOptions{
 		Prefix: cfg.Redis.KeyPrefix, DefaultPerMinute: cfg.Webflow.RateLimitPerMinute, PerKey: perKey,
 		MaxWait: time.Duration(cfg.Webflow.MaxWait), Period: opts.RatePeriod, Logger: log,
+		Now: opts.LimiterNow, Sleep: opts.LimiterSleep,
 		MaxPause: time.Duration(cfg.Webflow.MaxRetryAfter),
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/webflowscim/bridge/internal/bench"
 	"github.com/webflowscim/bridge/internal/config"
@@ -16,8 +15,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return bench.Run(ctx, args, stdout, stderr, newBenchReplica)
 }
 
-func newBenchReplica(ctx context.Context, cfg *config.Config, log *slog.Logger, ratePeriod time.Duration) (*bench.Replica, error) {
-	a, err := newApp(ctx, cfg, log, appOptions{RatePeriod: ratePeriod})
+func newBenchReplica(ctx context.Context, cfg *config.Config, log *slog.Logger, opts bench.ReplicaOptions) (*bench.Replica, error) {
+	a, err := newApp(ctx, cfg, log, appOptions{RatePeriod: opts.RatePeriod, LimiterNow: opts.LimiterNow, LimiterSleep: opts.LimiterSleep})
 	if err != nil {
 		return nil, err
 	}

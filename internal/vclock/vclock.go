@@ -18,6 +18,12 @@
 // the simulator's). A goroutine that sleeps without having joined counts as
 // a sleeper too; with no participant left, every Sleep returns at once
 // after moving time on.
+//
+// On a real Redis the limiter's keys still expire in real time (the time
+// they cover plus one Period): were every participant stalled for more
+// than a Period while virtual time stood still, a bucket could expire
+// early. A call takes milliseconds, the compressed Periods are a second or
+// more; miniredis expires nothing on its own.
 package vclock
 
 import (

@@ -1,10 +1,10 @@
 package scimserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/webflowscim/bridge/internal/mapping"
@@ -162,7 +162,7 @@ func pick(b bool, t, f snapshotBits) snapshotBits {
 // decodeSnapshot decodes a snapshot of either format stored with the
 // record rec.
 func decodeSnapshot(raw json.RawMessage, rec *state.UserRecord) (*webflowdata.User, error) {
-	if !strings.HasPrefix(string(raw), snapshotFormat) {
+	if !bytes.HasPrefix(raw, []byte(snapshotFormat)) { // not string(raw): that copies raw
 		var w webflowdata.User
 		if err := state.DecodeStored(raw, &w); err != nil {
 			return nil, err
@@ -208,11 +208,13 @@ func decodeSnapshot(raw json.RawMessage, rec *state.UserRecord) (*webflowdata.Us
 	}{
 		{bitPrivacyFalse, webflowdata.DataAcceptPrivacy, false}, {bitPrivacyTrue, webflowdata.DataAcceptPrivacy, true},
 		{bitCommsFalse, webflowdata.DataAcceptCommunications, false}, {bitCommsTrue, webflowdata.DataAcceptCommunications, true},
-		{bitNameIsDisplayName, webflowdata.DataName, rec.DisplayName},
 	} {
 		if d.Bits&f.bit != 0 {
 			w.Data[f.key] = f.v
 		}
+	}
+	if d.Bits&bitNameIsDisplayName != 0 { // boxed only when set
+		w.Data[webflowdata.DataName] = rec.DisplayName
 	}
 	return w, nil
 }
@@ -296,17 +298,17 @@ func encodeSCIM(u mapping.User, rec *state.UserRecord) json.RawMessage {
 // decodeSCIM decodes the SCIM blob of rec, of any format, without its
 // userName and active (decodeUser adds them).
 func decodeSCIM(rec *state.UserRecord) mapping.User {
-	var u mapping.User
 	if len(rec.SCIM) == 0 {
-		return u
+		return mapping.User{}
 	}
-	if !strings.HasPrefix(string(rec.SCIM), scimFormat) {
-		_ = state.DecodeStored(rec.SCIM, &u) // an earlier format: mapping.User JSON
-		return u
+	if !bytes.HasPrefix(rec.SCIM, []byte(scimFormat)) {
+		var old mapping.User
+		_ = state.DecodeStored(rec.SCIM, &old) // an earlier format: mapping.User JSON
+		return old
 	}
 	var d scimDoc
 	_ = state.DecodeStored(rec.SCIM, &d)
-	u = d.User
+	u := d.User
 	u.UserName, u.Active = "", false
 	u.Name = mapping.Name(d.Name)
 	u.ExternalID, u.DisplayName = rec.ExternalID, rec.DisplayName

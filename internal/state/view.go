@@ -121,7 +121,7 @@ func (s *RedisStore) viewIDs(ctx context.Context, siteID, mode string, ids []str
 		return nil, err
 	}
 	args := make([]any, 0, len(ids)+5)
-	args = append(args, mode, boolArg(managed), "", 0, "")
+	args = append(args, constArg(mode), constArg(boolArg(managed)), "", 0, "")
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -151,7 +151,7 @@ func (s *RedisStore) ViewUserBy(ctx context.Context, siteID string, idx Index, v
 	if idx == IndexEmail {
 		keys = append(keys, k.ixUserName)
 	}
-	return s.view(ctx, siteID, keys, []any{"ix", boolArg(managed), "", 0, "", normalize(idx, value)})
+	return s.view(ctx, siteID, keys, []any{"ix", constArg(boolArg(managed)), "", 0, "", normalize(idx, value)})
 }
 
 // LockView takes the user's write lock (as LockUser) and, if it was free,
@@ -168,7 +168,7 @@ func (s *RedisStore) LockView(ctx context.Context, siteID, userID string, ttl ti
 	}
 	mk := s.memKeys(siteID)
 	lock = &UserLock{s: s, siteID: siteID, userID: userID, key: s.lockKey(siteID, userID), tok: lockToken()}
-	v, err = s.view(ctx, siteID, []string{lock.key, mk.pending, mk.pseq}, []any{mode, "1", lock.tok, ttl.Milliseconds(), "", userID})
+	v, err = s.view(ctx, siteID, []string{lock.key, mk.pending, mk.pseq}, []any{constArg(mode), "1", lock.tok, ttl.Milliseconds(), "", userID})
 	if errors.Is(err, errLockBusy) {
 		return nil, nil, false, nil
 	}
@@ -363,6 +363,23 @@ func (l *UserLock) SaveUnlock(ctx context.Context, rec *UserRecord, satisfied bo
 }
 
 var errLockBusy = errors.New("state: lock busy")
+
+// constArg is a view script's mode or flag argument as an interface
+// value that points at a constant: converting a string variable to any
+// allocates, a constant does not. Other values are boxed as they are.
+func constArg(s string) any {
+	switch s {
+	case "ids":
+		return "ids"
+	case "refs":
+		return "refs"
+	case "0":
+		return "0"
+	case "1":
+		return "1"
+	}
+	return s
+}
 
 func (s *RedisStore) view(ctx context.Context, siteID string, extraKeys []string, args []any) (*UserView, error) {
 	ks := s.siteKeySet(siteID)

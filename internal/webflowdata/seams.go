@@ -232,8 +232,13 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 
 // RequestIDFrom returns the request id carried by ctx, or "".
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	switch id := ctx.Value(requestIDKey{}).(type) {
+	case string: // WithRequestID
+		return id
+	case *string: // WithRequest
+		return *id
+	}
+	return ""
 }
 
 // CallCount counts the Webflow HTTP attempts made under one context.
@@ -268,7 +273,7 @@ type requestContext struct {
 func (c *requestContext) Value(key any) any {
 	switch key.(type) {
 	case requestIDKey:
-		return c.id
+		return &c.id // a pointer: a string would be boxed (allocated) per call
 	case callCountKey:
 		return &c.calls
 	}

@@ -23,6 +23,7 @@ const (
 	defaultWriteTimeout = 1 * time.Second
 	defaultMaxRetries   = 1
 	defaultDialRetries  = 1
+	defaultProtocol     = 2 // RESP2, see applyClientDefaults
 	clientName          = "webflow-scim-bridge"
 	// defaultClusterReload bounds how stale a cluster's slot map gets when
 	// no command fails (go-redis: 60 s). A connection error to a node
@@ -111,7 +112,8 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidURL, redact(err, u))
 		}
-		applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
+		applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries, &opt.Protocol)
+		opt.Dialer = lazyCheckDialer(opt.DialTimeout, opt.TLSConfig != nil, opt.Protocol, opt.MaxRetries)
 		return redis.NewClient(opt), nil
 	}
 
@@ -132,7 +134,8 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (cluster): %w", ErrInvalidURL, redact(err, &cu))
 	}
-	applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
+	applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries, &opt.Protocol)
+	opt.Dialer = lazyCheckDialer(opt.DialTimeout, opt.TLSConfig != nil, opt.Protocol, opt.MaxRetries)
 	if opt.ClusterStateReloadInterval == 0 {
 		opt.ClusterStateReloadInterval = defaultClusterReload
 	}
@@ -332,15 +335,33 @@ func newSentinelClient(u *url.URL) (redis.UniversalClient, error) {
 			opt.SentinelUsername, opt.SentinelPassword = opt.Username, opt.Password
 		}
 	}
-	applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries)
+	applyClientDefaults(&opt.ContextTimeoutEnabled, &opt.ClientName, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries, &opt.Protocol)
+	// The dialer serves the Sentinels too (their pub/sub and queries), for
+	// which the lazy check is as good as for the master.
+	opt.Dialer = lazyCheckDialer(opt.DialTimeout, opt.TLSConfig != nil, opt.Protocol, opt.MaxRetries)
 	return redis.NewFailoverClient(opt), nil
 }
 
 // applyClientDefaults sets the same bounds on a single-node and a cluster
 // client's options (two go-redis types with the same fields): context
 // deadlines honoured, short timeouts, few retries, unless the URL set them.
-func applyClientDefaults(ctxTimeout *bool, name *string, dial, read, write *time.Duration, retries, dialRetries *int) {
+//
+// The protocol is RESP2 unless the URL asks for protocol=3: go-redis's
+// default, RESP3, runs its push-notification machinery on every command
+// (a push check before each reply, one when the connection goes back to
+// the pool) and makes the pool's health check necessary for push frames
+// on idle connections (see checkedConn). The bridge uses nothing RESP3
+// brings: no pub/sub, no client-side caching, no RESP3-only reply types
+// (its scripts reply alike under both). What RESP2 gives up is go-redis's
+// maintenance notifications (Redis Enterprise / Cloud announcing a node
+// move, for a hand-off without errors); without them a moved node is a
+// dead connection, which the retry and, for a cluster, the slot map reload
+// already cover. protocol=3 in the URL brings them back.
+func applyClientDefaults(ctxTimeout *bool, name *string, dial, read, write *time.Duration, retries, dialRetries, protocol *int) {
 	*ctxTimeout = true
+	if *protocol == 0 {
+		*protocol = defaultProtocol
+	}
 	*name = clientName
 	*dial = orDefault(*dial, defaultDialTimeout)
 	*read = orDefault(*read, defaultReadTimeout)
@@ -390,6 +411,8 @@ func NewEmbedded() (redis.UniversalClient, func(), error) {
 		MaxRetries:            defaultMaxRetries,
 		DialerRetries:         defaultDialRetries,
 		ContextTimeoutEnabled: true,
+		Protocol:              defaultProtocol,
+		Dialer:                lazyCheckDialer(defaultDialTimeout, false, defaultProtocol, defaultMaxRetries),
 	})
 	closeFn := func() {
 		_ = rdb.Close()

@@ -115,10 +115,17 @@ func (h *usersHandler) groupRefs(ctx context.Context, ids []string) map[string][
 func (h *usersHandler) refs(v *state.UserView) map[string][]any {
 	out := make(map[string][]any, len(v.Slugs))
 	for id, slugs := range v.Slugs {
+		var gs []any // sized once for all the user's groups, not grown by append
 		for _, sl := range slugs {
 			if l, ok := v.Groups[sl]; ok {
-				out[id] = append(out[id], map[string]any{"value": l.ID, "display": l.DisplayName, "$ref": h.base + "/Groups/" + url.PathEscape(l.ID), "type": "direct"})
+				if gs == nil {
+					gs = make([]any, 0, len(slugs))
+				}
+				gs = append(gs, map[string]any{"value": l.ID, "display": l.DisplayName, "$ref": h.base + "/Groups/" + url.PathEscape(l.ID), "type": "direct"})
 			}
+		}
+		if gs != nil {
+			out[id] = gs
 		}
 	}
 	return out

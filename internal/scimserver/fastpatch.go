@@ -53,13 +53,16 @@ func activePatchOps(body []byte) ([]scim.PatchOperation, bool) {
 	}
 	ops := make([]scim.PatchOperation, 0, len(operations))
 	for _, o := range operations {
-		var op, path string
 		raw, hasValue := o["value"]
-		if !hasValue || json.Unmarshal(o["op"], &op) != nil {
+		op, ok := jsonString(o["op"])
+		if !hasValue || !ok {
 			return nil, false
 		}
-		if p, has := o["path"]; has && json.Unmarshal(p, &path) != nil {
-			return nil, false
+		var path string
+		if p, has := o["path"]; has {
+			if path, ok = jsonString(p); !ok {
+				return nil, false
+			}
 		}
 		if len(o) != 2+btoi(o["path"] != nil) {
 			return nil, false // another key, or a key in another case
@@ -147,6 +150,30 @@ func btoi(b bool) int {
 }
 
 // isBool decodes a JSON true or false (nothing else) into b.
+// jsonString is json.Unmarshal(raw, &s) (ok when it succeeds): a string
+// without escapes, control characters or non-ASCII bytes (every op and
+// path an IdP sends) is its bytes between the quotes, anything else goes
+// through json.Unmarshal, which for those would allocate the target too.
+func jsonString(raw json.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		plain := true
+		for _, c := range raw[1 : n-1] {
+			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(raw[1 : n-1]), true
+		}
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
 func isBool(raw json.RawMessage, b *bool) bool {
 	switch strings.TrimSpace(string(raw)) {
 	case "true":

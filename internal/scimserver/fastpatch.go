@@ -149,7 +149,6 @@ func btoi(b bool) int {
 	return 0
 }
 
-// isBool decodes a JSON true or false (nothing else) into b.
 // jsonString is json.Unmarshal(raw, &s) (ok when it succeeds): a string
 // without escapes, control characters or non-ASCII bytes (every op and
 // path an IdP sends) is its bytes between the quotes, anything else goes
@@ -174,6 +173,7 @@ func jsonString(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
+// isBool decodes a JSON true or false (nothing else) into b.
 func isBool(raw json.RawMessage, b *bool) bool {
 	switch strings.TrimSpace(string(raw)) {
 	case "true":
@@ -242,7 +242,7 @@ func (st *site) serveUserPatch(w http.ResponseWriter, r *http.Request, ov *overr
 		writeLibraryError(&overrideWriter{ResponseWriter: w, ov: ov}, http.MethodPatch, err)
 		return
 	}
-	writeUser(w, http.StatusOK, rec, groups, st.base, id)
+	writeUser(w, &st.userBufs, http.StatusOK, rec, groups, st.base, id)
 }
 
 // fastPut serves a PUT /Users/{id} (Okta's AIW apps deactivate and
@@ -268,7 +268,7 @@ func (st *site) fastPut(w http.ResponseWriter, r *http.Request, ov *override, bo
 		writeLibraryError(&overrideWriter{ResponseWriter: w, ov: ov}, http.MethodPut, err)
 		return true
 	}
-	writeUser(w, http.StatusOK, rec, groups, st.base, id)
+	writeUser(w, &st.userBufs, http.StatusOK, rec, groups, st.base, id)
 	return true
 }
 

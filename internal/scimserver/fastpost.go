@@ -431,6 +431,6 @@ func (st *site) fastPost(w http.ResponseWriter, r *http.Request, ov *override, b
 		return true
 	}
 	ow.Header().Set("Location", userLocation(st.base, rec.ID))
-	writeUser(ow, http.StatusCreated, rec, groups, st.base, rec.ID)
+	writeUser(ow, &st.userBufs, http.StatusCreated, rec, groups, st.base, rec.ID)
 	return true
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -167,6 +168,8 @@ type site struct {
 	// actors names each of the site's tokens, for the audit log, as
 	// "site <id> scimTokens[<i>]" (built once; boxed for siteContext).
 	actors []any
+	// userBufs holds the buffers users are rendered into (writeUser).
+	userBufs sync.Pool
 }
 
 // New validates opts and builds the server.

@@ -284,8 +284,8 @@ func appendGroupRefs(b []byte, groups []any) []byte {
 // writeUser writes rec as the library answers with a single User: the
 // status, Content-Type, no ETag (the handler sets no version), the
 // resource with the library's meta, its location from locationID.
-func writeUser(w http.ResponseWriter, status int, rec *state.UserRecord, groups []any, base, locationID string) {
-	bp, _ := userBufs.Get().(*[]byte)
+func writeUser(w http.ResponseWriter, bufs *sync.Pool, status int, rec *state.UserRecord, groups []any, base, locationID string) {
+	bp, _ := bufs.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, 0, 1024)
 		bp = &b
@@ -296,14 +296,12 @@ func writeUser(w http.ResponseWriter, status int, rec *state.UserRecord, groups 
 	_, _ = w.Write(b) // a Writer keeps no reference to b
 	if cap(b) <= maxPooledUser {
 		*bp = b
-		userBufs.Put(bp)
+		bufs.Put(bp)
 	}
 }
 
-// userBufs holds the buffers writeUser renders a user into; one that grew
-// past maxPooledUser (a user in very many groups) is left to the GC.
-var userBufs sync.Pool
-
+// maxPooledUser bounds the buffers writeUser returns to a site's userBufs:
+// one that grew past it (a user in very many groups) is left to the GC.
 const maxPooledUser = 16 << 10
 
 // writeLibraryError writes a handler's error as the library does
@@ -338,6 +336,6 @@ func (st *site) fastGetUser(w http.ResponseWriter, r *http.Request, ov *override
 		writeLibraryError(&overrideWriter{ResponseWriter: w, ov: ov}, http.MethodGet, h.fail(ctx, "get", err))
 		return true
 	}
-	writeUser(w, http.StatusOK, h.refresh(ctx, rec), groups, st.base, id)
+	writeUser(w, &st.userBufs, http.StatusOK, h.refresh(ctx, rec), groups, st.base, id)
 	return true
 }

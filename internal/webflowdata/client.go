@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -62,7 +63,8 @@ type Client struct {
 	base     *url.URL
 	baseURL  string // base.String(), which every call's URL starts with
 	token    Token
-	bearer   Token // "Bearer " + token: the Authorization header's value
+	bearer   Token     // "Bearer " + token: the Authorization header's value
+	decoders sync.Pool // *jsontext.Decoder for answers (decodeWire)
 	key      string
 	hc       *http.Client
 	ua       string
@@ -246,7 +248,7 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 		var derr error
 		lr := &io.LimitedReader{R: resp.Body, N: maxBodyBytes}
 		if r.out != nil && resp.StatusCode != http.StatusNoContent {
-			if err := decodeWire(lr, r.out); err != nil {
+			if err := decodeWire(&c.decoders, lr, r.out); err != nil {
 				derr = &TransportError{Endpoint: r.call.Endpoint, Err: fmt.Errorf("decode response: %w", err)}
 			}
 		}

@@ -22,10 +22,15 @@ func unmarshalWire(b []byte, v any) error { return jsonv2.Unmarshal(b, v, jsonv1
 
 // decodeWire is json.NewDecoder(r).Decode(v) for Webflow payloads: it
 // reads the first JSON value of r and leaves what follows it. The decoder
-// and its read buffer come from wireDecoders.
-func decodeWire(r io.Reader, v any) error {
+// and its read buffer come from pool when there is one (a Client's: a
+// decoder and its read buffer were about a fifth of the bytes one Webflow
+// call allocated).
+func decodeWire(pool *sync.Pool, r io.Reader, v any) error {
 	opts := jsonv1.DefaultOptionsV1()
-	d, _ := wireDecoders.Get().(*jsontext.Decoder)
+	var d *jsontext.Decoder
+	if pool != nil {
+		d, _ = pool.Get().(*jsontext.Decoder)
+	}
 	if d == nil {
 		d = jsontext.NewDecoder(r, opts)
 	} else {
@@ -34,16 +39,12 @@ func decodeWire(r io.Reader, v any) error {
 	err := jsonv2.UnmarshalDecode(d, v, opts)
 	// A decoder that read a large answer (a page of users) keeps a large
 	// buffer: only those that read at most one user's size go back.
-	if d.InputOffset() <= maxPooledDecode {
+	if pool != nil && d.InputOffset() <= maxPooledDecode {
 		d.Reset(noInput{}) // drop the reference to r (a response body)
-		wireDecoders.Put(d)
+		pool.Put(d)
 	}
 	return err
 }
-
-// wireDecoders holds jsontext decoders between calls: a decoder and its
-// read buffer were about a fifth of the bytes one Webflow call allocated.
-var wireDecoders sync.Pool
 
 // maxPooledDecode bounds what a pooled decoder has read (and so roughly
 // its buffer): a user, an error body, a site, never a page of users.

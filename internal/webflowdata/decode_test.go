@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -26,10 +27,11 @@ var wireTargets = []func() any{
 // json.Unmarshal). Both accept or both refuse, with equal values.
 func checkWireDecode(t *testing.T, b []byte) {
 	t.Helper()
+	var pool sync.Pool // one decoder reused across the targets, as a Client reuses it
 	for _, mk := range wireTargets {
 		want, got := mk(), mk()
 		werr := json.NewDecoder(bytes.NewReader(b)).Decode(want)
-		gerr := decodeWire(bytes.NewReader(b), got)
+		gerr := decodeWire(&pool, bytes.NewReader(b), got)
 		if (werr == nil) != (gerr == nil) || (werr == nil && !reflect.DeepEqual(want, got)) {
 			t.Fatalf("%T from %q:\nencoding/json %v %#v\ndecodeWire    %v %#v", want, b, werr, want, gerr, got)
 		}
@@ -104,7 +106,7 @@ func BenchmarkDecodeUser(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var u User
-		if err := decodeWire(bytes.NewReader(doc), &u); err != nil {
+		if err := decodeWire(nil, bytes.NewReader(doc), &u); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -112,6 +112,22 @@ type boundsAnswer struct {
 	body   map[string]any
 }
 
+// staffMember creates, on site A, a user as Okta sends one (oktaCreate)
+// and a group "Staff" holding it, and returns the user's id: the user the
+// write and render benchmarks replay requests on.
+func (f *boundsFixture) staffMember(t testing.TB, userName string) string {
+	t.Helper()
+	a := f.do(t, boundsSiteA, http.MethodPost, "/Users", oktaCreate(userName))
+	if a.status != http.StatusCreated {
+		t.Fatalf("POST /Users: %d %s", a.status, a.raw)
+	}
+	id := a.body["id"].(string)
+	if g := f.do(t, boundsSiteA, http.MethodPost, "/Groups", groupBody("Staff", []string{id})); g.status != http.StatusCreated {
+		t.Fatalf("POST /Groups: %d %s", g.status, g.raw)
+	}
+	return id
+}
+
 // do sends one SCIM request to a site (A or B) with its token.
 func (f *boundsFixture) do(t testing.TB, site, method, path string, body []byte) boundsAnswer {
 	t.Helper()

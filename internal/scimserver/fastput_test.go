@@ -22,11 +22,8 @@ func TestPutUsersAnswersAsTheLibrary(t *testing.T) {
 		}
 		return a.body["id"].(string)
 	}
-	id := create("put.fast@example.com")
+	id := f.staffMember(t, "put.fast@example.com")
 	create("put.other@example.com")
-	if g := f.do(t, boundsSiteA, http.MethodPost, "/Groups", groupBody("Staff", []string{id})); g.status != http.StatusCreated {
-		t.Fatalf("POST /Groups: %d %s", g.status, g.raw)
-	}
 	// put is Okta's PUT (an AIW app): the whole user, its id included.
 	put := func(id, userName, given string, active bool) []byte {
 		return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":%q,"userName":%q,"name":{"givenName":%q,"familyName":"User"},"emails":[{"primary":true,"value":%q,"type":"work"}],"displayName":"Test User","locale":"en-US","externalId":%q,"groups":[],"active":%t}`,

@@ -20,14 +20,7 @@ import (
 //	REDIS_URL=redis://127.0.0.1:6379/9 go test -run '^$' -bench UserPatch -benchmem ./internal/scimserver/
 func BenchmarkUserPatch(b *testing.B) {
 	f := newBoundsFixture(b, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) })
-	a := f.do(b, boundsSiteA, "POST", "/Users", oktaCreate("patch.bench@example.com"))
-	if a.status != http.StatusCreated {
-		b.Fatalf("POST /Users: %d %s", a.status, a.raw)
-	}
-	id := a.body["id"].(string)
-	if g := f.do(b, boundsSiteA, "POST", "/Groups", groupBody("Staff", []string{id})); g.status != http.StatusCreated {
-		b.Fatalf("POST /Groups: %d %s", g.status, g.raw)
-	}
+	id := f.staffMember(b, "patch.bench@example.com")
 	bodies := [][]byte{
 		[]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`),
 		[]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":true}]}`),
@@ -48,14 +41,7 @@ func BenchmarkUserPut(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			f := newBoundsFixture(b, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) })
 			f.srv.sites[boundsSiteA].slowPaths = mode == "library"
-			a := f.do(b, boundsSiteA, "POST", "/Users", oktaCreate("put.bench@example.com"))
-			if a.status != http.StatusCreated {
-				b.Fatalf("POST /Users: %d %s", a.status, a.raw)
-			}
-			id := a.body["id"].(string)
-			if g := f.do(b, boundsSiteA, "POST", "/Groups", groupBody("Staff", []string{id})); g.status != http.StatusCreated {
-				b.Fatalf("POST /Groups: %d %s", g.status, g.raw)
-			}
+			id := f.staffMember(b, "put.bench@example.com")
 			var bodies [][]byte
 			for _, active := range []bool{false, true} {
 				bodies = append(bodies, fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":%q,"userName":"put.bench@example.com","name":{"givenName":"Test","familyName":"User"},"emails":[{"primary":true,"value":"put.bench@example.com","type":"work"}],"displayName":"Test User","locale":"en-US","externalId":"00uput.bench@example.com","groups":[],"active":%t}`, id, active))

@@ -38,14 +38,7 @@ func BenchmarkGetUser(b *testing.B) {
 	for _, mode := range []string{"fast", "library"} {
 		b.Run(mode, func(b *testing.B) {
 			f := newBoundsFixture(b, nil)
-			a := f.do(b, boundsSiteA, http.MethodPost, "/Users", oktaCreate("get.user@example.com"))
-			if a.status != http.StatusCreated {
-				b.Fatalf("POST: %d %s", a.status, a.raw)
-			}
-			id := a.body["id"].(string)
-			if g := f.do(b, boundsSiteA, http.MethodPost, "/Groups", groupBody("Staff", []string{id})); g.status != http.StatusCreated {
-				b.Fatalf("POST /Groups: %d %s", g.status, g.raw)
-			}
+			id := f.staffMember(b, "get.user@example.com")
 			f.srv.sites[boundsSiteA].slowPaths = mode == "library"
 			req := httptest.NewRequest(http.MethodGet, "/sites/"+boundsSiteA+"/scim/v2/Users/"+id, nil)
 			req.Header.Set("Authorization", "Bearer "+boundsTokenA)
